@@ -1,0 +1,127 @@
+"""The error bodies of the API, built in one place.
+
+Every error is ``{"error": {"message": "..."}}`` except the 401, which keeps the original
+service's ``{"message": "A Token was not found in the TokenStorage."}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from dch_favourites.services import FavouritesError, ListFull, UnknownItems
+
+logger = logging.getLogger("dch_favourites")
+
+LEGACY_401_MESSAGE = "A Token was not found in the TokenStorage."
+REALM = 'Bearer realm="api"'
+
+
+class MethodNotAllowed(exceptions.MethodNotAllowed):
+    """405 with the original router's message and the methods the route serves."""
+
+    def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
+        self.allowed = allowed
+        listed = ", ".join(m for m in allowed if m != "HEAD")
+        super().__init__(
+            method,
+            detail=f'No route found for "{method} {path}": Method Not Allowed (Allow: {listed})',
+        )
+
+
+class InvalidToken(exceptions.AuthenticationFailed):
+    """A bearer token was sent but is not usable (RFC 6750 ``invalid_token``)."""
+
+
+class InsufficientScope(exceptions.PermissionDenied):
+    """The token lacks the scope the method needs (RFC 6750 ``insufficient_scope``)."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__(_("The access token does not grant the '%(scope)s' scope.") % {"scope": scope})
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Service temporarily unavailable."
+
+
+def error_body(message: str) -> dict[str, Any]:
+    """The one error envelope."""
+    return {"error": {"message": str(message)}}
+
+
+def legacy_unauthorized_body() -> dict[str, Any]:
+    """The original service's 401 body, kept byte for byte."""
+    return {"message": LEGACY_401_MESSAGE}
+
+
+def _message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        return " ".join(f"{key}: {_message(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_message(value) for value in detail)
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF exception handler: every exception becomes an envelope, never a stack trace."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return Response(legacy_unauthorized_body(), status=401, headers={"WWW-Authenticate": REALM})
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        description = str(exc.detail).replace('"', "'")
+        return Response(
+            legacy_unauthorized_body(),
+            status=401,
+            headers={
+                "WWW-Authenticate": f'{REALM}, error="invalid_token", error_description="{description}"'
+            },
+        )
+    if isinstance(exc, InsufficientScope):
+        headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{exc.scope}"'
+    if isinstance(exc, MethodNotAllowed):
+        headers["Allow"] = ", ".join(exc.allowed)
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+
+    if isinstance(exc, exceptions.APIException):
+        code, message = exc.status_code, _message(exc.detail)
+    elif isinstance(exc, UnknownItems):
+        code, message = status.HTTP_404_NOT_FOUND, exc.message
+    elif isinstance(exc, ListFull):
+        code, message = status.HTTP_409_CONFLICT, exc.message
+    elif isinstance(exc, FavouritesError):
+        code, message = status.HTTP_400_BAD_REQUEST, exc.message
+    elif isinstance(exc, Http404):
+        code, message = status.HTTP_404_NOT_FOUND, _("Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        code, message = status.HTTP_403_FORBIDDEN, _("Permission denied.")
+    elif isinstance(exc, RequestDataTooBig):
+        code, message = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _("Request body too large.")
+    elif isinstance(exc, SuspiciousOperation):
+        code, message = status.HTTP_400_BAD_REQUEST, _("Bad request.")
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("Database unavailable: %s", type(exc).__name__)
+        code, message = status.HTTP_503_SERVICE_UNAVAILABLE, _("Service temporarily unavailable.")
+        headers["Retry-After"] = "5"
+    else:
+        if isinstance(exc, DatabaseError):
+            logger.error("Database error in the favourites API: %s", type(exc).__name__)
+        else:
+            logger.exception("Unhandled error in the favourites API")
+        code, message = status.HTTP_500_INTERNAL_SERVER_ERROR, _("Internal server error.")
+    return Response(error_body(message), status=code, headers=headers)

@@ -1,0 +1,237 @@
+"""The HTTP layer: ``/user/favourites`` (GET, POST) and ``/<type>/<id>`` (GET).
+
+The views pin every DRF policy they rely on (authentication, permissions, throttles,
+parsers, renderers, negotiation, exception handling), so a site's ``REST_FRAMEWORK``
+defaults cannot change the contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, NoReturn
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import router, transaction
+from django.http import HttpResponseBase
+from django.utils.cache import patch_vary_headers
+from django.utils.http import http_date, parse_etags, parse_http_date_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+from rest_framework import parsers, permissions, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dch_favourites.api.authentication import (
+    BearerTokenAuthentication,
+    HasMethodScope,
+    WriteRateThrottle,
+)
+from dch_favourites.api.errors import MethodNotAllowed, PayloadTooLarge, exception_handler
+from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
+from dch_favourites.api.serializers import (
+    CatalogueItemSerializer,
+    FavouriteChangeSerializer,
+    FavouritesDocument,
+    FavouritesSerializer,
+)
+from dch_favourites.conf import app_settings
+from dch_favourites.models import ENTRY_COLUMNS, CatalogueItem, Favourite, entry_columns
+from dch_favourites.services import ListState, Source, add_favourites, remove_favourites
+
+VARY = ("Authorization", "Accept", "Accept-Language")
+CACHE_CONTROL = "private, no-cache"
+
+
+class ContractViewSet(viewsets.ViewSet):
+    """Policies shared by the app's endpoints, pinned against the site's DRF defaults."""
+
+    authentication_classes = (BearerTokenAuthentication,)
+    renderer_classes = RENDERER_CLASSES
+    parser_classes = (parsers.FormParser, parsers.MultiPartParser, parsers.JSONParser)
+    content_negotiation_class = AcceptNegotiation
+    throttle_classes: Any = ()
+    metadata_class = None
+    versioning_class = None
+    language: str
+
+    #: The base of every href, without a trailing slash; the suffix is what the route adds.
+    route_suffix_parts = 0
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def get_format_suffix(self, **kwargs: Any) -> None:
+        return None
+
+    def served_methods(self) -> tuple[str, ...]:
+        order = ("GET", "POST", "HEAD")
+        served = {method.upper() for method in self.action_map}
+        return tuple(method for method in order if method in served)
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        return list(self.served_methods())
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # The original router answered a wrong method before looking at the token.
+        if request.method is None or request.method.lower() not in self.action_map:
+            raise MethodNotAllowed(
+                request.method or "", request.path_info, self.served_methods()
+            )
+        self.language = negotiate_language(request)
+        super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        with override(getattr(self, "language", None) or app_settings.DEFAULT_LANGUAGE):
+            return super().handle_exception(exc)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        patch_vary_headers(response, VARY)
+        response["Cache-Control"] = CACHE_CONTROL
+        language = getattr(self, "language", None)
+        if language and response.status_code < 400:
+            response["Content-Language"] = language
+        if request.method == "HEAD" and isinstance(response, Response):
+            response.add_post_render_callback(_strip_body)
+        return response
+
+    def base_url(self, request: Request) -> str:
+        """``API_BASE_URL``, or ``//<host><mount path>`` derived from this request."""
+        configured = app_settings.API_BASE_URL
+        if configured:
+            return str(configured)
+        path = request.path.rstrip("/")
+        for _part in range(self.route_suffix_parts):
+            path = path.rpartition("/")[0]
+        return f"//{request.get_host()}{path}"
+
+    def etag(self, request: Request, *parts: Any) -> str:
+        """A strong ETag over what the body depends on, plus media type, language and base."""
+        raw = ":".join(
+            map(str, (*parts, request.accepted_media_type, self.language, self.base_url(request)))
+        )
+        return '"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
+
+
+def _strip_body(response: Any) -> Any:
+    response.content = b""
+    return response
+
+
+def not_modified(request: Request, etag: str, last_modified: int | None) -> bool:
+    """Whether a GET may be answered 304 (If-None-Match first, else If-Modified-Since)."""
+    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:
+        tags = parse_etags(if_none_match)
+        return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+    if last_modified is None:
+        return False
+    since = parse_http_date_safe(request.META.get("HTTP_IF_MODIFIED_SINCE", ""))
+    return since is not None and last_modified <= since
+
+
+class FavouritesViewSet(ContractViewSet):
+    """``GET`` the listener's favourites; ``POST action=add|delete&id=...`` to change them."""
+
+    permission_classes = (HasMethodScope,)
+    throttle_classes = (WriteRateThrottle,)
+    route_suffix_parts = 2
+
+    def list(self, request: Request) -> Response:
+        """The listener's favourites, newest first; 304 when the client's copy is current."""
+        user = request.user
+        state = state_of(user)
+        etag = self.etag(request, user.pk, state.version, state.updated)
+        headers = {"ETag": etag, "Last-Modified": http_date(state.updated)}
+        if not_modified(request, etag, state.updated):
+            return Response(status=304, headers=headers)
+        rows = Favourite.objects.entry_rows(user.pk, self.language)
+        return self.document(request, state, rows, headers)
+
+    def create(self, request: Request) -> Response:
+        """Apply ``action`` to every ``id`` at once, then answer with the whole list."""
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > app_settings.MAX_BODY_SIZE:
+            raise PayloadTooLarge(
+                _("Request body too large: at most %(limit)d bytes.")
+                % {"limit": app_settings.MAX_BODY_SIZE}
+            )
+        serializer = FavouriteChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        change = serializer.validated_data
+        apply = add_favourites if change.action == "add" else remove_favourites
+        user = request.user
+        with transaction.atomic(using=router.db_for_write(Favourite)):
+            # Rows are read under the list's lock, so body and `updated` agree.
+            state = apply(user, change.item_ids, source=Source.API).state
+            rows = Favourite.objects.entry_rows(user.pk, self.language)
+        etag = self.etag(request, user.pk, state.version, state.updated)
+        return self.document(
+            request, state, rows, {"ETag": etag, "Last-Modified": http_date(state.updated)}
+        )
+
+    def document(
+        self, request: Request, state: ListState, rows: Any, headers: dict[str, str]
+    ) -> Response:
+        serializer = FavouritesSerializer(
+            FavouritesDocument(state, rows), context={"base_url": self.base_url(request)}
+        )
+        return Response(serializer.data, headers=headers)
+
+
+def state_of(user: Any) -> ListState:
+    """The list state fetched with the token (no query when it came with it)."""
+    try:
+        state = user.dch_favourites_state
+    except ObjectDoesNotExist:
+        return ListState()
+    return ListState(state.version, state.updated)
+
+
+class PublicOrReadScope(permissions.BasePermission):
+    """Anyone when ``ITEM_ENDPOINT_PUBLIC``; else a token with the read scope."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.auth is None:
+            return bool(app_settings.ITEM_ENDPOINT_PUBLIC)
+        return HasMethodScope().has_permission(request, view)
+
+
+class CatalogueItemViewSet(ContractViewSet):
+    """``GET <base>/<type>/<id>``: the resource each favourites ``href`` points to."""
+
+    permission_classes = (PublicOrReadScope,)
+    route_suffix_parts = 2
+
+    def retrieve(self, request: Request, item_type: str, item_id: str) -> Response:
+        """One item, in the negotiated language; ``favourited`` when a listener asks."""
+        row = (
+            CatalogueItem.objects.filter(pk=item_id, type=item_type)
+            .annotate(**entry_columns("", self.language))
+            .values_list(*ENTRY_COLUMNS)
+            .first()
+        )
+        if row is None:
+            raise_not_found(item_type, item_id)
+        favourited = None
+        if request.auth is not None:
+            favourited = Favourite.objects.filter(user_id=request.user.pk, item_id=item_id).exists()
+        updated = row[ENTRY_COLUMNS.index("entry_updated")]
+        etag = self.etag(request, item_type, item_id, updated.timestamp(), favourited)
+        headers = {"ETag": etag, "Last-Modified": http_date(int(updated.timestamp()))}
+        if not_modified(request, etag, None):
+            return Response(status=304, headers=headers)
+        serializer = CatalogueItemSerializer(
+            row, context={"base_url": self.base_url(request), "favourited": favourited}
+        )
+        return Response(serializer.data, headers=headers)
+
+
+def raise_not_found(item_type: str, item_id: str) -> NoReturn:
+    """404 in the envelope for an unknown or mistyped item."""
+    from rest_framework.exceptions import NotFound
+
+    raise NotFound(_("No %(type)s with id '%(id)s'.") % {"type": item_type[:20], "id": item_id[:64]})

@@ -1,0 +1,40 @@
+"""App configuration: pins the primary key type and connects the cascade hooks."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save, pre_delete
+from django.utils.translation import gettext_lazy as _
+
+
+class DchFavouritesConfig(AppConfig):
+    """``dch_favourites``: catalogue, favourites and the ``/user/favourites`` API."""
+
+    name = "dch_favourites"
+    verbose_name = _("DCH favourites")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from dch_favourites import checks, services
+        from dch_favourites.models import CatalogueItem, CatalogueItemTranslation
+
+        del checks  # imported for its @register side effect
+        uid = "dch_favourites."
+        post_save.connect(
+            services.catalogue_item_saved, sender=CatalogueItem, dispatch_uid=uid + "item_saved"
+        )
+        pre_delete.connect(
+            services.catalogue_item_deleting,
+            sender=CatalogueItem,
+            dispatch_uid=uid + "item_deleting",
+        )
+        for signal in (post_save, post_delete):
+            signal.connect(
+                services.catalogue_translation_changed,
+                sender=CatalogueItemTranslation,
+                dispatch_uid=uid + "translation_changed",
+            )
+        pre_delete.connect(
+            services.user_deleting, sender=settings.AUTH_USER_MODEL, dispatch_uid=uid + "user"
+        )

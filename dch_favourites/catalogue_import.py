@@ -1,0 +1,227 @@
+"""Reading catalogue items from JSON shaped like favourites entries.
+
+A file is a JSON list of objects::
+
+    [{"id": "23427-1", "type": "work", "title": "...", "short_title": null,
+      "is_free": false, "date": {"published": 1472720400, "begin": 1472229000},
+      "image": {"overview": "//host/.../{width}x{height}/...jpg", "detail": null},
+      "updated": 1475074300,
+      "translations": {"de": {"title": "...", "short_title": null}}}]
+
+``href`` is ignored; ``short_title``, ``date.begin``, ``image``, ``updated`` and
+``translations`` are optional. The whole file is validated before anything is written,
+and written in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from dch_favourites.conf import app_settings
+from dch_favourites.models import (
+    CONCERT_PART_TYPES,
+    ITEM_ID_PATTERN,
+    CatalogueItem,
+    CatalogueItemTranslation,
+    ItemType,
+    concert_id_of,
+)
+
+MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
+
+
+class CatalogueImportError(Exception):
+    """A record that cannot be imported; ``position`` counts from 1."""
+
+    def __init__(self, position: int, item_id: Any, reason: str) -> None:
+        self.position, self.item_id, self.reason = position, item_id, reason
+        label = f" (id {item_id!r})" if isinstance(item_id, str) else ""
+        super().__init__(f"Record {position}{label}: {reason}")
+
+
+@dataclass
+class ImportResult:
+    """How many records were created, updated, or already as given."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    position: int
+    fields: dict[str, Any]
+    updated: datetime | None
+    translations: dict[str, dict[str, Any]]
+
+
+def import_catalogue(records: Any) -> ImportResult:
+    """Create or update the items of ``records`` (a decoded JSON list), all or nothing."""
+    if not isinstance(records, list):
+        raise CatalogueImportError(0, None, "the file must hold a JSON list of items")
+    parsed = [_parse(position, record) for position, record in enumerate(records, start=1)]
+    seen: dict[str, int] = {}
+    for position, item in enumerate(parsed, start=1):
+        item_id = item.fields["id"]
+        if item_id in seen:
+            raise CatalogueImportError(position, item_id, f"id repeats record {seen[item_id]}")
+        seen[item_id] = position
+    # Concerts first: a part's begin comes from its concert.
+    order = sorted(parsed, key=lambda item: item.fields["type"] != ItemType.CONCERT)
+    result = ImportResult()
+    with transaction.atomic():
+        existing = CatalogueItem.objects.in_bulk([item.fields["id"] for item in parsed])
+        for item in order:
+            _store(item, existing.get(item.fields["id"]), result)
+    return result
+
+
+def _store(record: ItemRecord, current: CatalogueItem | None, result: ImportResult) -> None:
+    item = current or CatalogueItem(id=record.fields["id"])
+    stored_translations = (
+        {t.language: t for t in item.translations.all()} if current is not None else {}
+    )
+    changed = current is None or any(
+        getattr(item, name) != value for name, value in record.fields.items()
+    )
+    translations_changed = set(stored_translations) != set(record.translations) or any(
+        (stored_translations[lang].title, stored_translations[lang].short_title)
+        != (values["title"], values["short_title"])
+        for lang, values in record.translations.items()
+        if lang in stored_translations
+    )
+    if record.updated is not None and current is not None and item.updated != record.updated:
+        changed = True
+    result.ids.append(item.id)
+    if not changed and not translations_changed:
+        result.unchanged += 1
+        return
+    for name, value in record.fields.items():
+        setattr(item, name, value)
+    if record.updated is not None:
+        item.updated = record.updated
+    try:
+        item.full_clean(exclude=["updated"], validate_unique=False)
+    except ValidationError as exc:
+        raise CatalogueImportError(record.position, item.id, "; ".join(exc.messages)) from exc
+    if translations_changed:
+        CatalogueItemTranslation.objects.filter(item=item).exclude(
+            language__in=list(record.translations)
+        ).delete()
+    item.save(keep_updated=record.updated is not None)
+    for language, values in record.translations.items():
+        CatalogueItemTranslation.objects.update_or_create(
+            item=item, language=language, defaults=values
+        )
+    if translations_changed and record.updated is not None:
+        CatalogueItem.objects.filter(pk=item.pk).update(updated=record.updated)
+    if current is None:
+        result.created += 1
+    else:
+        result.updated += 1
+
+
+def _parse(position: int, record: Any) -> ItemRecord:
+    def fail(reason: str) -> CatalogueImportError:
+        item_id = record.get("id") if isinstance(record, dict) else None
+        return CatalogueImportError(position, item_id, reason)
+
+    if not isinstance(record, dict):
+        raise fail("a record must be a JSON object")
+    item_id = record.get("id")
+    if isinstance(item_id, int) and not isinstance(item_id, bool):
+        item_id = str(item_id)
+    if not isinstance(item_id, str) or not ITEM_ID_PATTERN.match(item_id):
+        raise fail("'id' must be a string of 1 to 64 letters, digits, '-' or '_'")
+    item_type = record.get("type")
+    if item_type not in ItemType.values:
+        raise fail(f"'type' must be one of {', '.join(ItemType.values)}")
+    if item_type in CONCERT_PART_TYPES and concert_id_of(item_id) is None:
+        raise fail(f"a {item_type} id is '<concert id>-<number>'")
+    if item_type == ItemType.CONCERT and not item_id.isdigit():
+        raise fail("a concert id is a number")
+    title = record.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > 500:
+        raise fail("'title' must be a non-empty string of at most 500 characters")
+    short_title = _optional_text(record.get("short_title"), 200, "short_title", fail)
+    is_free = record.get("is_free", False)
+    if not isinstance(is_free, bool):
+        raise fail("'is_free' must be true or false")
+    date = record.get("date")
+    if not isinstance(date, dict):
+        raise fail("'date' must be an object with 'published'")
+    published = _timestamp(date.get("published"), "date.published", fail)
+    if published is None:
+        raise fail("'date.published' is required")
+    begin = _timestamp(date.get("begin"), "date.begin", fail)
+    image = record.get("image") or {}
+    if not isinstance(image, dict):
+        raise fail("'image' must be an object with 'overview' and 'detail'")
+    overview = _optional_text(image.get("overview"), 1000, "image.overview", fail)
+    detail = _optional_text(image.get("detail"), 1000, "image.detail", fail)
+    updated = _timestamp(record.get("updated"), "updated", fail)
+    translations = _translations(record.get("translations"), fail)
+    return ItemRecord(
+        position=position,
+        fields={
+            "id": item_id,
+            "type": item_type,
+            "title": title,
+            "short_title": short_title,
+            "is_free": is_free,
+            "published": published,
+            "begin": begin,
+            "overview_image": overview,
+            "detail_image": detail,
+        },
+        updated=updated,
+        translations=translations,
+    )
+
+
+def _optional_text(value: Any, limit: int, name: str, fail: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise fail(f"'{name}' must be a string of at most {limit} characters, or null")
+    return value or None
+
+
+def _timestamp(value: Any, name: str, fail: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIMESTAMP:
+        raise fail(f"'{name}' must be an integer count of Unix seconds")
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _translations(value: Any, fail: Any) -> dict[str, dict[str, Any]]:
+    if value is None:
+        return {}
+    languages: Sequence[str] = app_settings.LANGUAGES
+    if not isinstance(value, dict):
+        raise fail("'translations' must be an object keyed by language")
+    result = {}
+    for language, texts in value.items():
+        if language not in languages or language == app_settings.DEFAULT_LANGUAGE:
+            raise fail(
+                f"translation language {language!r} is not one of the other LANGUAGES"
+            )
+        if not isinstance(texts, dict):
+            raise fail(f"translation {language!r} must be an object with 'title'")
+        title = texts.get("title")
+        if not isinstance(title, str) or not title.strip() or len(title) > 500:
+            raise fail(f"translation {language!r} needs a non-empty 'title'")
+        result[language] = {
+            "title": title,
+            "short_title": _optional_text(texts.get("short_title"), 200, "short_title", fail),
+        }
+    return result

@@ -1,0 +1,45 @@
+"""``manage.py import_catalogue FILE``: create or update catalogue items from JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from dch_favourites.catalogue_import import CatalogueImportError, import_catalogue
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update catalogue items from a JSON list shaped like favourites entries "
+        "('-' reads standard input). A bad record rejects the whole file."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("file", help="Path of the JSON file, or - for standard input.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path = options["file"]
+        try:
+            if path == "-":
+                text = sys.stdin.read()
+            else:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"Cannot read {path}: {exc}") from exc
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"{path} is not valid JSON: {exc}") from exc
+        try:
+            result = import_catalogue(records)
+        except CatalogueImportError as exc:
+            raise CommandError(f"Nothing imported. {exc}") from exc
+        self.stdout.write(
+            f"Imported {len(result.ids)} items: {result.created} created, "
+            f"{result.updated} updated, {result.unchanged} unchanged."
+        )

@@ -212,9 +212,7 @@ def _translations(value: Any, fail: Any) -> dict[str, dict[str, Any]]:
     result = {}
     for language, texts in value.items():
         if language not in languages or language == app_settings.DEFAULT_LANGUAGE:
-            raise fail(
-                f"translation language {language!r} is not one of the other LANGUAGES"
-            )
+            raise fail(f"translation language {language!r} is not one of the other LANGUAGES")
         if not isinstance(texts, dict):
             raise fail(f"translation {language!r} must be an object with 'title'")
         title = texts.get("title")

@@ -26,7 +26,9 @@ def _positive_int(value: Any) -> bool:
 
 
 @register()
-def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     """Report every ``DCH_FAVOURITES`` value that the app cannot work with."""
     raw = getattr(settings, SETTINGS_NAME, {})
     if not isinstance(raw, dict):
@@ -44,7 +46,9 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
     s = app_settings.as_dict()
     base = s["API_BASE_URL"]
     if base is not None and (
-        not isinstance(base, str) or not re.fullmatch(r"(https?:)?//[^/\s]+(/[^\s{}]*)?", base) or base.endswith("/")
+        not isinstance(base, str)
+        or not re.fullmatch(r"(https?:)?//[^/\s]+(/[^\s{}]*)?", base)
+        or base.endswith("/")
     ):
         errors.append(
             _error(
@@ -62,10 +66,18 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
                     "A non-empty string without spaces or quotes, e.g. 'read'.",
                 )
             )
-    for number, key in ((6, "MAX_IDS_PER_REQUEST"), (7, "MAX_FAVOURITES_PER_USER"), (8, "MAX_BODY_SIZE")):
+    for number, key in (
+        (6, "MAX_IDS_PER_REQUEST"),
+        (7, "MAX_FAVOURITES_PER_USER"),
+        (8, "MAX_BODY_SIZE"),
+    ):
         if not _positive_int(s[key]):
             errors.append(
-                _error(number, f"{SETTINGS_NAME}['{key}'] must be a positive integer.", f"Default: {DEFAULTS[key]}.")
+                _error(
+                    number,
+                    f"{SETTINGS_NAME}['{key}'] must be a positive integer.",
+                    f"Default: {DEFAULTS[key]}.",
+                )
             )
     languages = s["LANGUAGES"]
     if (
@@ -77,7 +89,8 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         errors.append(
             _error(
                 9,
-                f"{SETTINGS_NAME}['LANGUAGES'] must be a non-empty list of distinct language codes.",
+                f"{SETTINGS_NAME}['LANGUAGES'] must be a non-empty list of distinct "
+                "language codes.",
                 "Lower-case codes such as ('en', 'de').",
             )
         )
@@ -94,12 +107,17 @@ def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
         errors.append(
             _error(
                 11,
-                f"{SETTINGS_NAME}['WRITE_THROTTLE_RATE'] must be a DRF rate like '120/min', or None.",
+                f"{SETTINGS_NAME}['WRITE_THROTTLE_RATE'] must be a DRF rate like '120/min', "
+                "or None.",
                 "Number of requests, '/', and s, min, hour or day.",
             )
         )
     if not isinstance(s["ITEM_ENDPOINT_PUBLIC"], bool):
         errors.append(
-            _error(12, f"{SETTINGS_NAME}['ITEM_ENDPOINT_PUBLIC'] must be True or False.", "Default: True.")
+            _error(
+                12,
+                f"{SETTINGS_NAME}['ITEM_ENDPOINT_PUBLIC'] must be True or False.",
+                "Default: True.",
+            )
         )
     return errors

@@ -125,3 +125,49 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             logger.exception("Unhandled error in the favourites API")
         code, message = status.HTTP_500_INTERNAL_SERVER_ERROR, _("Internal server error.")
     return Response(error_body(message), status=code, headers=headers)
+
+
+# Site-level handlers: errors raised before the API's view runs (a disallowed Host header
+# in CommonMiddleware, an unknown path under the API's prefix, a crash in middleware).
+# A site opts in with handler400 = "dch_favourites.api.errors.handler400" and so on; paths
+# outside the API keep Django's own pages.
+
+
+def _api_prefix() -> str | None:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("dch_favourites:favourites").removesuffix("user/favourites")
+    except NoReverseMatch:
+        return None
+
+
+def _site_handler(code: int, message: str, fallback: Any) -> Any:
+    from django.http import HttpResponse
+
+    def handler(request: Any, exception: Exception | None = None) -> Any:
+        prefix = _api_prefix()
+        if prefix is None or not request.path.startswith(prefix):
+            return fallback(request) if exception is None else fallback(request, exception)
+        import orjson
+
+        response = HttpResponse(
+            orjson.dumps(error_body(str(message))),
+            status=code,
+            content_type="application/hal+json; charset=utf-8",
+        )
+        response["Cache-Control"] = "private, no-cache"
+        return response
+
+    return handler
+
+
+def _defaults() -> tuple[Any, Any, Any]:
+    from django.views import defaults
+
+    return defaults.bad_request, defaults.page_not_found, defaults.server_error
+
+
+handler400 = _site_handler(400, "Bad request.", _defaults()[0])
+handler404 = _site_handler(404, "Not found.", _defaults()[1])
+handler500 = _site_handler(500, "Internal server error.", _defaults()[2])

@@ -103,7 +103,9 @@ def negotiate_language(request: Request) -> str:
 def _language_for(header: str, languages: tuple[str, ...], default: str) -> str:
     if not header or len(header) > 500:
         return default
-    for code, _quality in parse_accept_lang_header(header):
+    for code, quality in parse_accept_lang_header(header):
+        if quality <= 0:  # q=0 means "not this language" (RFC 9110 12.4.2)
+            continue
         code = code.lower()
         if code == "*":
             return default

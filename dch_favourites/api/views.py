@@ -12,12 +12,14 @@ from typing import Any, NoReturn
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponseBase
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 from rest_framework import parsers, permissions, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -35,7 +37,14 @@ from dch_favourites.api.serializers import (
     FavouritesSerializer,
 )
 from dch_favourites.conf import app_settings
-from dch_favourites.models import ENTRY_COLUMNS, CatalogueItem, Favourite, entry_columns
+from dch_favourites.models import (
+    ENTRY_COLUMNS,
+    ITEM_ID_PATTERN,
+    CatalogueItem,
+    Favourite,
+    ItemType,
+    entry_columns,
+)
 from dch_favourites.services import ListState, Source, add_favourites, remove_favourites
 
 VARY = ("Authorization", "Accept", "Accept-Language")
@@ -207,18 +216,34 @@ class CatalogueItemViewSet(ContractViewSet):
     route_suffix_parts = 2
 
     def retrieve(self, request: Request, item_type: str, item_id: str) -> Response:
-        """One item, in the negotiated language; ``favourited`` when a listener asks."""
-        row = (
-            CatalogueItem.objects.filter(pk=item_id, type=item_type)
-            .annotate(**entry_columns("", self.language))
-            .values_list(*ENTRY_COLUMNS)
-            .first()
+        """One item, in the negotiated language; ``favourited`` for a listener's token.
+
+        The item and, for a listener, whether it is on their list come back in one query.
+        """
+        if item_type not in ItemType.values:
+            raise NotFound(
+                _("Unknown catalogue type '%(type)s': use one of %(types)s.")
+                % {"type": printable_excerpt(item_type), "types": ", ".join(ItemType.values)}
+            )
+        if not ITEM_ID_PATTERN.match(item_id):
+            raise_not_found(item_type, item_id)
+        items = CatalogueItem.objects.filter(pk=item_id, type=item_type).annotate(
+            **entry_columns("", self.language)
         )
+        listener = request.user.pk if request.auth is not None else None
+        if listener is None:
+            found = items.values_list(*ENTRY_COLUMNS).first()
+            row, favourited = found, None
+        else:
+            on_list = Favourite.objects.filter(user_id=listener, item_id=OuterRef("pk"))
+            found = (
+                items.annotate(entry_favourited=Exists(on_list))
+                .values_list(*ENTRY_COLUMNS, "entry_favourited")
+                .first()
+            )
+            row, favourited = (found[:-1], bool(found[-1])) if found else (None, None)
         if row is None:
             raise_not_found(item_type, item_id)
-        favourited = None
-        if request.auth is not None:
-            favourited = Favourite.objects.filter(user_id=request.user.pk, item_id=item_id).exists()
         updated = row[ENTRY_COLUMNS.index("entry_updated")]
         etag = self.etag(request, item_type, item_id, updated.timestamp(), favourited)
         headers = {"ETag": etag, "Last-Modified": http_date(int(updated.timestamp()))}
@@ -230,8 +255,14 @@ class CatalogueItemViewSet(ContractViewSet):
         return Response(serializer.data, headers=headers)
 
 
+def printable_excerpt(value: str) -> str:
+    """A short, printable excerpt of a path segment for an error message."""
+    printable = "".join(ch if ch.isprintable() else "\ufffd" for ch in value[:64])
+    return printable + ("\u2026" if len(value) > 64 else "")
+
+
 def raise_not_found(item_type: str, item_id: str) -> NoReturn:
     """404 in the envelope for an unknown or mistyped item."""
-    from rest_framework.exceptions import NotFound
-
-    raise NotFound(_("No %(type)s with id '%(id)s'.") % {"type": item_type[:20], "id": item_id[:64]})
+    raise NotFound(
+        _("No %(type)s with id '%(id)s'.") % {"type": item_type, "id": printable_excerpt(item_id)}
+    )

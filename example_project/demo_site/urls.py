@@ -11,3 +11,8 @@ urlpatterns = [
     path("oauth2/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("v2/", include("dch_favourites.api.urls")),
 ]
+
+# Errors raised before a view runs answer in the API's envelope under /v2/.
+handler400 = "dch_favourites.api.errors.handler400"
+handler404 = "dch_favourites.api.errors.handler404"
+handler500 = "dch_favourites.api.errors.handler500"

@@ -29,12 +29,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_IDS_PER_REQUEST": 50,
     # How long one listener's list may grow.
     "MAX_FAVOURITES_PER_USER": 1000,
-    # Languages catalogue titles are kept in; the first is the one stored on the item.
+    # Languages the API answers in (Accept-Language); titles in the others are translations.
     "LANGUAGES": ("en", "de"),
-    # Language used when the request asks for none of LANGUAGES.
+    # The language of the titles stored on the item itself, and the answer when the request
+    # asks for none of LANGUAGES; a missing translation falls back to it field by field.
     "DEFAULT_LANGUAGE": "en",
     # DRF throttle rate for POSTs per listener ("120/min"); None switches throttling off.
-    "WRITE_THROTTLE_RATE": "120/min",
+    "WRITE_THROTTLE_RATE": "600/min",
     # Largest request body the POST accepts, in bytes.
     "MAX_BODY_SIZE": 16384,
     # Whether GET <API_BASE_URL>/<type>/<id> may be read without a token.

@@ -63,9 +63,7 @@ class UnknownItems(FavouritesError):
 
     def __init__(self, item_ids: Sequence[str]) -> None:
         self.item_ids = tuple(item_ids)
-        super().__init__(
-            _("Unknown catalogue id: %(ids)s.") % {"ids": ", ".join(self.item_ids)}
-        )
+        super().__init__(_("Unknown catalogue id: %(ids)s.") % {"ids": ", ".join(self.item_ids)})
 
 
 class ListFull(FavouritesError):
@@ -300,13 +298,11 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
         table = CatalogueItem._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f'SELECT "id" FROM "{table}" WHERE "id" = ANY(%s) ORDER BY "id" FOR KEY SHARE',
+                f'SELECT "id" FROM "{table}" WHERE "id" = ANY(%s) ORDER BY "id" FOR KEY SHARE',  # noqa: S608  (table name from the model)
                 [list(item_ids)],
             )
             return {row[0] for row in cursor.fetchall()}
-    return set(
-        CatalogueItem.objects.using(db).filter(pk__in=item_ids).values_list("pk", flat=True)
-    )
+    return set(CatalogueItem.objects.using(db).filter(pk__in=item_ids).values_list("pk", flat=True))
 
 
 def _lock_state(user: AbstractBaseUser, db: str) -> FavouriteListState:
@@ -355,6 +351,10 @@ def _send_on_commit(
     signal: Any, user: AbstractBaseUser, item_ids: Sequence[str], source: Source, db: str
 ) -> None:
     items = tuple(item_ids)
+    # The change is committed by then: a failing receiver must not turn it into an error
+    # for the caller, nor keep the other receivers from hearing of it. send_robust logs
+    # the failure to the "django.dispatch" logger.
     transaction.on_commit(
-        lambda: signal.send(sender=Favourite, user=user, items=items, source=source), using=db
+        lambda: signal.send_robust(sender=Favourite, user=user, items=items, source=source),
+        using=db,
     )

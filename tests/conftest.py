@@ -42,11 +42,20 @@ class ApiClient:
     def get(self, url: str = URL, **extra: str) -> Any:
         return self.client.get(url, **self.headers(extra))
 
-    def post(self, data: Any = None, url: str = URL, content_type: str | None = None, **extra: str) -> Any:
+    def post(
+        self, data: Any = None, url: str = URL, content_type: str | None = None, **extra: str
+    ) -> Any:
         if content_type is None:
-            return self.client.post(
-                url, data, content_type="application/x-www-form-urlencoded", **self.headers(extra)
-            ) if isinstance(data, str) else self.client.post(url, data or {}, **self.headers(extra))
+            return (
+                self.client.post(
+                    url,
+                    data,
+                    content_type="application/x-www-form-urlencoded",
+                    **self.headers(extra),
+                )
+                if isinstance(data, str)
+                else self.client.post(url, data or {}, **self.headers(extra))
+            )
         return self.client.post(url, data, content_type=content_type, **self.headers(extra))
 
     def form(self, **fields: Any) -> Any:

@@ -105,7 +105,10 @@ def test_get_needs_the_read_scope(make_api: Any) -> None:
     assert json.loads(response.content) == {
         "error": {"message": "The access token does not grant the 'read' scope."}
     }
-    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="insufficient_scope", scope="read"'
+    assert (
+        response["WWW-Authenticate"]
+        == 'Bearer realm="api", error="insufficient_scope", scope="read"'
+    )
 
 
 def test_post_needs_the_write_scope(make_api: Any) -> None:
@@ -120,7 +123,13 @@ def test_post_needs_the_write_scope(make_api: Any) -> None:
     assert not FavouriteListState.objects.exists()
 
 
-@override_settings(DCH_FAVOURITES={"READ_SCOPE": "favourites:read", "WRITE_SCOPE": "favourites:write", "WRITE_THROTTLE_RATE": None})
+@override_settings(
+    DCH_FAVOURITES={
+        "READ_SCOPE": "favourites:read",
+        "WRITE_SCOPE": "favourites:write",
+        "WRITE_THROTTLE_RATE": None,
+    }
+)
 def test_scope_names_are_settings(make_api: Any) -> None:
     assert make_api(scope="read write").get().status_code == 403
     assert make_api(scope="favourites:read").get().status_code == 200
@@ -234,7 +243,10 @@ def test_cache_headers_on_success_and_errors(api: Any) -> None:
 
 def test_another_users_token_sees_only_their_own_list(make_api: Any) -> None:
     CatalogueItemFactory(id="301")
-    alice, bob = make_api(user=UserFactory(username="alice")), make_api(user=UserFactory(username="bob"))
+    alice, bob = (
+        make_api(user=UserFactory(username="alice")),
+        make_api(user=UserFactory(username="bob")),
+    )
     alice.form(action="add", id="301")
     assert json.loads(bob.get().content)["_links"]["favourites"] == []
     assert [e["id"] for e in json.loads(alice.get().content)["_links"]["favourites"]] == ["301"]

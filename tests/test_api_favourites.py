@@ -28,7 +28,11 @@ def ids(response: Any) -> list[str]:
 
 
 def stored(user: Any) -> list[str]:
-    return list(Favourite.objects.filter(user=user).order_by("-added", "-id").values_list("item_id", flat=True))
+    return list(
+        Favourite.objects.filter(user=user)
+        .order_by("-added", "-id")
+        .values_list("item_id", flat=True)
+    )
 
 
 def state(user: Any) -> tuple[int, int]:
@@ -117,7 +121,13 @@ def test_disallowed_host_is_400_in_the_envelope(api: Any) -> None:
 
 def test_updated_moves_forward_on_every_change_and_never_back(api: Any, films: Any) -> None:
     seen = [body(api.get())["updated"]]
-    for action, item in [("add", "301"), ("add", "302"), ("delete", "301"), ("delete", "302"), ("add", "301")]:
+    for action, item in [
+        ("add", "301"),
+        ("add", "302"),
+        ("delete", "301"),
+        ("delete", "302"),
+        ("add", "301"),
+    ]:
         response = api.form(action=action, id=item)
         assert response.status_code == 200
         seen.append(body(response)["updated"])
@@ -135,7 +145,9 @@ def test_edit_of_a_listed_item_moves_the_list(api: Any, films: Any) -> None:
     after = body(api.get())
     assert after["updated"] > before["updated"]
     assert after["_links"]["favourites"][0]["title"] == "Renamed"
-    assert after["_links"]["favourites"][0]["updated"] >= before["_links"]["favourites"][0]["updated"]
+    assert (
+        after["_links"]["favourites"][0]["updated"] >= before["_links"]["favourites"][0]["updated"]
+    )
 
 
 def test_edit_of_a_concert_begin_moves_lists_holding_its_parts(api: Any) -> None:
@@ -176,7 +188,9 @@ def test_add_answers_200_with_the_whole_list(api: Any, films: Any, encoding: str
     elif encoding == "multipart":
         response = api.post({"action": "add", "id": "301"})
     else:
-        response = api.post(json.dumps({"action": "add", "id": "301"}), content_type="application/json")
+        response = api.post(
+            json.dumps({"action": "add", "id": "301"}), content_type="application/json"
+        )
     assert response.status_code == 200
     assert ids(response) == ["301", "302"]
     assert body(response) == body(api.get())
@@ -184,7 +198,9 @@ def test_add_answers_200_with_the_whole_list(api: Any, films: Any, encoding: str
 
 
 def test_json_body_takes_a_list_of_ids(api: Any, films: Any) -> None:
-    response = api.post(json.dumps({"action": "add", "id": ["301", "302"]}), content_type="application/json")
+    response = api.post(
+        json.dumps({"action": "add", "id": ["301", "302"]}), content_type="application/json"
+    )
     assert response.status_code == 200
     assert stored(api.user) == ["302", "301"]
 
@@ -260,7 +276,9 @@ def test_list_length_cap(api: Any, films: Any) -> None:
     api.form(action="add", id=["301", "302"])
     response = api.form(action="add", id=["303", "304"])
     assert response.status_code == 409
-    assert body(response) == {"error": {"message": "The favourites list is full: it holds at most 3 items."}}
+    assert body(response) == {
+        "error": {"message": "The favourites list is full: it holds at most 3 items."}
+    }
     assert stored(api.user) == ["302", "301"]
     assert api.form(action="add", id="303").status_code == 200
     assert api.form(action="add", id="304").status_code == 409
@@ -288,7 +306,9 @@ def test_list_length_cap(api: Any, films: Any) -> None:
         ),
     ],
 )
-def test_bad_parameters_are_400_naming_the_problem(api: Any, films: Any, fields: Any, message: str) -> None:
+def test_bad_parameters_are_400_naming_the_problem(
+    api: Any, films: Any, fields: Any, message: str
+) -> None:
     response = api.post(urlencode(fields, doseq=True))
     assert response.status_code == 400
     assert body(response) == {"error": {"message": message}}
@@ -299,7 +319,9 @@ def test_bad_parameters_are_400_naming_the_problem(api: Any, films: Any, fields:
 def test_empty_post_is_400(api: Any) -> None:
     response = api.client.post(URL, **api.headers())
     assert response.status_code == 400
-    assert body(response) == {"error": {"message": "Missing parameter 'action': use add or delete."}}
+    assert body(response) == {
+        "error": {"message": "Missing parameter 'action': use add or delete."}
+    }
 
 
 def test_parameters_in_the_query_string_are_not_read(api: Any, films: Any) -> None:

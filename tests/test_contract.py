@@ -31,13 +31,17 @@ def test_get_body_equals_the_spec_example(api: Any, spec_items: Any, spec_body: 
     assert body["updated"] == state.updated
     assert body["_links"] == spec_body["_links"]
     assert list(body) == ["updated", "_links"]
-    for ours, theirs in zip(body["_links"]["favourites"], spec_body["_links"]["favourites"], strict=True):
+    for ours, theirs in zip(
+        body["_links"]["favourites"], spec_body["_links"]["favourites"], strict=True
+    ):
         assert list(ours) == list(theirs)
         assert list(ours["date"]) == list(theirs["date"])
 
 
 @override_settings(DCH_FAVOURITES={"API_BASE_URL": "//tv-dev1.dchdev.net/v2"})
-def test_body_bytes_are_compact_utf8_with_literal_image_placeholders(api: Any, spec_items: Any) -> None:
+def test_body_bytes_are_compact_utf8_with_literal_image_placeholders(
+    api: Any, spec_items: Any
+) -> None:
     add_favourites(api.user, ["301"])
 
     content = api.get().content

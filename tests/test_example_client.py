@@ -28,7 +28,9 @@ def session(live_server: Any, monkeypatch: Any) -> OAuth2Session:
         client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_PASSWORD,
     )
-    session = OAuth2Session(client=LegacyApplicationClient(client_id=CLIENT_ID), scope=["read", "write"])
+    session = OAuth2Session(
+        client=LegacyApplicationClient(client_id=CLIENT_ID), scope=["read", "write"]
+    )
     token = session.fetch_token(
         token_url=f"{live_server.url}/oauth2/token",
         username="listener",

@@ -23,6 +23,7 @@ logger = logging.getLogger("dch_favourites")
 
 LEGACY_401_MESSAGE = "A Token was not found in the TokenStorage."
 REALM = 'Bearer realm="api"'
+INVALID_TOKEN = 'error="invalid_token", error_description'  # noqa: S105  (RFC 6750 code)
 
 
 class MethodNotAllowed(exceptions.MethodNotAllowed):
@@ -46,7 +47,9 @@ class InsufficientScope(exceptions.PermissionDenied):
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
-        super().__init__(_("The access token does not grant the '%(scope)s' scope.") % {"scope": scope})
+        super().__init__(
+            _("The access token does not grant the '%(scope)s' scope.") % {"scope": scope}
+        )
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -87,9 +90,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(
             legacy_unauthorized_body(),
             status=401,
-            headers={
-                "WWW-Authenticate": f'{REALM}, error="invalid_token", error_description="{description}"'
-            },
+            headers={"WWW-Authenticate": f'{REALM}, {INVALID_TOKEN}="{description}"'},
         )
     if isinstance(exc, InsufficientScope):
         headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{exc.scope}"'

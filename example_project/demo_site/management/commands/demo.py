@@ -34,10 +34,14 @@ class Command(BaseCommand):
         self.stdout.write(f"Catalogue: {len(result.ids)} items ({result.created} new).")
 
         users = get_user_model()
-        listener, _ = users.objects.get_or_create(username="listener", defaults={"email": "listener@example.com"})
+        listener, _ = users.objects.get_or_create(
+            username="listener", defaults={"email": "listener@example.com"}
+        )
         listener.set_password("listener")
         listener.save()
-        staff, _ = users.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+        staff, _ = users.objects.get_or_create(
+            username="admin", defaults={"email": "admin@example.com"}
+        )
         staff.is_staff = staff.is_superuser = True
         staff.set_password("admin")
         staff.save()

@@ -1,0 +1,160 @@
+"""The floor: the least Django can do for ``/user/favourites``.
+
+A bare function view, no DRF and no ORM on the request path: the same bearer token lookup
+(by the token's SHA-256 checksum, with the user and the list state in one query), one raw
+SQL query for the list and ``orjson.dumps`` of the same body the app sends. POST does the
+same work as the app's write path (item check, row lock, insert or delete, version bump,
+list read) in raw SQL. Only what the benchmark sends is handled; errors are bare.
+"""
+
+import hashlib
+from datetime import UTC, datetime
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.http import http_date
+from django.views.decorators.csrf import csrf_exempt
+
+TOKEN_SQL = """
+SELECT t.user_id, t.expires, t.scope, u.is_active, s.version, s.updated
+FROM oauth2_provider_accesstoken t
+JOIN auth_user u ON u.id = t.user_id
+LEFT JOIN dch_favourites_favouriteliststate s ON s.user_id = t.user_id
+WHERE t.token_checksum = %s
+"""
+
+LIST_SQL = """
+SELECT i.id, i.type, i.title, i.short_title, i.is_free, i.published,
+       COALESCE(c.begin, i.begin), i.overview_image, i.detail_image, i.updated
+FROM dch_favourites_favourite f
+JOIN dch_favourites_catalogueitem i ON i.id = f.item_id
+LEFT JOIN dch_favourites_catalogueitem c ON c.id = i.concert_id
+WHERE f.user_id = %s
+ORDER BY f.added DESC, f.id DESC
+"""
+
+WITH_BEGIN = frozenset({"concert", "work", "interview"})
+CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def seconds(value: datetime | str | None) -> int | None:
+    """Unix seconds of a column value (SQLite hands back text, PostgreSQL datetimes)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return int(value.timestamp())
+
+
+def entries(user_id: int) -> list[dict]:
+    base = settings.DCH_FAVOURITES["API_BASE_URL"]
+    with connection.cursor() as cursor:
+        cursor.execute(LIST_SQL, [user_id])
+        rows = cursor.fetchall()
+    result = []
+    for item_id, kind, title, short, free, published, begin, overview, detail, updated in rows:
+        entry = {"href": f"{base}/{kind}/{item_id}", "updated": seconds(updated), "id": item_id}
+        entry["title"] = title
+        if kind in WITH_BEGIN:
+            entry["short_title"] = short or None
+            entry["is_free"] = bool(free)
+            entry["date"] = {"published": seconds(published), "begin": seconds(begin)}
+        else:
+            entry["is_free"] = bool(free)
+            entry["date"] = {"published": seconds(published)}
+        entry["image"] = {"overview": overview or None, "detail": detail or None}
+        entry["type"] = kind
+        result.append(entry)
+    return result
+
+
+def authenticate(request: HttpRequest, scope: str) -> tuple[int, int, int] | None:
+    """(user id, version, updated) of a valid bearer token with ``scope``, else None."""
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    checksum = hashlib.sha256(token.encode()).hexdigest()
+    with connection.cursor() as cursor:
+        cursor.execute(TOKEN_SQL, [checksum])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user_id, expires, scopes, active, version, updated = row
+    if isinstance(expires, str):
+        expires = datetime.fromisoformat(expires).replace(tzinfo=UTC)
+    if not active or expires <= timezone.now() or scope not in scopes.split():
+        return None
+    return user_id, version or 0, updated or 0
+
+
+def document(user_id: int, version: int, updated: int) -> HttpResponse:
+    body = orjson.dumps({"updated": updated, "_links": {"favourites": entries(user_id)}})
+    response = HttpResponse(body, content_type=CONTENT_TYPE)
+    response["ETag"] = f'"{user_id}-{version}-{updated}"'
+    response["Last-Modified"] = http_date(updated)
+    return response
+
+
+@csrf_exempt
+def favourites(request: HttpRequest) -> HttpResponse:
+    """GET (with If-None-Match) and POST ``action=add|delete&id=...``."""
+    write = request.method == "POST"
+    found = authenticate(request, "write" if write else "read")
+    if found is None:
+        return HttpResponse(b'{"message":"A Token was not found in the TokenStorage."}', status=401)
+    user_id, version, updated = found
+    if not write:
+        etag = f'"{user_id}-{version}-{updated}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = HttpResponse(status=304)
+            response["ETag"] = etag
+            return response
+        return document(user_id, version, updated)
+    action, ids = request.POST.get("action"), list(dict.fromkeys(request.POST.getlist("id")))
+    if action not in ("add", "delete") or not ids:
+        return HttpResponse(b'{"error":{"message":"Bad request."}}', status=400)
+    marks = ", ".join(["%s"] * len(ids))
+    with transaction.atomic(), connection.cursor() as cursor:
+        if action == "add":
+            lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+            cursor.execute(
+                f"SELECT id FROM dch_favourites_catalogueitem WHERE id IN ({marks}){lock}", ids
+            )
+            if len(cursor.fetchall()) != len(ids):
+                return HttpResponse(b'{"error":{"message":"Unknown id."}}', status=404)
+        cursor.execute(
+            "INSERT INTO dch_favourites_favouriteliststate (user_id, version, updated) "
+            "VALUES (%s, 0, 0) ON CONFLICT DO NOTHING",
+            [user_id],
+        )
+        lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+        cursor.execute(
+            f"SELECT version, updated FROM dch_favourites_favouriteliststate WHERE user_id = %s{lock}",
+            [user_id],
+        )
+        version, updated = cursor.fetchone()
+        if action == "add":
+            rows = [value for item_id in ids for value in (user_id, item_id, timezone.now())]
+            cursor.execute(
+                "INSERT INTO dch_favourites_favourite (user_id, item_id, added) VALUES "
+                + ", ".join(["(%s, %s, %s)"] * len(ids))
+                + " ON CONFLICT DO NOTHING RETURNING item_id",
+                rows,
+            )
+        else:
+            cursor.execute(
+                f"DELETE FROM dch_favourites_favourite WHERE user_id = %s AND item_id IN ({marks}) "
+                "RETURNING item_id",
+                [user_id, *ids],
+            )
+        if cursor.fetchall():
+            version, updated = version + 1, max(int(timezone.now().timestamp()), updated + 1)
+            cursor.execute(
+                "UPDATE dch_favourites_favouriteliststate SET version = %s, updated = %s "
+                "WHERE user_id = %s",
+                [version, updated, user_id],
+            )
+        return document(user_id, version, updated)

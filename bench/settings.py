@@ -1,0 +1,40 @@
+"""Settings of the benchmark: the example site, plus the floor and plain-DRF reference views.
+
+The database comes from ``BENCH_DATABASE_URL`` (set by ``bench/run.py``). Connections are
+persistent and without per-request health checks, as a production site would run them;
+every variant shares this configuration and the example site's middleware.
+"""
+
+import os
+
+import dj_database_url
+
+from demo_site.settings import *  # noqa: F403
+
+DEBUG = False
+ROOT_URLCONF = "bench.urls"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+_url = os.environ.get("BENCH_DATABASE_URL", "sqlite:////tmp/dch_favourites_bench.sqlite3")
+DATABASES = {"default": dj_database_url.parse(_url, conn_max_age=None)}
+if os.environ.get("BENCH_SCALE_DATABASE_URL"):
+    DATABASES["scale"] = dj_database_url.parse(
+        os.environ["BENCH_SCALE_DATABASE_URL"], conn_max_age=None
+    )
+    DATABASE_ROUTERS = ["bench.scale.SwitchRouter"]
+for _db in DATABASES.values():
+    if _db["ENGINE"] == "django.db.backends.sqlite3":
+        _db["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
+
+# Middleware: the example site's own stack, or none (BENCH_MIDDLEWARE=none) to see the
+# views without it.
+if os.environ.get("BENCH_MIDDLEWARE") == "none":
+    MIDDLEWARE: list[str] = []
+
+DCH_FAVOURITES = {
+    "API_BASE_URL": "//api.bench.invalid/v2",
+    "WRITE_THROTTLE_RATE": None,
+    "MAX_FAVOURITES_PER_USER": 5000,
+}
+
+LOGGING = {"version": 1, "disable_existing_loggers": False}

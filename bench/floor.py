@@ -7,6 +7,7 @@ same work as the app's write path (item check, row lock, insert or delete, versi
 list read) in raw SQL. Only what the benchmark sends is handled; errors are bare.
 """
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 
@@ -27,8 +28,8 @@ WHERE t.token_checksum = %s
 """
 
 LIST_SQL = """
-SELECT i.id, i.type, i.title, i.short_title, i.is_free, i.published,
-       COALESCE(c.begin, i.begin), i.overview_image, i.detail_image, i.updated
+SELECT i.id, i.type, i.title, i.short_title, i.is_free, {published},
+       {begin}, i.overview_image, i.detail_image, {updated}
 FROM dch_favourites_favourite f
 JOIN dch_favourites_catalogueitem i ON i.id = f.item_id
 LEFT JOIN dch_favourites_catalogueitem c ON c.id = i.concert_id
@@ -36,35 +37,43 @@ WHERE f.user_id = %s
 ORDER BY f.added DESC, f.id DESC
 """
 
+# Unix seconds are computed by the database, as the app's query does.
+SECONDS = {
+    "postgresql": "TRUNC(EXTRACT(EPOCH FROM {}))::bigint",
+    "sqlite": "CAST(strftime('%%s', {}) AS INTEGER)",
+}
+
+
+@functools.cache
+def list_sql(vendor: str) -> str:
+    seconds = SECONDS[vendor].format
+    return LIST_SQL.format(
+        published=seconds("i.published"),
+        begin=seconds("COALESCE(c.begin, i.begin)"),
+        updated=seconds("i.updated"),
+    )
+
+
 WITH_BEGIN = frozenset({"concert", "work", "interview"})
 CONTENT_TYPE = "application/json; charset=utf-8"
-
-
-def seconds(value: datetime | str | None) -> int | None:
-    """Unix seconds of a column value (SQLite hands back text, PostgreSQL datetimes)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return int(value.timestamp())
 
 
 def entries(user_id: int) -> list[dict]:
     base = settings.DCH_FAVOURITES["API_BASE_URL"]
     with connection.cursor() as cursor:
-        cursor.execute(LIST_SQL, [user_id])
+        cursor.execute(list_sql(connection.vendor), [user_id])
         rows = cursor.fetchall()
     result = []
     for item_id, kind, title, short, free, published, begin, overview, detail, updated in rows:
-        entry = {"href": f"{base}/{kind}/{item_id}", "updated": seconds(updated), "id": item_id}
+        entry = {"href": f"{base}/{kind}/{item_id}", "updated": updated, "id": item_id}
         entry["title"] = title
         if kind in WITH_BEGIN:
             entry["short_title"] = short or None
             entry["is_free"] = bool(free)
-            entry["date"] = {"published": seconds(published), "begin": seconds(begin)}
+            entry["date"] = {"published": published, "begin": begin}
         else:
             entry["is_free"] = bool(free)
-            entry["date"] = {"published": seconds(published)}
+            entry["date"] = {"published": published}
         entry["image"] = {"overview": overview or None, "detail": detail or None}
         entry["type"] = kind
         result.append(entry)

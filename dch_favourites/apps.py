@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.utils.translation import gettext_lazy as _
@@ -38,3 +38,9 @@ class DchFavouritesConfig(AppConfig):
         pre_delete.connect(
             services.user_deleting, sender=settings.AUTH_USER_MODEL, dispatch_uid=uid + "user"
         )
+        if apps.is_installed("drf_spectacular"):
+            # The OpenAPI description registers itself with drf-spectacular, an optional
+            # dependency: without it the app runs the same, just undocumented.
+            from dch_favourites.api import schema
+
+            del schema

@@ -9,8 +9,13 @@ A file is a JSON list of objects::
       "translations": {"de": {"title": "...", "short_title": null}}}]
 
 ``href`` is ignored; ``short_title``, ``date.begin``, ``image``, ``updated`` and
-``translations`` are optional. The whole file is validated before anything is written,
-and written in one transaction.
+``translations`` are optional. A given ``updated`` is kept as the item's ``updated``;
+without it, a new or changed item is stamped with the time of the import.
+``translations`` maps each of the ``LANGUAGES`` other than ``DEFAULT_LANGUAGE`` to that
+language's ``title`` (required) and ``short_title`` (optional; the default language's
+short title stands in while it is null). When given, it replaces the item's translations
+(``{}`` removes them all); when left out, the stored translations stay as they are.
+The whole file is validated before anything is written, and written in one transaction.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ class CatalogueImportError(Exception):
     def __init__(self, position: int, item_id: Any, reason: str) -> None:
         self.position, self.item_id, self.reason = position, item_id, reason
         label = f" (id {item_id!r})" if isinstance(item_id, str) else ""
-        super().__init__(f"Record {position}{label}: {reason}")
+        super().__init__(f"Record {position}{label}: {reason}" if position else reason)
 
 
 @dataclass
@@ -60,13 +65,14 @@ class ItemRecord:
     position: int
     fields: dict[str, Any]
     updated: datetime | None
-    translations: dict[str, dict[str, Any]]
+    #: ``{language: (title, short_title)}``; None leaves the stored translations alone.
+    translations: dict[str, tuple[str, str | None]] | None
 
 
 def import_catalogue(records: Any) -> ImportResult:
     """Create or update the items of ``records`` (a decoded JSON list), all or nothing."""
     if not isinstance(records, list):
-        raise CatalogueImportError(0, None, "the file must hold a JSON list of items")
+        raise CatalogueImportError(0, None, "The file must hold a JSON list of items.")
     parsed = [_parse(position, record) for position, record in enumerate(records, start=1)]
     seen: dict[str, int] = {}
     for position, item in enumerate(parsed, start=1):
@@ -74,32 +80,33 @@ def import_catalogue(records: Any) -> ImportResult:
         if item_id in seen:
             raise CatalogueImportError(position, item_id, f"id repeats record {seen[item_id]}")
         seen[item_id] = position
-    # Concerts first: a part's begin comes from its concert.
-    order = sorted(parsed, key=lambda item: item.fields["type"] != ItemType.CONCERT)
+    # Concerts first: a part's begin comes from its concert, and storing a concert stamps
+    # its parts, so the other items are read only once the concerts are in.
+    concerts = [item for item in parsed if item.fields["type"] == ItemType.CONCERT]
+    others = [item for item in parsed if item.fields["type"] != ItemType.CONCERT]
     result = ImportResult()
     with transaction.atomic():
-        existing = CatalogueItem.objects.in_bulk([item.fields["id"] for item in parsed])
-        for item in order:
-            _store(item, existing.get(item.fields["id"]), result)
+        for batch in (concerts, others):
+            existing = CatalogueItem.objects.in_bulk([item.fields["id"] for item in batch])
+            for item in batch:
+                _store(item, existing.get(item.fields["id"]), result)
     return result
 
 
 def _store(record: ItemRecord, current: CatalogueItem | None, result: ImportResult) -> None:
     item = current or CatalogueItem(id=record.fields["id"])
-    stored_translations = (
-        {t.language: t for t in item.translations.all()} if current is not None else {}
+    stored = (
+        {t.language: (t.title, t.short_title) for t in item.translations.all()}
+        if current is not None
+        else {}
     )
-    changed = current is None or any(
-        getattr(item, name) != value for name, value in record.fields.items()
+    wanted = stored if record.translations is None else record.translations
+    changed = (
+        current is None
+        or any(getattr(item, name) != value for name, value in record.fields.items())
+        or (record.updated is not None and item.updated != record.updated)
     )
-    translations_changed = set(stored_translations) != set(record.translations) or any(
-        (stored_translations[lang].title, stored_translations[lang].short_title)
-        != (values["title"], values["short_title"])
-        for lang, values in record.translations.items()
-        if lang in stored_translations
-    )
-    if record.updated is not None and current is not None and item.updated != record.updated:
-        changed = True
+    translations_changed = wanted != stored
     result.ids.append(item.id)
     if not changed and not translations_changed:
         result.unchanged += 1
@@ -112,17 +119,19 @@ def _store(record: ItemRecord, current: CatalogueItem | None, result: ImportResu
         item.full_clean(exclude=["updated"], validate_unique=False)
     except ValidationError as exc:
         raise CatalogueImportError(record.position, item.id, "; ".join(exc.messages)) from exc
-    if translations_changed:
-        CatalogueItemTranslation.objects.filter(item=item).exclude(
-            language__in=list(record.translations)
-        ).delete()
     item.save(keep_updated=record.updated is not None)
-    for language, values in record.translations.items():
-        CatalogueItemTranslation.objects.update_or_create(
-            item=item, language=language, defaults=values
-        )
-    if translations_changed and record.updated is not None:
-        CatalogueItem.objects.filter(pk=item.pk).update(updated=record.updated)
+    if translations_changed:
+        item.translations.exclude(language__in=list(wanted)).delete()
+        for language, (title, short_title) in wanted.items():
+            if stored.get(language) != (title, short_title):
+                CatalogueItemTranslation.objects.update_or_create(
+                    item=item,
+                    language=language,
+                    defaults={"title": title, "short_title": short_title},
+                )
+        if record.updated is not None:
+            # Saving a translation stamps its item; the file's `updated` wins.
+            CatalogueItem.objects.filter(pk=item.pk).update(updated=record.updated)
     if current is None:
         result.created += 1
     else:
@@ -149,7 +158,7 @@ def _parse(position: int, record: Any) -> ItemRecord:
     if item_type == ItemType.CONCERT and not item_id.isdigit():
         raise fail("a concert id is a number")
     title = record.get("title")
-    if not isinstance(title, str) or not title.strip() or len(title) > 500:
+    if not isinstance(title, str) or not title.strip() or len(title) > 500 or "\x00" in title:
         raise fail("'title' must be a non-empty string of at most 500 characters")
     short_title = _optional_text(record.get("short_title"), 200, "short_title", fail)
     is_free = record.get("is_free", False)
@@ -190,7 +199,7 @@ def _parse(position: int, record: Any) -> ItemRecord:
 def _optional_text(value: Any, limit: int, name: str, fail: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
         raise fail(f"'{name}' must be a string of at most {limit} characters, or null")
     return value or None
 
@@ -203,9 +212,9 @@ def _timestamp(value: Any, name: str, fail: Any) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC)
 
 
-def _translations(value: Any, fail: Any) -> dict[str, dict[str, Any]]:
+def _translations(value: Any, fail: Any) -> dict[str, tuple[str, str | None]] | None:
     if value is None:
-        return {}
+        return None
     languages: Sequence[str] = app_settings.LANGUAGES
     if not isinstance(value, dict):
         raise fail("'translations' must be an object keyed by language")
@@ -216,10 +225,12 @@ def _translations(value: Any, fail: Any) -> dict[str, dict[str, Any]]:
         if not isinstance(texts, dict):
             raise fail(f"translation {language!r} must be an object with 'title'")
         title = texts.get("title")
-        if not isinstance(title, str) or not title.strip() or len(title) > 500:
-            raise fail(f"translation {language!r} needs a non-empty 'title'")
-        result[language] = {
-            "title": title,
-            "short_title": _optional_text(texts.get("short_title"), 200, "short_title", fail),
-        }
+        if not isinstance(title, str) or not title.strip() or len(title) > 500 or "\x00" in title:
+            raise fail(
+                f"translation {language!r} needs a non-empty 'title' of at most 500 characters"
+            )
+        short_title = _optional_text(
+            texts.get("short_title"), 200, f"translations.{language}.short_title", fail
+        )
+        result[language] = (title, short_title)
     return result

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import NotSupportedError, models
 from django.db.models import Count, F, FilteredRelation, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -138,7 +138,7 @@ class CatalogueItem(models.Model):
 
     objects: ClassVar[CatalogueItemManager] = CatalogueItemManager()  # type: ignore[valid-type]
 
-    _loaded_begin: datetime | None
+    _begin_changed: bool = False
 
     class Meta:
         verbose_name = _("catalogue item")
@@ -164,18 +164,16 @@ class CatalogueItem(models.Model):
         :mod:`dch_favourites.services`.
         """
         self.concert_id = concert_id_of(self.id) if self.type in CONCERT_PART_TYPES else None
+        if self.type == ItemType.CONCERT:
+            # Its parts show this begin: the post-save hook moves their lists when it changed.
+            stored = type(self)._default_manager.filter(pk=self.pk).values_list("begin", flat=True)
+            self._begin_changed = list(stored) != [self.begin]
         if not keep_updated or self.updated is None:
             self.updated = timezone.now()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "updated", "concert"}
         super().save(*args, **kwargs)
-
-    @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> CatalogueItem:
-        instance = super().from_db(db, field_names, values)
-        instance._loaded_begin = instance.__dict__.get("begin")
-        return instance
 
     def clean(self) -> None:
         if self.type in CONCERT_PART_TYPES and self.id and concert_id_of(self.id) is None:
@@ -237,6 +235,33 @@ class CatalogueItemTranslation(models.Model):
             )
 
 
+class UnixSeconds(models.Func):
+    """A datetime as whole Unix seconds, computed by the database.
+
+    The API sends every timestamp as an integer; converting in SQL spares the Python side a
+    datetime per value (three per entry). Truncates toward zero, as ``int(dt.timestamp())``.
+    """
+
+    arity = 1
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        raise NotSupportedError(f"UnixSeconds is not implemented for {connection.vendor}.")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        template = "TRUNC(EXTRACT(EPOCH FROM %(expressions)s))::bigint"
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        # Django keeps SQLite datetimes as UTC text, which strftime reads.
+        template = "CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_mysql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        template = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %(expressions)s)"
+        return super().as_sql(compiler, connection, template=template, **extra_context)
+
+
 ENTRY_COLUMNS = (
     "entry_id",
     "entry_type",
@@ -274,11 +299,11 @@ def entry_columns(prefix: str, language: str | None) -> dict[str, Any]:
         entry_title=title,
         entry_short_title=short_title,
         entry_is_free=F(f"{prefix}is_free"),
-        entry_published=F(f"{prefix}published"),
-        entry_begin=Coalesce(F(f"{prefix}concert__begin"), F(f"{prefix}begin")),
+        entry_published=UnixSeconds(f"{prefix}published"),
+        entry_begin=UnixSeconds(Coalesce(F(f"{prefix}concert__begin"), F(f"{prefix}begin"))),
         entry_overview=F(f"{prefix}overview_image"),
         entry_detail=F(f"{prefix}detail_image"),
-        entry_updated=F(f"{prefix}updated"),
+        entry_updated=UnixSeconds(f"{prefix}updated"),
     )
     return columns
 

@@ -12,6 +12,7 @@ SQLite the whole transaction is serialised (``transaction_mode: IMMEDIATE``).
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -222,11 +223,9 @@ def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) 
     if created and instance.type != ItemType.CONCERT:
         return
     changed = [] if created else [instance.pk]
-    if instance.type == ItemType.CONCERT and (
-        created or getattr(instance, "_loaded_begin", instance.begin) != instance.begin
-    ):
+    if instance.type == ItemType.CONCERT and instance._begin_changed:
         changed += _touch_parts(instance.pk, db)
-    instance._loaded_begin = instance.begin
+    instance._begin_changed = False
     items_changed(changed, db=db)
 
 
@@ -271,7 +270,8 @@ def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
         .values_list("item_id", flat=True)
     )
     if item_ids:
-        _send_on_commit(favourite_removed, instance, item_ids, Source.CASCADE, db)
+        # A copy: the delete sets the instance's pk to None before the receivers run.
+        _send_on_commit(favourite_removed, copy.copy(instance), item_ids, Source.CASCADE, db)
 
 
 # Internals.

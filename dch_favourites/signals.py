@@ -1,8 +1,12 @@
 """Signals sent after a listener's list changed, once per effective change, on commit.
 
-Both carry ``user`` (the listener), ``items`` (a tuple of catalogue item ids, in the
-order they were applied) and ``source`` (a :class:`dch_favourites.services.Source`:
-``"api"``, ``"admin"``, ``"cascade"``, ``"command"`` or ``"python"``)::
+Both are sent by :mod:`dch_favourites.services` with ``sender`` the
+:class:`~dch_favourites.models.Favourite` class, ``user`` (the listener), ``items`` (a
+tuple of the catalogue item ids actually added or removed, in the order applied) and
+``source`` (a :class:`dch_favourites.services.Source`: ``"api"``, ``"admin"``,
+``"cascade"``, ``"command"`` or ``"python"``). A no-op or refused change sends nothing;
+a rolled-back one neither. Receivers run through ``send_robust``: one that raises is
+logged (``django.dispatch``) and neither undoes the change nor stops the others::
 
     from django.dispatch import receiver
     from dch_favourites.signals import favourite_added

@@ -63,7 +63,9 @@ BAD_VALUES: list[tuple[str, Any, Error]] = [
     (
         "MAX_IDS_PER_REQUEST",
         0,
-        error(6, "DCH_FAVOURITES['MAX_IDS_PER_REQUEST'] must be a positive integer.", "Default: 50."),
+        error(
+            6, "DCH_FAVOURITES['MAX_IDS_PER_REQUEST'] must be a positive integer.", "Default: 50."
+        ),
     ),
     (
         "MAX_FAVOURITES_PER_USER",
@@ -129,7 +131,9 @@ def test_every_setting_has_a_check_tested_here() -> None:
 @pytest.mark.parametrize(
     ("setting", "value", "expected"), BAD_VALUES, ids=[case[0] for case in BAD_VALUES]
 )
-def test_each_bad_setting_gives_its_error_and_hint(setting: str, value: Any, expected: Error) -> None:
+def test_each_bad_setting_gives_its_error_and_hint(
+    setting: str, value: Any, expected: Error
+) -> None:
     [found] = run_checks({setting: value})
 
     assert found == expected
@@ -221,8 +225,9 @@ def test_checks_are_registered_with_djangos_check_framework() -> None:
         pytest.raises(SystemCheckError) as raised,
     ):
         call_command("check", "dch_favourites", stdout=StringIO())
-    assert "?: (dch_favourites.E006) DCH_FAVOURITES['MAX_IDS_PER_REQUEST'] must be a positive " in str(
-        raised.value
+    assert (
+        "?: (dch_favourites.E006) DCH_FAVOURITES['MAX_IDS_PER_REQUEST'] must be a positive "
+        in str(raised.value)
     )
 
 

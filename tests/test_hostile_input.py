@@ -1,40 +1,53 @@
 import json
 import pytest
 from factories import CatalogueItemFactory
+
 pytestmark = pytest.mark.django_db
+
 
 def test_probe(api):
     CatalogueItemFactory(id="301")
     out = []
-    for url in ["/v2/film/301", "/v2/film/30%001", "/v2/film/" + "9"*10000, "/v2/FILM/301", "/v2/film/301%27--", "/v2/film/%C3%A9", "/v2/film/%FF", "/v2/nope/301", "/v2/film/301/", "/v2/user/favourites/", "/v2/user/favourites/x", "/v2/user", "/v2/film"]:
-        r = api.client.get(url)
-        out.append(("item", url[:60], r.status_code, r.content[:300], r.get("Content-Type")))
-    r = api.client.post("/v2/film/301", **api.headers())
-    out.append(("itempost", "", r.status_code, r.content[:300], r.get("Allow")))
-    r = api.client.get("/v2/user/favourites", HTTP_ACCEPT_LANGUAGE="de\x00;q=1", **api.headers())
-    out.append(("al", "", r.status_code, r.content[:300], r.get("Content-Language")))
-    r = api.client.post("/v2/user/favourites", "action=add&id=301", content_type="application/x-www-form-urlencoded", CONTENT_LENGTH="abc", **api.headers())
-    out.append(("cl", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b"action=add&id=301", content_type="application/x-www-form-urlencoded; charset=latin-1", **api.headers())
-    out.append(("charset", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b"action=add&id=301", content_type="application/x-www-form-urlencoded; charset=bogus", **api.headers())
-    out.append(("charset-bogus", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b'{"action":"add","id":"301"}', content_type="application/json; charset=bogus", **api.headers())
-    out.append(("jcharset-bogus", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b'--b\r\nContent-Disposition: form-data; name="action"\r\n\r\nadd\r\n--b\r\nContent-Disposition: form-data; name="id"\r\n\r\n301\xff\r\n--b--\r\n', content_type="multipart/form-data; boundary=b", **api.headers())
-    out.append(("mp", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b'garbage', content_type="multipart/form-data", **api.headers())
-    out.append(("mp-noboundary", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b'garbage', content_type="multipart/form-data; boundary=b", **api.headers())
-    out.append(("mp-garbage", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b'action=add&id=301', content_type="", **api.headers())
-    out.append(("noct", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b'action=add&id=301', content_type="application/x-www-form-urlencoded", QUERY_STRING="action=delete&id=301", **api.headers())
-    out.append(("qs+body", "", r.status_code, r.content[:300]))
-    r = api.client.post("/v2/user/favourites?action=add&id=301", b'', content_type="application/x-www-form-urlencoded", **api.headers())
-    out.append(("qs-only", "", r.status_code, r.content[:300]))
-    r = api.client.generic("POST", "/v2/user/favourites", b'{"action":"add","id":"301","user":"1"}', content_type="application/json", **api.headers())
-    out.append(("extra", "", r.status_code, r.content[:300]))
+
+    def p(kind, body, ct):
+        r = api.client.generic(
+            "POST", "/v2/user/favourites", body, content_type=ct, **api.headers()
+        )
+        out.append((kind, r.status_code, r.content[:300]))
+
+    p("deepjson", b"[" * 15000 + b"]" * 15000, "application/json")
+    p(
+        "deepjson-obj",
+        b'{"action":"add","id":' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "application/json",
+    )
+    p(
+        "manyfields",
+        b"action=add&" + b"&".join(b"x=1" for _ in range(1100)),
+        "application/x-www-form-urlencoded",
+    )
+    p(
+        "manyfields-mp",
+        b"".join(
+            b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n' for _ in range(1100)
+        )
+        + b"--b--\r\n",
+        "multipart/form-data; boundary=b",
+    )
+    p("latin1", b"action=add&id=301&pad=\xe9", "application/x-www-form-urlencoded")
+    p("jsonnull", b"null", "application/json")
+    p("jsonnan", b'{"action":"add","id":NaN}', "application/json")
+    p("jsonbad", b'{"action":"add",', "application/json")
+    p("jsonbigint", b'{"action":"add","id":123456789012345678901234567890}', "application/json")
+    p("jsonsurrogate", b'{"action":"add","id":"\\ud800"}', "application/json")
+    p("json-nonutf8", b'{"action":"add","id":"\xff"}', "application/json")
+    p(
+        "mp-file",
+        b'--b\r\nContent-Disposition: form-data; name="action"\r\n\r\nadd\r\n--b\r\nContent-Disposition: form-data; name="id"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n301\r\n--b--\r\n',
+        "multipart/form-data; boundary=b",
+    )
+    p("utf16", "action=add&id=301".encode("utf-16"), "application/x-www-form-urlencoded")
+    p("bom-json", b'\xef\xbb\xbf{"action":"add","id":"301"}', "application/json")
     with open("/tmp/probe/out.txt", "w") as f:
         for o in out:
             f.write(repr(o) + "\n")

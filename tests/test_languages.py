@@ -258,13 +258,12 @@ def test_a_translation_must_be_in_another_configured_language(
 ) -> None:
     translation = CatalogueItemTranslation(item=catalogue["film"], language=language, title="X")
 
-    with pytest.raises(ValidationError) as raised, override("en"):
-        translation.full_clean()
+    with override("en"):
+        with pytest.raises(ValidationError) as raised:
+            translation.full_clean()
+        messages = raised.value.message_dict
 
-    assert "language" in raised.value.message_dict
-    assert raised.value.message_dict["language"][-1] == (
-        "Use one of de; the item itself holds the en text."
-    )
+    assert messages["language"][-1] == "Use one of de; the item itself holds the en text."
 
 
 def test_a_german_translation_is_valid(catalogue: Any) -> None:
@@ -274,12 +273,12 @@ def test_a_german_translation_is_valid(catalogue: Any) -> None:
 def test_one_translation_per_item_and_language(catalogue: Any) -> None:
     duplicate = CatalogueItemTranslation(item=catalogue["full"], language="de", title="Noch einmal")
 
-    with pytest.raises(ValidationError) as raised, override("en"):
-        duplicate.full_clean()
+    with override("en"):
+        with pytest.raises(ValidationError) as raised:
+            duplicate.full_clean()
+        messages = raised.value.messages
 
-    assert raised.value.messages == [
-        "Translation with this Catalogue item and Language already exists."
-    ]
+    assert messages == ["Translation with this Catalogue item and Language already exists."]
 
 
 def test_negotiate_language_reads_the_settings_each_time(rf: Any) -> None:
@@ -288,3 +287,69 @@ def test_negotiate_language_reads_the_settings_each_time(rf: Any) -> None:
     with override_settings(DCH_FAVOURITES={"LANGUAGES": ("en", "fr")}):
         assert negotiate_language(request) == "fr"
     assert negotiate_language(request) == "en"
+
+
+def test_staff_edit_translations_beside_the_item_in_the_admin(
+    admin_client: Any, api: Any, catalogue: Any
+) -> None:
+    add_favourites(api.user, ["301"])
+    url = "/admin/dch_favourites/catalogueitem/301/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert b'name="translations-TOTAL_FORMS"' in page.content
+    before = api.get(HTTP_ACCEPT_LANGUAGE="de")
+
+    response = admin_client.post(
+        url,
+        {
+            "type": "film",
+            "title": "Guardians of Unity",
+            "short_title": "",
+            "published_0": "2016-05-18",
+            "published_1": "08:00:00",
+            "begin_0": "",
+            "begin_1": "",
+            "overview_image": "",
+            "detail_image": "",
+            "translations-TOTAL_FORMS": "1",
+            "translations-INITIAL_FORMS": "0",
+            "translations-MIN_NUM_FORMS": "0",
+            "translations-MAX_NUM_FORMS": "1000",
+            "translations-0-language": "de",
+            "translations-0-title": "Hüter der Einheit",
+            "translations-0-short_title": "",
+        },
+    )
+
+    assert response.status_code == 302
+    assert list(
+        CatalogueItemTranslation.objects.filter(item_id="301").values_list(
+            "language", "title", "short_title"
+        )
+    ) == [("de", "Hüter der Einheit", None)]
+    after = api.get(HTTP_ACCEPT_LANGUAGE="de", HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after.status_code == 200
+    assert titles(json.loads(after.content)) == [("301", "Hüter der Einheit", "(no key)")]
+
+
+def test_the_admin_refuses_a_translation_in_the_default_language(
+    admin_client: Any, catalogue: Any
+) -> None:
+    response = admin_client.post(
+        "/admin/dch_favourites/catalogueitem/301/change/",
+        {
+            "type": "film",
+            "title": "Guardians of Unity",
+            "published_0": "2016-05-18",
+            "published_1": "08:00:00",
+            "translations-TOTAL_FORMS": "1",
+            "translations-INITIAL_FORMS": "0",
+            "translations-MIN_NUM_FORMS": "0",
+            "translations-MAX_NUM_FORMS": "1000",
+            "translations-0-language": "en",
+            "translations-0-title": "Guardians",
+        },
+    )
+
+    assert response.status_code == 200
+    assert not CatalogueItemTranslation.objects.filter(item_id="301").exists()

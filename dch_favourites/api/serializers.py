@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from rest_framework import serializers
 
 from dch_favourites.conf import app_settings
@@ -47,25 +48,22 @@ def unix_seconds(value: datetime | None) -> int | None:
 
 
 def entry(row: Sequence[Any], base_url: str) -> dict[str, Any]:
-    """One favourites entry from an entry row, keys in the contract's order."""
+    """One favourites entry from an entry row, keys in the contract's order.
+
+    The row's timestamps are already integer Unix seconds (computed by the query).
+    """
     (item_id, item_type, title, short_title, is_free, published, begin, overview, detail, updated) = row
     layout = _LAYOUTS[item_type]
     data: dict[str, Any] = {
         "href": f"{base_url}/{item_type}/{item_id}",
-        "updated": int(updated.timestamp()),
+        "updated": updated,
         "id": item_id,
         "title": title,
     }
     if layout.short_title:
         data["short_title"] = short_title or None
     data["is_free"] = is_free
-    if layout.begin:
-        data["date"] = {
-            "published": int(published.timestamp()),
-            "begin": None if begin is None else int(begin.timestamp()),
-        }
-    else:
-        data["date"] = {"published": int(published.timestamp())}
+    data["date"] = {"published": published, "begin": begin} if layout.begin else {"published": published}
     data["image"] = {"overview": overview or None, "detail": detail or None}
     data["type"] = item_type
     return data
@@ -115,6 +113,11 @@ ACTIONS = ("add", "delete")
 
 class FavouriteChangeSerializer(serializers.BaseSerializer[FavouriteChange]):
     """Reads ``action`` and ``id`` (repeatable) from a form, multipart or JSON body."""
+
+    # A JSON body of ``null`` is a body of the wrong shape like any other non-object.
+    default_error_messages = {
+        "null": _lazy("The request body must be an object with 'action' and 'id'.")
+    }
 
     def to_internal_value(self, data: Any) -> FavouriteChange:
         if hasattr(data, "getlist"):

@@ -18,8 +18,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import override
-from rest_framework import parsers, permissions, viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework import permissions, viewsets
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,6 +30,7 @@ from dch_favourites.api.authentication import (
 )
 from dch_favourites.api.errors import MethodNotAllowed, PayloadTooLarge, exception_handler
 from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
+from dch_favourites.api.parsers import PARSER_CLASSES
 from dch_favourites.api.serializers import (
     CatalogueItemSerializer,
     FavouriteChangeSerializer,
@@ -56,7 +57,7 @@ class ContractViewSet(viewsets.ViewSet):
 
     authentication_classes = (BearerTokenAuthentication,)
     renderer_classes = RENDERER_CLASSES
-    parser_classes = (parsers.FormParser, parsers.MultiPartParser, parsers.JSONParser)
+    parser_classes = PARSER_CLASSES
     content_negotiation_class = AcceptNegotiation
     throttle_classes: Any = ()
     metadata_class = None
@@ -163,7 +164,9 @@ class FavouritesViewSet(ContractViewSet):
     def create(self, request: Request) -> Response:
         """Apply ``action`` to every ``id`` at once, then answer with the whole list."""
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if not length.isdigit() or int(length) > app_settings.MAX_BODY_SIZE:
+        if not length.isdigit():
+            raise ParseError(_("The Content-Length header is not a number."))
+        if int(length) > app_settings.MAX_BODY_SIZE:
             raise PayloadTooLarge(
                 _("Request body too large: at most %(limit)d bytes.")
                 % {"limit": app_settings.MAX_BODY_SIZE}
@@ -244,9 +247,10 @@ class CatalogueItemViewSet(ContractViewSet):
             row, favourited = (found[:-1], bool(found[-1])) if found else (None, None)
         if row is None:
             raise_not_found(item_type, item_id)
+        # The row is everything the body is made of (timestamps in whole seconds).
+        etag = self.etag(request, repr(tuple(row)), favourited)
         updated = row[ENTRY_COLUMNS.index("entry_updated")]
-        etag = self.etag(request, item_type, item_id, updated.timestamp(), favourited)
-        headers = {"ETag": etag, "Last-Modified": http_date(int(updated.timestamp()))}
+        headers = {"ETag": etag, "Last-Modified": http_date(updated)}
         if not_modified(request, etag, None):
             return Response(status=304, headers=headers)
         serializer = CatalogueItemSerializer(

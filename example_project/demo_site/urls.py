@@ -1,7 +1,12 @@
-"""The example site's URLs: the API under /v2/, OAuth2 under /oauth2/, the admin."""
+"""The example site's URLs: the API and its OpenAPI docs under /v2/, OAuth2, the admin."""
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 from oauth2_provider.views import TokenView
 
 urlpatterns = [
@@ -9,6 +14,12 @@ urlpatterns = [
     # The original service's token endpoint had no trailing slash.
     path("oauth2/token", TokenView.as_view(), name="token"),
     path("oauth2/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    # The OpenAPI schema and its documentation pages (Swagger UI, Redoc), served from the
+    # drf-spectacular-sidecar static files: no CDN. Before the API, whose /v2/<type>/<id>
+    # route would otherwise take /v2/schema/openapi.json.
+    path("v2/schema/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
+    path("v2/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("v2/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("v2/", include("dch_favourites.api.urls")),
 ]
 

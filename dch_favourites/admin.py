@@ -1,0 +1,506 @@
+"""The Django admin for the catalogue and the listeners' favourites.
+
+Every change staff make here goes through :mod:`dch_favourites.services` with
+``source=Source.ADMIN``, so the API shows it at once: the list's version and ``updated``
+move forward and ``MAX_FAVOURITES_PER_USER`` holds (a full list is a form error).
+
+The user admin registered when this module is imported is extended with
+:class:`FavouriteInline` (see :func:`register_user_favourites`). A site that registers its
+own user admin later mixes :class:`UserFavouritesAdminMixin` into it::
+
+    @admin.register(User)
+    class UserAdmin(UserFavouritesAdminMixin, BaseUserAdmin): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import widgets
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, ForeignKey, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from dch_favourites import services
+from dch_favourites.conf import app_settings
+from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, Favourite
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import InlineModelAdmin
+
+    _ModelAdmin = admin.ModelAdmin[Any]
+    _TabularInline = admin.TabularInline[Any, Any]
+    _InlineFormSet = BaseInlineFormSet[Any, Any, Any]
+    _TranslationModelForm = forms.ModelForm[CatalogueItemTranslation]
+    _FavouriteModelForm = forms.ModelForm[Favourite]
+else:
+    _ModelAdmin = admin.ModelAdmin
+    _TabularInline = admin.TabularInline
+    _InlineFormSet = BaseInlineFormSet
+    _TranslationModelForm = _FavouriteModelForm = forms.ModelForm
+
+#: How many items the "most favourited" view lists unless asked for another number.
+POPULAR_DEFAULT_LIMIT = 50
+#: The period the "most favourited" view shows first, in days up to today.
+POPULAR_DEFAULT_DAYS = 30
+
+
+def check_room(user_pk: Any, adding: int, removing: int = 0) -> None:
+    """Raise a ``ValidationError`` when ``adding`` more favourites would overfill the list.
+
+    The service checks again under lock; this turns the common case into a form error.
+    """
+    if adding <= 0:
+        return
+    held = Favourite.objects.filter(user_id=user_pk).count() if user_pk is not None else 0
+    limit = app_settings.MAX_FAVOURITES_PER_USER
+    if held - removing + adding > limit:
+        raise ValidationError(services.ListFull(limit).message, code="list_full")
+
+
+def user_search_fields(prefix: str = "") -> tuple[str, ...]:
+    """The user model's username field and e-mail field, whatever they are called."""
+    user_model = get_user_model()
+    names = {field.name for field in user_model._meta.get_fields()}
+    username = user_model.USERNAME_FIELD
+    email = user_model.get_email_field_name()
+    fields = [username] + ([email] if email in names and email != username else [])
+    return tuple(prefix + name for name in fields)
+
+
+def user_autocomplete_available(site: admin.AdminSite, request: HttpRequest) -> bool:
+    """Whether ``site`` can serve autocomplete for users (an admin with search fields)."""
+    user_model = get_user_model()
+    if not site.is_registered(user_model):
+        return False
+    return bool(site.get_model_admin(user_model).get_search_fields(request))
+
+
+class FavouritesErrorsAsMessages(_ModelAdmin):
+    """Turns a change the write path refused at save time into a message, not a 500.
+
+    Forms check the list's room first; this covers a concurrent change that filled the
+    list (or removed an item) between validation and save. Nothing was applied.
+    """
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.FavouritesError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+# Catalogue.
+
+
+class TranslationForm(_TranslationModelForm):
+    """A translation's language is chosen from the configured languages."""
+
+    class Meta:
+        model = CatalogueItemTranslation
+        fields = ("language", "title", "short_title")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        default = app_settings.DEFAULT_LANGUAGE
+        codes = [code for code in app_settings.LANGUAGES if code != default]
+        if self.instance.language and self.instance.language not in codes:
+            codes.append(self.instance.language)
+        self.fields["language"] = forms.ChoiceField(
+            label=_("language"), choices=[("", "---------"), *[(code, code) for code in codes]]
+        )
+
+
+class CatalogueItemTranslationInline(_TabularInline):
+    """The item's titles in the languages other than the default one."""
+
+    model = CatalogueItemTranslation
+    form = TranslationForm
+    extra = 0
+    verbose_name = _("translation")
+    verbose_name_plural = _("translations")
+
+
+@admin.register(CatalogueItem)
+class CatalogueItemAdmin(_ModelAdmin):
+    """Catalogue items, with how many listeners hold each; saving moves their lists."""
+
+    list_display = (
+        "id",
+        "type",
+        "title",
+        "is_free",
+        "published",
+        "favourite_count",
+        "concert_link",
+    )
+    list_filter = ("type", "is_free", "published")
+    list_select_related = ("concert",)
+    search_fields = ("^id", "title")
+    search_help_text = _("Id (or its beginning) or title.")
+    date_hierarchy = "published"
+    show_full_result_count = False
+    list_per_page = 100
+    fields = (
+        "id",
+        "type",
+        "title",
+        "short_title",
+        "is_free",
+        "published",
+        "begin",
+        "overview_image",
+        "detail_image",
+        "concert_link",
+        "favourite_count",
+        "updated",
+    )
+    readonly_fields = ("concert_link", "favourite_count", "updated")
+    inlines = (CatalogueItemTranslationInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CatalogueItem]:
+        held = (
+            Favourite.objects.filter(item_id=OuterRef("pk"))
+            .order_by()
+            .values("item_id")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        # A correlated count runs only for the rows of the page, not over the whole table.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("concert")
+            .annotate(favourite_count=Coalesce(Subquery(held), 0))
+        )
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: CatalogueItem | None = None
+    ) -> Sequence[str]:
+        # The id is the primary key: changing it would create a second item.
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return ("id", *readonly) if obj is not None else readonly
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        popular = path(
+            "popular/",
+            self.admin_site.admin_view(self.popular_view),
+            name="{}_{}_popular".format(*info),
+        )
+        return [popular, *super().get_urls()]
+
+    @admin.display(description=_("favourites"), ordering="favourite_count")
+    def favourite_count(self, obj: CatalogueItem) -> str:
+        """How many listeners hold the item, linked to those favourites."""
+        count = getattr(obj, "favourite_count", 0)
+        url = self._favourites_url(item__exact=obj.pk)
+        return format_html('<a href="{}">{}</a>', url, count) if url and count else str(count)
+
+    @admin.display(description=_("concert"), ordering="concert__title")
+    def concert_link(self, obj: CatalogueItem) -> str:
+        """The concert a work or interview belongs to, linked to its page."""
+        if not obj.concert_id:
+            return "-"
+        concert = obj.concert if "concert" in obj._state.fields_cache else None
+        if concert is None:
+            return format_html("{} ({})", obj.concert_id, _("not in the catalogue"))
+        url = reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=[concert.pk],
+        )
+        return format_html('<a href="{}">{}: {}</a>', url, concert.pk, concert.title)
+
+    def popular_view(self, request: HttpRequest) -> HttpResponse:
+        """The most favourited items over a period (favourites added in it and still held)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        data: Any = request.GET
+        if not data:
+            data = {
+                "since": (today - timedelta(days=POPULAR_DEFAULT_DAYS - 1)).isoformat(),
+                "until": today.isoformat(),
+                "limit": POPULAR_DEFAULT_LIMIT,
+            }
+        form = PopularPeriodForm(data)
+        rows: list[dict[str, Any]] = []
+        if form.is_valid():
+            since = _start_of(form.cleaned_data["since"])
+            until = _start_of(form.cleaned_data["until"], days_later=1)
+            limit = form.cleaned_data["limit"] or POPULAR_DEFAULT_LIMIT
+            period = {
+                "added__gte": str(since) if since else None,
+                "added__lt": str(until) if until else None,
+            }
+            for rank, item in enumerate(
+                CatalogueItem.objects.popular(since=since, until=until, limit=limit), start=1
+            ):
+                rows.append(
+                    {
+                        "rank": rank,
+                        "item": item,
+                        "favourites_url": self._favourites_url(item__exact=item.pk, **period),
+                    }
+                )
+        quick = [
+            (_("Last 7 days"), {"since": today - timedelta(days=6), "until": today}),
+            (_("Last 30 days"), {"since": today - timedelta(days=29), "until": today}),
+            (_("Last 365 days"), {"since": today - timedelta(days=364), "until": today}),
+            (_("All time"), {"since": "", "until": ""}),
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Most favourited items"),
+            "form": form,
+            "rows": rows,
+            "periods": [(label, "?" + urlencode(query)) for label, query in quick],
+        }
+        return TemplateResponse(request, "admin/dch_favourites/catalogueitem/popular.html", context)
+
+    def _favourites_url(self, **query: Any) -> str | None:
+        try:
+            base = reverse(f"{self.admin_site.name}:dch_favourites_favourite_changelist")
+        except NoReverseMatch:
+            return None
+        return base + "?" + urlencode({key: value for key, value in query.items() if value})
+
+
+class PopularPeriodForm(forms.Form):
+    """The period (whole days, both ends included) and length of the ranking."""
+
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("Until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Included. Leave both dates empty for all time."),
+    )
+    limit = forms.IntegerField(label=_("How many"), required=False, min_value=1, max_value=1000)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            raise ValidationError(_("The period ends before it begins."), code="period")
+        return cleaned
+
+
+def _start_of(day: date | None, days_later: int = 0) -> datetime | None:
+    """Midnight at the start of ``day`` (plus ``days_later``) in the current time zone."""
+    if day is None:
+        return None
+    return timezone.make_aware(datetime.combine(day + timedelta(days=days_later), time.min))
+
+
+# Favourites.
+
+
+class FavouriteAddForm(_FavouriteModelForm):
+    """Add a favourite; a full list is a form error."""
+
+    class Meta:
+        model = Favourite
+        fields = ("user", "item")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        user, item = cleaned.get("user"), cleaned.get("item")
+        if user is not None and item is not None:
+            check_room(user.pk, adding=1)
+        return cleaned
+
+
+@admin.register(Favourite)
+class FavouriteAdmin(FavouritesErrorsAsMessages):
+    """All listeners' favourites: add one, view, delete (one or many) through the write path.
+
+    A favourite has nothing to edit: it is added or removed.
+    """
+
+    form = FavouriteAddForm
+    list_display = ("user", "item", "item__type", "added")
+    list_filter = ("item__type", "added")
+    list_select_related = ("user", "item")
+    autocomplete_fields = ("item",)
+    readonly_fields = ("added",)
+    search_help_text = _("Listener's username or e-mail, item title, or exact item id.")
+    show_full_result_count = False
+    list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Favourite]:
+        return super().get_queryset(request).select_related("user", "item")
+
+    def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
+        return (*user_search_fields("user__"), "item__title", "=item__id")
+
+    def get_autocomplete_fields(self, request: HttpRequest) -> Sequence[str]:
+        if user_autocomplete_available(self.admin_site, request):
+            return ("user", "item")
+        return ("item",)
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField[Any] | None:
+        # Without a searchable user admin, an id box: never a dropdown of every user.
+        if db_field.name == "user" and "user" not in self.get_autocomplete_fields(request):
+            kwargs["widget"] = widgets.ForeignKeyRawIdWidget(
+                db_field.remote_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Favourite | None = None) -> Sequence[str]:
+        return ("user", "item") if obj is None else ("user", "item", "added")
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Favourite | None = None
+    ) -> Sequence[str]:
+        return ("added",) if obj is None else ("user", "item", "added")
+
+    def has_change_permission(self, request: HttpRequest, obj: Favourite | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Favourite, form: Any, change: bool) -> None:
+        if not change:
+            services.add_favourite_instance(obj, source=services.Source.ADMIN)
+
+    def delete_model(self, request: HttpRequest, obj: Favourite) -> None:
+        services.remove_favourite_rows(
+            Favourite.objects.filter(pk=obj.pk), source=services.Source.ADMIN
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Favourite]) -> None:
+        services.remove_favourite_rows(queryset, source=services.Source.ADMIN)  # type: ignore[arg-type]
+
+
+class FavouriteInlineFormSet(_InlineFormSet):
+    """One listener's favourites; saving removes, then adds, each in one service call."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        check_room(self.instance.pk, adding=len(self._adding()), removing=len(self._removing()))
+
+    def save(self, commit: bool = True) -> list[Favourite]:
+        """Apply the deletions and additions through the write path (always committed)."""
+        if not commit:
+            raise ValueError("Favourites are saved through dch_favourites.services only.")
+        removing, adding = self._removing(), self._adding()
+        self.changed_objects = []
+        self.deleted_objects = [form.instance for form in removing]
+        user = self.instance
+        if removing:
+            services.remove_favourites(
+                user, [form.instance.item_id for form in removing], source=services.Source.ADMIN
+            )
+        item_ids = [form.cleaned_data["item"].pk for form in adding]
+        self.new_objects = []
+        if item_ids:
+            services.add_favourites(user, item_ids, source=services.Source.ADMIN)
+            added = Favourite.objects.filter(user_id=user.pk, item_id__in=item_ids)
+            by_item = {favourite.item_id: favourite for favourite in added}
+            self.new_objects = [by_item[item_id] for item_id in item_ids]
+        return self.new_objects
+
+    def _adding(self) -> list[Any]:
+        return [
+            form
+            for form in self.extra_forms
+            if form.has_changed() and not (self.can_delete and self._should_delete_form(form))
+        ]
+
+    def _removing(self) -> list[Any]:
+        return [
+            form
+            for form in self.initial_forms
+            if form.instance.pk is not None and self.can_delete and self._should_delete_form(form)
+        ]
+
+
+class FavouriteInline(_TabularInline):
+    """A listener's favourites, newest first, on the user's change page: add and remove."""
+
+    model = Favourite
+    fk_name = "user"
+    formset = FavouriteInlineFormSet
+    fields = ("item", "added")
+    readonly_fields = ("added",)
+    autocomplete_fields = ("item",)
+    extra = 1
+    verbose_name = _("favourite")
+    verbose_name_plural = _("favourites")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Favourite]:
+        return super().get_queryset(request).select_related("item")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Existing rows show read-only: a favourite is added or removed, never edited.
+        return False
+
+
+class UserFavouritesAdminMixin(FavouritesErrorsAsMessages):
+    """Mix into a user admin: adds :class:`FavouriteInline` to the user's change page."""
+
+    def get_inlines(
+        self, request: HttpRequest, obj: Any
+    ) -> Sequence[type[InlineModelAdmin[Any, Any]]]:
+        inlines = [
+            inline for inline in super().get_inlines(request, obj) if inline is not FavouriteInline
+        ]
+        # A user being added has no list yet.
+        return inlines if obj is None else [*inlines, FavouriteInline]
+
+
+def register_user_favourites(site: admin.AdminSite = admin.site) -> bool:
+    """Extend the user admin registered on ``site`` with the favourites inline.
+
+    Whatever ``ModelAdmin`` is registered for ``get_user_model()`` is subclassed with
+    :class:`UserFavouritesAdminMixin` and registered again; its other options stay as they
+    were. Returns ``False`` (and changes nothing) when no user admin is registered yet or it
+    has the inline already.
+    """
+    user_model = get_user_model()
+    if not site.is_registered(user_model):
+        return False
+    current = type(site.get_model_admin(user_model))
+    if issubclass(current, UserFavouritesAdminMixin):
+        return False
+    extended = type(
+        current.__name__,
+        (UserFavouritesAdminMixin, current),
+        {
+            "__module__": current.__module__,
+            "__doc__": current.__doc__,
+            "inlines": [*current.inlines, FavouriteInline],
+        },
+    )
+    site.unregister(user_model)
+    site.register(user_model, extended)
+    return True
+
+
+register_user_favourites()

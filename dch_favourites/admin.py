@@ -14,7 +14,6 @@ own user admin later mixes :class:`UserFavouritesAdminMixin` into it::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -187,16 +186,12 @@ class CatalogueItemAdmin(_ModelAdmin):
             .values("count")
         )
         # A correlated count runs only for the rows of the page, not over the whole table.
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("concert")
-            .annotate(favourite_count=Coalesce(Subquery(held), 0))
-        )
+        items: QuerySet[CatalogueItem] = super().get_queryset(request)
+        return items.select_related("concert").annotate(favourite_count=Coalesce(Subquery(held), 0))
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: CatalogueItem | None = None
-    ) -> Sequence[str]:
+    ) -> tuple[str, ...]:
         # The id is the primary key: changing it would create a second item.
         readonly = tuple(super().get_readonly_fields(request, obj))
         return ("id", *readonly) if obj is not None else readonly
@@ -263,7 +258,7 @@ class CatalogueItemAdmin(_ModelAdmin):
                         "favourites_url": self._favourites_url(item__exact=item.pk, **period),
                     }
                 )
-        quick = [
+        quick: list[tuple[Any, dict[str, Any]]] = [
             (_("Last 7 days"), {"since": today - timedelta(days=6), "until": today}),
             (_("Last 30 days"), {"since": today - timedelta(days=29), "until": today}),
             (_("Last 365 days"), {"since": today - timedelta(days=364), "until": today}),
@@ -354,10 +349,10 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Favourite]:
         return super().get_queryset(request).select_related("user", "item")
 
-    def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return (*user_search_fields("user__"), "item__title", "=item__id")
 
-    def get_autocomplete_fields(self, request: HttpRequest) -> Sequence[str]:
+    def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
         if user_autocomplete_available(self.admin_site, request):
             return ("user", "item")
         return ("item",)
@@ -372,12 +367,12 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Favourite | None = None) -> Sequence[str]:
+    def get_fields(self, request: HttpRequest, obj: Favourite | None = None) -> tuple[str, ...]:
         return ("user", "item") if obj is None else ("user", "item", "added")
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Favourite | None = None
-    ) -> Sequence[str]:
+    ) -> tuple[str, ...]:
         return ("added",) if obj is None else ("user", "item", "added")
 
     def has_change_permission(self, request: HttpRequest, obj: Favourite | None = None) -> bool:
@@ -427,17 +422,16 @@ class FavouriteInlineFormSet(_InlineFormSet):
         return self.new_objects
 
     def _adding(self) -> list[Any]:
-        return [
-            form
-            for form in self.extra_forms
-            if form.has_changed() and not (self.can_delete and self._should_delete_form(form))
-        ]
+        return [form for form in self.extra_forms if form.has_changed() and not self._deleted(form)]
+
+    def _deleted(self, form: Any) -> bool:
+        return self.can_delete and bool(getattr(form, "cleaned_data", {}).get("DELETE"))
 
     def _removing(self) -> list[Any]:
         return [
             form
             for form in self.initial_forms
-            if form.instance.pk is not None and self.can_delete and self._should_delete_form(form)
+            if form.instance.pk is not None and self._deleted(form)
         ]
 
 
@@ -465,9 +459,7 @@ class FavouriteInline(_TabularInline):
 class UserFavouritesAdminMixin(FavouritesErrorsAsMessages):
     """Mix into a user admin: adds :class:`FavouriteInline` to the user's change page."""
 
-    def get_inlines(
-        self, request: HttpRequest, obj: Any
-    ) -> Sequence[type[InlineModelAdmin[Any, Any]]]:
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[InlineModelAdmin[Any, Any]]]:
         inlines = [
             inline for inline in super().get_inlines(request, obj) if inline is not FavouriteInline
         ]

@@ -136,7 +136,7 @@ class CatalogueItem(models.Model):
     )
     updated = models.DateTimeField(_("updated"), editable=False)
 
-    objects: ClassVar[CatalogueItemManager] = CatalogueItemManager()  # type: ignore[valid-type]
+    objects: ClassVar[CatalogueItemManager[CatalogueItem]] = CatalogueItemManager()
 
     _begin_changed: bool = False
 
@@ -244,6 +244,8 @@ class UnixSeconds(models.Func):
 
     arity = 1
     output_field = models.BigIntegerField()
+    # Every backend below hands back an int already: no per-value int() on the way out.
+    convert_value = models.Expression._convert_value_noop
 
     def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         raise NotSupportedError(f"UnixSeconds is not implemented for {connection.vendor}.")

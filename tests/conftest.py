@@ -104,3 +104,13 @@ def spec_body() -> dict[str, Any]:
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _no_language_leaks() -> Any:
+    """LocaleMiddleware leaves the last request's language active; start each test clean."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

@@ -86,7 +86,9 @@ def _entry_schema(types: list[str], *, short_title: bool, begin: bool) -> dict[s
             "required": ["overview", "detail"],
             "additionalProperties": False,
         },
-        type={"type": "string", "enum": types},
+        # Wrapped in allOf so that drf-spectacular's enum post-processing, which names enums
+        # by property, does not merge the per-layout type sets into one component.
+        type={"allOf": [{"type": "string", "enum": types}]},
     )
     return {
         "type": "object",

@@ -40,25 +40,43 @@ def catalogue(count: int, start: int = 0) -> list[CatalogueItem]:
         begin = base + timedelta(days=n)
         items.append(
             CatalogueItem(
-                id=concert, type="concert", title=f"Concert {n} – Berliner Philharmoniker",
-                short_title=f"Concert {n}", is_free=n % 7 == 0, published=begin - timedelta(days=5),
-                begin=begin, overview_image=IMAGE % n, detail_image=IMAGE % (n + 1), updated=now,
+                id=concert,
+                type="concert",
+                title=f"Concert {n}: Berliner Philharmoniker",
+                short_title=f"Concert {n}",
+                is_free=n % 7 == 0,
+                published=begin - timedelta(days=5),
+                begin=begin,
+                overview_image=IMAGE % n,
+                detail_image=IMAGE % (n + 1),
+                updated=now,
             )
         )
         for part in range(1, 5):
             kind = "interview" if part == 4 else "work"
             items.append(
                 CatalogueItem(
-                    id=f"{concert}-{part}", type=kind, title=f"Work {part} of concert {n} [Éclat]",
-                    short_title=None, is_free=part == 4, published=begin - timedelta(days=5),
-                    begin=None, overview_image=IMAGE % n if part != 4 else None,
-                    detail_image=IMAGE % n if part != 4 else None, updated=now,
+                    id=f"{concert}-{part}",
+                    type=kind,
+                    title=f"Work {part} of concert {n} [Éclat]",
+                    short_title=None,
+                    is_free=part == 4,
+                    published=begin - timedelta(days=5),
+                    begin=None,
+                    overview_image=IMAGE % n if part != 4 else None,
+                    detail_image=IMAGE % n if part != 4 else None,
+                    updated=now,
                 )
             )
         items.append(
             CatalogueItem(
-                id=str(300 + n), type="film", title=f"“Film {n}”: Conductors in conversation",
-                is_free=False, published=begin, overview_image=IMAGE % n, detail_image=None,
+                id=str(300 + n),
+                type="film",
+                title=f"“Film {n}”: Conductors in conversation",
+                is_free=False,
+                published=begin,
+                overview_image=IMAGE % n,
+                detail_image=None,
                 updated=now,
             )
         )
@@ -81,7 +99,8 @@ def build(sizes: tuple[int, ...]) -> dict[int, Listener]:
     )
     favouritable = [item.id for item in items]
     application = Application.objects.create(
-        name="bench", client_type=Application.CLIENT_CONFIDENTIAL,
+        name="bench",
+        client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_PASSWORD,
     )
     listeners: dict[int, Listener] = {}
@@ -89,7 +108,10 @@ def build(sizes: tuple[int, ...]) -> dict[int, Listener]:
         user = get_user_model().objects.create(username=f"bench-{size}")
         token = f"bench-token-{size}-0123456789abcdefghijklmnopqrstuvwxyz"
         AccessToken.objects.create(
-            user=user, application=application, token=token, scope="read write",
+            user=user,
+            application=application,
+            token=token,
+            scope="read write",
             expires=timezone.now() + timedelta(days=365),
         )
         # Oldest first, 50 at a time (the API's limit), so `added` varies along the list.

@@ -93,7 +93,9 @@ def authenticate(request: HttpRequest, scope: str) -> tuple[int, int, int] | Non
         return None
     user_id, expires, scopes, active, version, updated = row
     if isinstance(expires, str):
-        expires = datetime.fromisoformat(expires).replace(tzinfo=UTC)
+        expires = datetime.fromisoformat(expires)
+    if expires.tzinfo is None:  # SQLite: naive UTC
+        expires = expires.replace(tzinfo=UTC)
     if not active or expires <= timezone.now() or scope not in scopes.split():
         return None
     return user_id, version or 0, updated or 0
@@ -141,7 +143,8 @@ def favourites(request: HttpRequest) -> HttpResponse:
         )
         lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
         cursor.execute(
-            f"SELECT version, updated FROM dch_favourites_favouriteliststate WHERE user_id = %s{lock}",
+            "SELECT version, updated FROM dch_favourites_favouriteliststate "
+            f"WHERE user_id = %s{lock}",
             [user_id],
         )
         version, updated = cursor.fetchone()

@@ -62,7 +62,9 @@ class Client:
             environ["HTTP_" + name.upper()] = value
         started: list[object] = []
 
-        def start_response(status: str, response_headers: list[tuple[str, str]], *exc: object) -> None:
+        def start_response(
+            status: str, response_headers: list[tuple[str, str]], *exc: object
+        ) -> None:
             started.extend((status, response_headers))
 
         result = self.handler(environ, start_response)
@@ -87,9 +89,7 @@ class Timings:
         return statistics.median(self.samples[name])
 
 
-def interleaved(
-    rounds: int, calls: dict[str, Callable[[], object]], warmup: int = 20
-) -> Timings:
+def interleaved(rounds: int, calls: dict[str, Callable[[], object]], warmup: int = 20) -> Timings:
     """Run each call once per round, rotating the order each round; time each call."""
     names = list(calls)
     for _ in range(warmup):

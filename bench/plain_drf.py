@@ -36,7 +36,17 @@ class CatalogueItemEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CatalogueItem
-        fields = ("href", "updated", "id", "title", "short_title", "is_free", "date", "image", "type")
+        fields = (
+            "href",
+            "updated",
+            "id",
+            "title",
+            "short_title",
+            "is_free",
+            "date",
+            "image",
+            "type",
+        )
 
     def get_href(self, item: CatalogueItem) -> str:
         return f"{settings.DCH_FAVOURITES['API_BASE_URL']}/{item.type}/{item.id}"
@@ -74,7 +84,9 @@ class FavouriteSerializer(serializers.ModelSerializer):
 
 class FavouriteChangeSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=("add", "delete"))
-    id = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1, max_length=50)
+    id = serializers.ListField(
+        child=serializers.CharField(max_length=64), min_length=1, max_length=50
+    )
 
 
 class FavouritesView(APIView):

@@ -21,9 +21,10 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
+from django.contrib.admin.utils import display_for_value
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, ForeignKey, OuterRef, QuerySet, Subquery
+from django.db.models import Count, ForeignKey, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -31,6 +32,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 
 from dch_favourites import services
@@ -352,6 +354,28 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return (*user_search_fields("user__"), "item__title", "=item__id")
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Favourite], search_term: str
+    ) -> tuple[QuerySet[Favourite], bool]:
+        """Each word matches the listener's username or e-mail, the item's title, or its id.
+
+        The matching users and items are found first (subqueries), so a search does not join
+        every favourite to its user and item as the default search would.
+        """
+        user_model = get_user_model()
+        for word in smart_split(search_term):
+            if word[0] in "\"'" and word[-1] == word[0]:
+                word = unescape_string_literal(word)
+            users = Q()
+            for field in user_search_fields():
+                users |= Q(**{f"{field}__icontains": word})
+            matching_users = user_model._default_manager.filter(users).values("pk")
+            matching_items = CatalogueItem.objects.filter(
+                Q(title__icontains=word) | Q(pk=word)
+            ).values("pk")
+            queryset = queryset.filter(Q(user__in=matching_users) | Q(item__in=matching_items))
+        return queryset, False
+
     def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
         if user_autocomplete_available(self.admin_site, request):
             return ("user", "item")
@@ -441,15 +465,39 @@ class FavouriteInline(_TabularInline):
     model = Favourite
     fk_name = "user"
     formset = FavouriteInlineFormSet
-    fields = ("item", "added")
-    readonly_fields = ("added",)
+    fields = ("item", "added_at")
+    readonly_fields = ("added_at",)
     autocomplete_fields = ("item",)
     extra = 1
+    classes = ("dch-favourites-inline",)
     verbose_name = _("favourite")
     verbose_name_plural = _("favourites")
 
+    class Media:
+        css = {"all": ("dch_favourites/admin/favourite-inline.css",)}
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Favourite]:
         return super().get_queryset(request).select_related("item")
+
+    @admin.display(description=_("added"))
+    def added_at(self, obj: Favourite) -> str:
+        """When the listener added it; nothing yet for the blank row."""
+        if obj.pk is None:
+            return self.get_empty_value_display()
+        return display_for_value(obj.added, self.get_empty_value_display())
+
+    def formfield_for_dbfield(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        # Pick an existing item; editing the catalogue from here is out of place.
+        if formfield is not None and isinstance(
+            formfield.widget, widgets.RelatedFieldWidgetWrapper
+        ):
+            wrapper = formfield.widget
+            wrapper.can_add_related = wrapper.can_change_related = False
+            wrapper.can_delete_related = wrapper.can_view_related = False
+        return formfield
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Existing rows show read-only: a favourite is added or removed, never edited.

@@ -7,15 +7,19 @@ Favourites change only through :mod:`dch_favourites.services`; the managers here
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
 from django.core.validators import RegexValidator
-from django.db import NotSupportedError, models
+from django.db import NotSupportedError, connections, models
 from django.db.models import Count, F, FilteredRelation, Q
 from django.db.models.functions import Coalesce
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -245,7 +249,7 @@ class UnixSeconds(models.Func):
     arity = 1
     output_field = models.BigIntegerField()
     # Every backend below hands back an int already: no per-value int() on the way out.
-    convert_value = models.Expression._convert_value_noop
+    convert_value = staticmethod(models.Expression._convert_value_noop)
 
     def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         raise NotSupportedError(f"UnixSeconds is not implemented for {connection.vendor}.")
@@ -262,6 +266,93 @@ class UnixSeconds(models.Func):
     def as_mysql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         template = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %(expressions)s)"
         return super().as_sql(compiler, connection, template=template, **extra_context)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[int, ...]
+    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]
+
+
+_STATEMENTS: dict[Hashable, _Statement | None] = {}
+
+
+def compiled_rows(
+    using: str,
+    key: Hashable,
+    build: Callable[..., models.QuerySet[Any, Any]],
+    values: tuple[Any, ...],
+) -> list[tuple[Any, ...]]:
+    """The rows of the ``values_list()`` queryset ``build(*values)``, compiled once.
+
+    Django compiles a queryset to SQL on each evaluation, which on the API's read path
+    costs more than running it. The first call for ``(using, key)`` compiles
+    ``build(*values)`` and notes where each value sits among the SQL parameters; later
+    calls put their own values there and apply the converters Django's iterator would.
+    ``key`` names everything else the SQL depends on. A query whose values cannot be
+    located, or whose columns come back reordered, is evaluated by the ORM each time.
+    """
+    cache_key = (using, key)
+    if cache_key not in _STATEMENTS:
+        queryset = build(*values).using(using)
+        _STATEMENTS[cache_key] = _compile(queryset, values)
+        return list(queryset)
+    statement = _STATEMENTS[cache_key]
+    if statement is None:
+        return list(build(*values).using(using))
+    params = list(statement.params)
+    for slot, value in zip(statement.slots, values, strict=True):
+        params[slot] = value
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        rows = cursor.fetchall()
+    if not statement.converters:
+        return rows
+    converted = []
+    for row in rows:
+        values_out = list(row)
+        for position, converters, expression in statement.converters:
+            value = values_out[position]
+            for converter in converters:
+                value = converter(value, expression, connection)
+            values_out[position] = value
+        converted.append(tuple(values_out))
+    return converted
+
+
+def _compile(queryset: models.QuerySet[Any, Any], values: tuple[Any, ...]) -> _Statement | None:
+    query = queryset.query
+    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    if names != tuple(queryset._fields):  # type: ignore[attr-defined]
+        return None
+    connection = connections[queryset.db]
+    compiler = query.get_compiler(queryset.db)
+    sql, params = compiler.as_sql()
+    slots = []
+    for value in values:
+        found = [i for i, p in enumerate(params) if type(p) is type(value) and p == value]
+        if len(found) != 1:
+            return None
+        slots.append(found[0])
+    expressions = [expression for expression, _sql, _alias in compiler.select]
+    if len(expressions) != len(names):
+        return None
+    converters = []
+    for position, expression in enumerate(expressions):
+        found_converters = connection.ops.get_db_converters(
+            expression
+        ) + expression.get_db_converters(connection)
+        if found_converters:
+            converters.append((position, tuple(found_converters), expression))
+    return _Statement(sql, tuple(params), tuple(slots), tuple(converters))
+
+
+@receiver(setting_changed)
+def _forget_statements(**kwargs: Any) -> None:
+    _STATEMENTS.clear()
 
 
 ENTRY_COLUMNS = (
@@ -326,18 +417,35 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
         """The plain SQL delete, for the write path only."""
         return super().delete()[0]
 
-    def entry_rows(self, user_id: Any, language: str | None = None) -> list[tuple[Any, ...]]:
-        """One listener's list as rows for the API, newest first, in one query.
+    def entries(self, user_id: Any, language: str | None = None) -> models.QuerySet[Any, Any]:
+        """One listener's list as a ``values_list`` of :data:`ENTRY_COLUMNS`, newest first.
 
         Columns: id, type, title, short title, is_free, published, begin, overview image,
-        detail image, updated. Titles come in ``language`` where translated, else in the
-        default language; ``begin`` is the concert's for a part whose concert exists.
+        detail image, updated; the three timestamps in Unix seconds. Titles come in
+        ``language`` where translated, else in the default language; ``begin`` is the
+        concert's for a part whose concert exists.
         """
         rows = self.filter(user_id=user_id).order_by("-added", "-id")
-        return list(rows.annotate(**entry_columns("item__", language)).values_list(*ENTRY_COLUMNS))
+        return rows.annotate(**entry_columns("item__", language)).values_list(*ENTRY_COLUMNS)
+
+    def entry_rows(self, user_id: Any, language: str | None = None) -> list[tuple[Any, ...]]:
+        """:meth:`entries` as a list, in one query."""
+        return list(self.entries(user_id, language))
 
 
-FavouriteManager = models.Manager.from_queryset(FavouriteQuerySet)
+class FavouriteManager(models.Manager.from_queryset(FavouriteQuerySet)):  # type: ignore[misc]
+    """The default manager; its ``entry_rows`` (the API's read) reuses the compiled SQL."""
+
+    def entry_rows(self, user_id: Any, language: str | None = None) -> list[tuple[Any, ...]]:
+        """:meth:`FavouriteQuerySet.entry_rows` over all favourites, compiled once per language."""
+        from dch_favourites.conf import app_settings
+
+        return compiled_rows(
+            self.db,
+            ("entry_rows", language, app_settings.DEFAULT_LANGUAGE),
+            lambda user: self.get_queryset().entries(user, language),
+            (user_id,),
+        )
 
 
 class Favourite(models.Model):
@@ -374,6 +482,8 @@ class Favourite(models.Model):
         indexes = [
             models.Index(fields=["user", "-added", "-id"], name="dch_fav_user_newest_idx"),
             models.Index(fields=["item", "added"], name="dch_fav_item_added_idx"),
+            # The admin's newest-first list and the "most favourited" period scan.
+            models.Index(fields=["-added", "-id"], name="dch_fav_newest_idx"),
         ]
 
     def __str__(self) -> str:

@@ -211,7 +211,10 @@ def items_changed(item_ids: Sequence[str], *, db: str | None = None) -> int:
         return 0
     db = db or router.db_for_write(FavouriteListState)
     holders = Favourite.objects.using(db).filter(item_id__in=item_ids).values("user_id")
-    return _bump_many(FavouriteListState.objects.using(db).filter(user_id__in=holders), db)
+    # The save hooks call this in autocommit too (an item saved from a script): the row
+    # locks need a transaction of their own then.
+    with transaction.atomic(using=db):
+        return _bump_many(FavouriteListState.objects.using(db).filter(user_id__in=holders), db)
 
 
 # Cascades: connected in AppConfig.ready() to model signals.

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -425,6 +429,9 @@ def test_favourite_search_and_filters(staff_client: Client, spec_items: Any) -> 
     assert pairs(q="robert@") == [("bob", "23427-3")]
     assert pairs(q="guardians") == [("ann", "301")]
     assert pairs(q="23427-3") == [("bob", "23427-3")]
+    assert pairs(q="ann guardians") == [("ann", "301")]  # every word matches
+    assert pairs(q='"of Unity"') == [("ann", "301")]
+    assert pairs(q='"Unity ann"') == []
     assert pairs(item__type__exact="interview") == [("bob", "23427-3")]
     assert pairs(item__exact="301") == [("ann", "301")]
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -909,3 +916,50 @@ def test_everything_staff_read_is_translatable() -> None:
     ]
 
     assert [text for text in texts if not isinstance(text, Promise)] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_items_saved_outside_a_transaction_move_the_lists(spec_items: Any) -> None:
+    # As a script or shell saves them: autocommit, no request transaction around the hooks.
+    listener = UserFactory()
+    add_favourites(listener, ["23427-1", "301"])
+    before = state_of(listener)
+
+    ConcertFactory(id="23427", title="The concert of 23427-1")
+    item = CatalogueItem.objects.get(pk="301")
+    item.title = "Renamed"
+    item.save()
+
+    version, updated = state_of(listener)
+    assert version == before[0] + 2
+    assert updated > before[1]
+
+
+SWAPPED_ARGS = ("--ds=swapped_user.settings", "--no-cov")
+
+
+def test_a_site_with_a_swapped_user_model_and_its_own_user_admin() -> None:
+    # A separate Django process: AUTH_USER_MODEL cannot change inside this one.
+    checks = Path(__file__).parent / "swapped_user" / "swapped_site_checks.py"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    result = subprocess.run(  # noqa: S603  (this interpreter, fixed arguments)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *SWAPPED_ARGS,
+            str(checks),
+        ],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("3 passed")

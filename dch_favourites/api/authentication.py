@@ -11,6 +11,9 @@ import hashlib
 import re
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.db import router
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_access_token_model
 from rest_framework import authentication, permissions, throttling
@@ -18,6 +21,7 @@ from rest_framework.request import Request
 
 from dch_favourites.api.errors import REALM, InsufficientScope, InvalidToken
 from dch_favourites.conf import app_settings
+from dch_favourites.models import FavouriteListState, compiled_rows
 
 # RFC 6750 b64token, bounded so a hostile header costs nothing to reject.
 B64TOKEN = re.compile(r"\A[A-Za-z0-9\-._~+/]{1,512}=*\Z")
@@ -26,9 +30,13 @@ B64TOKEN = re.compile(r"\A[A-Za-z0-9\-._~+/]{1,512}=*\Z")
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <token>`` with a django-oauth-toolkit access token.
 
-    Tokens in the query string or the body are not looked at. A token without a user
-    (client credentials), of an inactive user, expired or unknown is refused.
+    Tokens in the query string or the body are not looked at. An expired or unknown token,
+    or one of an inactive user, is refused; so is a token without a user (an app's device
+    token, client credentials) unless ``accept_device_tokens`` says otherwise.
     """
+
+    #: Whether a token without a user authenticates, as an anonymous user.
+    accept_device_tokens = False
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         header = request.META.get("HTTP_AUTHORIZATION")
@@ -39,23 +47,70 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != "bearer" or not B64TOKEN.match(token):
             raise InvalidToken(_("The Authorization header is not 'Bearer <token>'."))
         checksum = hashlib.sha256(token.encode("ascii")).hexdigest()
-        access_token = (
-            get_access_token_model()
-            .objects.select_related("user", "user__dch_favourites_state")
-            .filter(token_checksum=checksum)
-            .first()
-        )
+        access_token = find_access_token(checksum)
         if access_token is None:
             raise InvalidToken(_("The access token is unknown or revoked."))
         if access_token.is_expired():
             raise InvalidToken(_("The access token has expired."))
         user = access_token.user
+        if user is None and self.accept_device_tokens:
+            return AnonymousUser(), access_token
         if user is None or not user.is_active:
             raise InvalidToken(_("The access token does not belong to an active user."))
         return user, access_token
 
     def authenticate_header(self, request: Request) -> str:
         return REALM
+
+
+def find_access_token(checksum: str) -> Any | None:
+    """The access token with ``token_checksum``, its user and the user's list state, or None.
+
+    What ``select_related("user", "user__dch_favourites_state")`` would load, in one query
+    whose SQL is compiled once per database (see
+    :func:`~dch_favourites.models.compiled_rows`); the instances are built with
+    ``Model.from_db`` as the ORM builds them.
+    """
+    token_model = get_access_token_model()
+    user_model = get_user_model()
+    token_fields = [field.attname for field in token_model._meta.concrete_fields]
+    user_fields = [field.attname for field in user_model._meta.concrete_fields]
+    using = router.db_for_read(token_model)
+    rows = compiled_rows(
+        using,
+        ("access_token", token_model._meta.label, user_model._meta.label),
+        lambda value: token_model.objects.filter(token_checksum=value).values_list(
+            *token_fields,
+            *(f"user__{name}" for name in user_fields),
+            "user__dch_favourites_state__version",
+            "user__dch_favourites_state__updated",
+        )[:1],
+        (checksum,),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    access_token = token_model.from_db(using, token_fields, row[: len(token_fields)])
+    user_values = row[len(token_fields) : len(token_fields) + len(user_fields)]
+    user = None
+    if user_values[user_fields.index(user_model._meta.pk.attname)] is not None:
+        user = user_model.from_db(using, user_fields, user_values)
+        version, updated = row[-2:]
+        if version is None:
+            # Cached as missing, as select_related leaves a reverse one-to-one without a row.
+            type(user).dch_favourites_state.related.set_cached_value(user, None)
+        else:
+            user.dch_favourites_state = FavouriteListState.from_db(
+                using, ["user_id", "version", "updated"], [user.pk, version, updated]
+            )
+    access_token.user = user
+    return access_token
+
+
+class DeviceTokenAuthentication(BearerTokenAuthentication):
+    """Bearer tokens, listeners' and apps' device tokens alike (for public resources)."""
+
+    accept_device_tokens = True
 
 
 class HasMethodScope(permissions.BasePermission):

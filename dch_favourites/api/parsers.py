@@ -8,7 +8,8 @@ message the client can act on.
 
 from __future__ import annotations
 
-from typing import IO, Any
+from collections.abc import Mapping
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
@@ -17,8 +18,12 @@ from django.utils.translation import gettext as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
+if TYPE_CHECKING:
+    from django.http.request import _ImmutableQueryDict
+    from django.utils.datastructures import MultiValueDict
 
-def _read_utf8(stream: IO[bytes] | None) -> str:
+
+def _read_utf8(stream: IO[Any] | None) -> str:
     body = stream.read() if stream is not None else b""
     try:
         return body.decode("utf-8")
@@ -35,10 +40,10 @@ class FormParser(parsers.FormParser):
 
     def parse(
         self,
-        stream: IO[bytes] | None,
+        stream: IO[Any] | None,
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
-    ) -> QueryDict:
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> _ImmutableQueryDict:
         text = _read_utf8(stream)
         try:
             return QueryDict(text, encoding="utf-8")
@@ -51,12 +56,12 @@ class MultiPartParser(parsers.MultiPartParser):
 
     def parse(
         self,
-        stream: IO[bytes] | None,
+        stream: IO[Any],
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
-    ) -> parsers.DataAndFiles:
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> parsers.DataAndFiles[_ImmutableQueryDict, MultiValueDict[str, Any]]:
         try:
-            return super().parse(stream, media_type, parser_context)  # type: ignore[no-any-return]
+            return super().parse(stream, media_type, parser_context)
         except (TooManyFieldsSent, TooManyFilesSent):
             raise _too_many_fields() from None
 
@@ -66,17 +71,18 @@ class JSONParser(parsers.JSONParser):
 
     def parse(
         self,
-        stream: IO[bytes] | None,
+        stream: IO[Any] | None,
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         text = _read_utf8(stream)
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise ParseError(_("The request body is not valid JSON: %(reason)s.") % {
-                "reason": str(exc).rstrip(".")
-            }) from None
+            raise ParseError(
+                _("The request body is not valid JSON (line %(line)d, column %(column)d).")
+                % {"line": exc.lineno, "column": exc.colno}
+            ) from None
 
 
 PARSER_CLASSES = (FormParser, MultiPartParser, JSONParser)

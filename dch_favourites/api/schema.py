@@ -18,12 +18,9 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from drf_spectacular.extensions import (
-    OpenApiAuthenticationExtension,
-    OpenApiSerializerExtension,
-    OpenApiViewExtension,
-)
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
@@ -36,14 +33,21 @@ from dch_favourites.api.serializers import (
     FavouritesSerializer,
 )
 from dch_favourites.conf import app_settings
-from dch_favourites.models import ItemType
+from dch_favourites.models import ITEM_ID_PATTERN, ItemType
 
 SECURITY_SCHEME = "bearerAuth"
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An access token of django-oauth-toolkit (POST /oauth2/token). "
+    "GET /user/favourites needs the read scope, POST the write scope.",
+}
 
-#: The id of a catalogue item, as :data:`dch_favourites.models.ITEM_ID_PATTERN` checks it.
+#: :data:`dch_favourites.models.ITEM_ID_PATTERN` as an ECMA-262 pattern (``^...$``).
+ITEM_ID_PATTERN_TEXT = ITEM_ID_PATTERN.pattern.replace("\\A", "^").replace("\\Z", "$")
 ITEM_ID = {
     "type": "string",
-    "pattern": "^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$",
+    "pattern": ITEM_ID_PATTERN_TEXT,
     "minLength": 1,
     "maxLength": 64,
     "example": "23427-1",
@@ -246,21 +250,6 @@ class TokenNotFoundComponent(_ComponentExtension):
     component = "TokenNotFound"
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):
-    """``Authorization: Bearer <token>`` of django-oauth-toolkit."""
-
-    target_class = "dch_favourites.api.authentication.BearerTokenAuthentication"
-    name = SECURITY_SCHEME
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An access token of django-oauth-toolkit (POST /oauth2/token). "
-            "GET needs the read scope, POST the write scope.",
-        }
-
-
 def _error(description: str, *examples: tuple[str, str]) -> OpenApiResponse:
     return OpenApiResponse(
         response=ErrorBody,
@@ -288,9 +277,7 @@ UNAUTHORIZED = OpenApiResponse(
     description="The token is missing, malformed, unknown, expired or revoked, has no user, "
     "or its user is inactive. `WWW-Authenticate` carries the RFC 6750 detail.",
     examples=[
-        OpenApiExample(
-            "TokenNotFound", value={"message": LEGACY_401_MESSAGE}, response_only=True
-        )
+        OpenApiExample("TokenNotFound", value={"message": LEGACY_401_MESSAGE}, response_only=True)
     ],
 )
 NOT_ACCEPTABLE = _error(
@@ -478,7 +465,7 @@ def catalogue_item_operations() -> dict[str, Operation]:
                 "item_id",
                 str,
                 OpenApiParameter.PATH,
-                pattern=ITEM_ID["pattern"],
+                pattern=ITEM_ID_PATTERN_TEXT,
                 examples=[OpenApiExample("Film", value="301")],
             ),
             *_request_headers(conditional_since=False),
@@ -516,7 +503,10 @@ class ContractAutoSchema(AutoSchema):
     operations: dict[str, Operation] = {}
 
     def _operation(self) -> Operation:
-        return self.operations[self.view.action]
+        return self.operations[self._action()]
+
+    def _action(self) -> str:
+        return str(getattr(self.view, "action", ""))
 
     def get_operation_id(self) -> str:
         return self._operation().operation_id
@@ -524,7 +514,7 @@ class ContractAutoSchema(AutoSchema):
     def get_summary(self) -> str:
         return self._operation().summary
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
         return self._operation().description
 
     def get_tags(self) -> list[str]:
@@ -551,8 +541,18 @@ class ContractAutoSchema(AutoSchema):
         return False
 
     def get_auth(self) -> list[dict[str, Any]]:
-        auths: list[dict[str, Any]] = super().get_auth()
-        if self.view.action == "retrieve" and app_settings.ITEM_ENDPOINT_PUBLIC:
+        # Every view takes django-oauth-toolkit's bearer tokens (with or without device
+        # tokens); one security scheme describes them all.
+        self.registry.register_on_missing(
+            ResolvedComponent(
+                name=SECURITY_SCHEME,
+                type=ResolvedComponent.SECURITY_SCHEMA,
+                object=SECURITY_SCHEME,
+                schema=dict(BEARER_SCHEME),
+            )
+        )
+        auths: list[dict[str, Any]] = [{SECURITY_SCHEME: []}]
+        if self._action() == "retrieve" and app_settings.ITEM_ENDPOINT_PUBLIC:
             auths.append({})
         return auths
 

@@ -54,16 +54,21 @@ def entry(row: Sequence[Any], base_url: str) -> dict[str, Any]:
     """
     (item_id, item_type, title, short_title, is_free, published, begin, overview, detail, updated) = row
     layout = _LAYOUTS[item_type]
-    data: dict[str, Any] = {
-        "href": f"{base_url}/{item_type}/{item_id}",
-        "updated": updated,
-        "id": item_id,
-        "title": title,
-    }
+    href = f"{base_url}/{item_type}/{item_id}"
     if layout.short_title:
-        data["short_title"] = short_title or None
-    data["is_free"] = is_free
-    data["date"] = {"published": published, "begin": begin} if layout.begin else {"published": published}
+        data: dict[str, Any] = {
+            "href": href,
+            "updated": updated,
+            "id": item_id,
+            "title": title,
+            "short_title": short_title or None,
+            "is_free": is_free,
+        }
+    else:
+        data = {"href": href, "updated": updated, "id": item_id, "title": title, "is_free": is_free}
+    data["date"] = (
+        {"published": published, "begin": begin} if layout.begin else {"published": published}
+    )
     data["image"] = {"overview": overview or None, "detail": detail or None}
     data["type"] = item_type
     return data

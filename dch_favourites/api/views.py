@@ -25,6 +25,7 @@ from rest_framework.response import Response
 
 from dch_favourites.api.authentication import (
     BearerTokenAuthentication,
+    DeviceTokenAuthentication,
     HasMethodScope,
     WriteRateThrottle,
 )
@@ -207,14 +208,15 @@ class PublicOrReadScope(permissions.BasePermission):
     """Anyone when ``ITEM_ENDPOINT_PUBLIC``; else a token with the read scope."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if request.auth is None:
-            return bool(app_settings.ITEM_ENDPOINT_PUBLIC)
+        if app_settings.ITEM_ENDPOINT_PUBLIC:
+            return True
         return HasMethodScope().has_permission(request, view)
 
 
 class CatalogueItemViewSet(ContractViewSet):
     """``GET <base>/<type>/<id>``: the resource each favourites ``href`` points to."""
 
+    authentication_classes = (DeviceTokenAuthentication,)
     permission_classes = (PublicOrReadScope,)
     route_suffix_parts = 2
 
@@ -233,7 +235,7 @@ class CatalogueItemViewSet(ContractViewSet):
         items = CatalogueItem.objects.filter(pk=item_id, type=item_type).annotate(
             **entry_columns("", self.language)
         )
-        listener = request.user.pk if request.auth is not None else None
+        listener = request.user.pk if request.user.is_authenticated else None
         if listener is None:
             found = items.values_list(*ENTRY_COLUMNS).first()
             row, favourited = found, None

@@ -1,0 +1,124 @@
+"""In-process mode: the app, the floor and plain DRF, interleaved round by round."""
+
+import re
+import time
+from dataclasses import dataclass
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bench.data import Listener
+from bench.harness import VARIANTS, Answer, Client, Timings, interleaved
+
+UPDATED_PREFIX = re.compile(rb'\A\{"updated":\d+,')
+WARMUP = 20
+
+
+def expect(answer: Answer, status: int) -> Answer:
+    if answer.status != status:
+        raise AssertionError(f"expected {status}, got {answer.status}: {answer.body[:300]!r}")
+    return answer
+
+
+@dataclass
+class SizeResult:
+    size: int
+    body_bytes: int
+    timings: dict[str, Timings]
+    queries: dict[str, list[int]]
+
+
+def check_bodies(client: Client, listener: Listener) -> int:
+    """Assert the three variants answer the same bytes (GET, and POST up to ``updated``)."""
+    token = listener.token
+    bodies = {expect(client.request("GET", path, token), 200).body for path in VARIANTS.values()}
+    assert len(bodies) == 1, f"GET bodies differ at {listener.size} favourites"
+    posted = set()
+    for path in VARIANTS.values():
+        added = expect(client.request("POST", path, token, add_body(listener)), 200).body
+        removed = expect(client.request("POST", path, token, delete_body(listener)), 200).body
+        # `updated` moves on with every change; the rest must be the same bytes.
+        posted.add((UPDATED_PREFIX.sub(b"", added), UPDATED_PREFIX.sub(b"", removed)))
+    assert len(posted) == 1, f"POST bodies differ at {listener.size} favourites"
+    return len(bodies.pop())
+
+
+def add_body(listener: Listener) -> dict[str, str]:
+    return {"action": "add", "id": listener.spare_item}
+
+
+def delete_body(listener: Listener) -> dict[str, str]:
+    return {"action": "delete", "id": listener.spare_item}
+
+
+def current_etag(client: Client, path: str, token: str) -> str:
+    return expect(client.request("GET", path, token), 200).headers["ETag"]
+
+
+def count_queries(client: Client, listener: Listener) -> dict[str, list[int]]:
+    """Queries per request of each variant: GET, 304, POST add, POST delete."""
+    token = listener.token
+    counts: dict[str, list[int]] = {}
+    for name, path in VARIANTS.items():
+        requests = [
+            ("GET", None, {}),
+            ("GET", None, {"If_None_Match": current_etag(client, path, token)}),
+            ("POST", add_body(listener), {}),
+            ("POST", delete_body(listener), {}),
+        ]
+        counts[name] = []
+        for method, body, headers in requests:
+            with CaptureQueriesContext(connection) as captured:
+                client.request(method, path, token, body, **headers)
+            counts[name].append(len(captured))
+    return counts
+
+
+def measure(client: Client, listener: Listener, rounds: int) -> SizeResult:
+    """GET, 304, POST add and POST delete of one listener, for each variant."""
+    token = listener.token
+    body_bytes = check_bodies(client, listener)
+    queries = count_queries(client, listener)
+
+    def get(path: str) -> object:
+        return expect(client.request("GET", path, token), 200)
+
+    get_timings = interleaved(
+        rounds, {name: (lambda p=path: get(p)) for name, path in VARIANTS.items()}, WARMUP
+    )
+
+    etags = {name: current_etag(client, path, token) for name, path in VARIANTS.items()}
+
+    def not_modified(path: str, etag: str) -> object:
+        return expect(client.request("GET", path, token, If_None_Match=etag), 304)
+
+    not_modified_timings = interleaved(
+        rounds,
+        {
+            name: (lambda p=path, e=etags[name]: not_modified(p, e))
+            for name, path in VARIANTS.items()
+        },
+        WARMUP,
+    )
+
+    # Add then delete the same item, so the list is back to its length after each pair.
+    add, delete = Timings(), Timings()
+    names = list(VARIANTS)
+    for round_number in range(rounds + WARMUP):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            path = VARIANTS[name]
+            started = time.perf_counter_ns()
+            expect(client.request("POST", path, token, add_body(listener)), 200)
+            middle = time.perf_counter_ns()
+            expect(client.request("POST", path, token, delete_body(listener)), 200)
+            ended = time.perf_counter_ns()
+            if round_number >= WARMUP:
+                add.add(name, (middle - started) / 1000)
+                delete.add(name, (ended - middle) / 1000)
+    return SizeResult(
+        listener.size,
+        body_bytes,
+        {"GET": get_timings, "304": not_modified_timings, "POST add": add, "POST delete": delete},
+        queries,
+    )

@@ -23,6 +23,9 @@ MEASURED_USER = 1
 MEASURED_SIZE = 100
 TOKEN = "scale-token-{}-0123456789abcdefghijklmnopqrstuvwxyz"
 
+#: The name of the OAuth application the fill creates; a database without it is refilled.
+BUILD = "scale v2: interleaved favourites"
+
 #: The database alias the benchmark's router sends every query to.
 CURRENT = ["default"]
 
@@ -84,17 +87,23 @@ FILL = [
            'read write', '[]', now(), now()
     FROM generate_series(1, {USERS}) u
     """,
+    # One statement, in an interleaved order, so the measured listener's rows lie scattered
+    # over the table like everyone's (favourites arrive over time, from all listeners).
     f"""
     INSERT INTO dch_favourites_favourite (user_id, item_id, added)
-    SELECT {MEASURED_USER}, {item_id("k * 997")}, now() - ({MEASURED_SIZE} - k) * interval '1 minute'
-    FROM generate_series(0, {MEASURED_SIZE - 1}) k
-    """,
-    f"""
-    INSERT INTO dch_favourites_favourite (user_id, item_id, added)
-    SELECT 2 + n % {USERS - 1},
-           {item_id(f"((2 + n % {USERS - 1}) * 7919 + (n / {USERS - 1}) * 4729) % {ITEMS}")},
-           now() - n * interval '1 second'
-    FROM generate_series(0, {FAVOURITES - MEASURED_SIZE - 1}) n
+    SELECT user_id, item_id, added FROM (
+        SELECT {MEASURED_USER} AS user_id, {item_id("k * 997")} AS item_id,
+               now() - ({MEASURED_SIZE} - k) * interval '1 minute' AS added,
+               k * ({FAVOURITES} / {MEASURED_SIZE}) + 7 AS arrival
+        FROM generate_series(0, {MEASURED_SIZE - 1}) k
+        UNION ALL
+        SELECT 2 + n % {USERS - 1},
+               {item_id(f"((2 + n % {USERS - 1}) * 7919 + (n / {USERS - 1}) * 4729) % {ITEMS}")},
+               now() - n * interval '1 second',
+               n
+        FROM generate_series(0, {FAVOURITES - MEASURED_SIZE - 1}) n
+    ) AS generated
+    ORDER BY arrival
     """,
     f"""
     INSERT INTO dch_favourites_favouriteliststate (user_id, version, updated)
@@ -104,19 +113,23 @@ FILL = [
 
 
 def counts(alias: str) -> tuple[int, int, int]:
+    """(items, users, favourites) of a database filled by this build, else zeros."""
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT count(*) FROM dch_favourites_catalogueitem),"
-            " (SELECT count(*) FROM auth_user), (SELECT count(*) FROM dch_favourites_favourite)"
+            " (SELECT count(*) FROM auth_user), (SELECT count(*) FROM dch_favourites_favourite),"
+            " (SELECT count(*) FROM oauth2_provider_application WHERE name = %s)",
+            [BUILD],
         )
-        return cursor.fetchone()
+        items, users, favourites, built = cursor.fetchone()
+    return (items, users, favourites) if built else (0, 0, 0)
 
 
 def fill(alias: str) -> None:
     from oauth2_provider.models import Application
 
     Application.objects.using(alias).create(
-        name="scale",
+        name=BUILD,
         client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_PASSWORD,
     )

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -248,10 +248,20 @@ class UnixSeconds(models.Func):
 
     arity = 1
     output_field = models.BigIntegerField()
-    # Every backend below hands back an int already: no per-value int() on the way out.
-    convert_value = staticmethod(models.Expression._convert_value_noop)
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        # Every backend below hands back an int already: no per-value int() on the way out.
+        return self.output_field.get_db_converters(connection)
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
         raise NotSupportedError(f"UnixSeconds is not implemented for {connection.vendor}.")
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
@@ -310,7 +320,7 @@ def compiled_rows(
         cursor.execute(statement.sql, params)
         rows = cursor.fetchall()
     if not statement.converters:
-        return rows
+        return cast(list[tuple[Any, ...]], rows)
     converted = []
     for row in rows:
         values_out = list(row)
@@ -470,7 +480,7 @@ class Favourite(models.Model):
     )
     added = models.DateTimeField(_("added"), default=timezone.now, editable=False)
 
-    objects: ClassVar[FavouriteManager] = FavouriteManager()  # type: ignore[valid-type]
+    objects: ClassVar[FavouriteManager] = FavouriteManager()
 
     class Meta:
         verbose_name = _("favourite")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -63,18 +64,25 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return REALM
 
 
+#: The token's and the user's fields the API reads; the others are deferred, as with
+#: ``.only()``, and load on first access.
+TOKEN_FIELDS = ("user_id", "expires", "scope")
+USER_FIELDS = ("is_active",)
+
+
 def find_access_token(checksum: str) -> Any | None:
     """The access token with ``token_checksum``, its user and the user's list state, or None.
 
-    What ``select_related("user", "user__dch_favourites_state")`` would load, in one query
-    whose SQL is compiled once per database (see
+    What ``select_related("user", "user__dch_favourites_state").only(...)`` would load, in
+    one query whose SQL is compiled once per database (see
     :func:`~dch_favourites.models.compiled_rows`); the instances are built with
-    ``Model.from_db`` as the ORM builds them.
+    ``Model.from_db`` as the ORM builds them, fields other than :data:`TOKEN_FIELDS` and
+    :data:`USER_FIELDS` deferred.
     """
     token_model = get_access_token_model()
     user_model = get_user_model()
-    token_fields = [field.attname for field in token_model._meta.concrete_fields]
-    user_fields = [field.attname for field in user_model._meta.concrete_fields]
+    token_fields = _loaded_fields(token_model, TOKEN_FIELDS)
+    user_fields = _loaded_fields(user_model, USER_FIELDS)
     using = router.db_for_read(token_model)
     rows = compiled_rows(
         using,
@@ -105,6 +113,16 @@ def find_access_token(checksum: str) -> Any | None:
             )
     access_token.user = user
     return access_token
+
+
+@lru_cache(maxsize=8)
+def _loaded_fields(model: Any, wanted: tuple[str, ...]) -> tuple[str, ...]:
+    """The primary key and those of ``wanted`` the model has, in the model's field order."""
+    return tuple(
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.primary_key or field.attname in wanted
+    )
 
 
 class DeviceTokenAuthentication(BearerTokenAuthentication):

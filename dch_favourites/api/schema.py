@@ -3,10 +3,14 @@
 drf-spectacular is optional: this module is imported by
 :meth:`dch_favourites.apps.DchFavouritesConfig.ready` only when ``drf_spectacular`` is in
 ``INSTALLED_APPS``, and the app runs without it. It registers drf-spectacular extensions,
-so the views themselves carry no schema code and a site's ``DEFAULT_SCHEMA_CLASS`` does not
-matter. A site then serves the schema with drf-spectacular's own views::
+so the views carry no schema code, and the app's operations are described by
+:class:`ContractAutoSchema` whatever the site's ``DEFAULT_SCHEMA_CLASS``. A site sets up
+drf-spectacular as its documentation says (``DEFAULT_SCHEMA_CLASS``, and
+``drf_spectacular_sidecar`` for a docs page without a CDN) and serves the schema with its
+views::
 
     path("v2/schema/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
+    path("v2/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 
 Every status the endpoints answer is described with its exact body, including the original
 service's 401 body and the router's 405 message.

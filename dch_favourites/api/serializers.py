@@ -8,7 +8,7 @@ order. Which keys an entry carries depends on its type and is declared once, in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,7 +39,9 @@ ENTRY_LAYOUTS: dict[str, EntryLayout] = {
     ItemType.FILM: EntryLayout(short_title=False, begin=False),
     ItemType.PLAYLIST: EntryLayout(short_title=False, begin=False),
 }
-_LAYOUTS = {str(key): value for key, value in ENTRY_LAYOUTS.items()}
+_LAYOUT_FLAGS = {
+    str(key): (layout.short_title, layout.begin) for key, layout in ENTRY_LAYOUTS.items()
+}
 
 
 def unix_seconds(value: datetime | None) -> int | None:
@@ -47,31 +49,57 @@ def unix_seconds(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp())
 
 
-def entry(row: Sequence[Any], base_url: str) -> dict[str, Any]:
-    """One favourites entry from an entry row, keys in the contract's order.
+def entries(rows: Iterable[Sequence[Any]], base_url: str) -> list[dict[str, Any]]:
+    """Favourites entries from entry rows, keys in the contract's order.
 
-    The row's timestamps are already integer Unix seconds (computed by the query).
+    The rows' timestamps are already integer Unix seconds (computed by the query). One loop
+    over plain tuples: this runs for every entry of every list served.
     """
-    (item_id, item_type, title, short_title, is_free, published, begin, overview, detail, updated) = row
-    layout = _LAYOUTS[item_type]
-    href = f"{base_url}/{item_type}/{item_id}"
-    if layout.short_title:
-        data: dict[str, Any] = {
-            "href": href,
-            "updated": updated,
-            "id": item_id,
-            "title": title,
-            "short_title": short_title or None,
-            "is_free": is_free,
-        }
-    else:
-        data = {"href": href, "updated": updated, "id": item_id, "title": title, "is_free": is_free}
-    data["date"] = (
-        {"published": published, "begin": begin} if layout.begin else {"published": published}
-    )
-    data["image"] = {"overview": overview or None, "detail": detail or None}
-    data["type"] = item_type
-    return data
+    layouts = _LAYOUT_FLAGS
+    built = []
+    for (
+        item_id,
+        item_type,
+        title,
+        short_title,
+        is_free,
+        published,
+        begin,
+        overview,
+        detail,
+        updated,
+    ) in rows:
+        has_short_title, has_begin = layouts[item_type]
+        href = f"{base_url}/{item_type}/{item_id}"
+        if has_short_title:
+            data: dict[str, Any] = {
+                "href": href,
+                "updated": updated,
+                "id": item_id,
+                "title": title,
+                "short_title": short_title or None,
+                "is_free": is_free,
+            }
+        else:
+            data = {
+                "href": href,
+                "updated": updated,
+                "id": item_id,
+                "title": title,
+                "is_free": is_free,
+            }
+        data["date"] = (
+            {"published": published, "begin": begin} if has_begin else {"published": published}
+        )
+        data["image"] = {"overview": overview or None, "detail": detail or None}
+        data["type"] = item_type
+        built.append(data)
+    return built
+
+
+def entry(row: Sequence[Any], base_url: str) -> dict[str, Any]:
+    """One favourites entry from an entry row (see :func:`entries`)."""
+    return entries((row,), base_url)[0]
 
 
 @dataclass(frozen=True)
@@ -89,7 +117,7 @@ class FavouritesSerializer(serializers.BaseSerializer[FavouritesDocument]):
         base_url = self.context["base_url"]
         return {
             "updated": instance.state.updated,
-            "_links": {"favourites": [entry(row, base_url) for row in instance.rows]},
+            "_links": {"favourites": entries(instance.rows, base_url)},
         }
 
 

@@ -24,6 +24,12 @@ demo: venv
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## Benchmark the list against a bare Django view and plain DRF (needs PostgreSQL and wrk;
+## BENCH_ARGS="inprocess --db sqlite" etc. for one part). See BENCHMARKS.md.
+bench: venv
+	$(BIN)/python -m pip install --quiet --group bench -e .
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -403,8 +403,8 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         return False
 
     def save_model(self, request: HttpRequest, obj: Favourite, form: Any, change: bool) -> None:
-        if not change:
-            services.add_favourite_instance(obj, source=services.Source.ADMIN)
+        # Only an add gets here: without change permission there is no change form to save.
+        services.add_favourite_instance(obj, source=services.Source.ADMIN)
 
     def delete_model(self, request: HttpRequest, obj: Favourite) -> None:
         services.remove_favourite_rows(
@@ -412,7 +412,7 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Favourite]) -> None:
-        services.remove_favourite_rows(queryset, source=services.Source.ADMIN)  # type: ignore[arg-type]
+        services.remove_favourite_rows(queryset, source=services.Source.ADMIN)
 
 
 class FavouriteInlineFormSet(_InlineFormSet):

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Greatest
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,9 +32,9 @@ from dch_favourites.conf import app_settings
 from dch_favourites.models import (
     CONCERT_PART_TYPES,
     CatalogueItem,
+    CatalogueItemTranslation,
     Favourite,
     FavouriteListState,
-    FavouriteQuerySet,
     ItemType,
 )
 from dch_favourites.signals import favourite_added, favourite_removed
@@ -171,7 +173,7 @@ def remove_all_favourites(user: AbstractBaseUser, *, source: Source = Source.PYT
     return remove_favourites(user, list(ids.values_list("item_id", flat=True)), source=source)
 
 
-def remove_favourite_rows(queryset: FavouriteQuerySet, *, source: Source = Source.PYTHON) -> int:
+def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: Source = Source.PYTHON) -> int:
     """Delete the favourites a queryset selects (admin bulk delete, ``qs.delete()``).
 
     Each listener's part goes through :func:`remove_favourites`, in user order.
@@ -184,8 +186,7 @@ def remove_favourite_rows(queryset: FavouriteQuerySet, *, source: Source = Sourc
             "user_id", "item_id"
         ):
             by_user[user_id].append(item_id)
-        user_model = Favourite._meta.get_field("user").related_model
-        users = user_model._default_manager.using(db).in_bulk(list(by_user))  # type: ignore[union-attr]
+        users = get_user_model()._default_manager.using(db).in_bulk(list(by_user))
         return sum(
             len(remove_favourites(users[user_id], item_ids, source=source).item_ids)
             for user_id, item_ids in by_user.items()
@@ -250,13 +251,12 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     part_ids = _touch_parts(instance.pk, db) if instance.type == ItemType.CONCERT else []
     items_changed([instance.pk, *part_ids], db=db)
     if holders:
-        user_model = Favourite._meta.get_field("user").related_model
-        users = user_model._default_manager.using(db).in_bulk(holders)  # type: ignore[union-attr]
+        users = get_user_model()._default_manager.using(db).in_bulk(holders)
         for user_id in holders:
             _send_on_commit(favourite_removed, users[user_id], [instance.pk], Source.CASCADE, db)
 
 
-def catalogue_translation_changed(instance: Any, **kwargs: Any) -> None:
+def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
     """A translation was saved or deleted: the item's entry changed in that language."""
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     CatalogueItem.objects.using(db).filter(pk=instance.item_id).update(updated=timezone.now())
@@ -327,7 +327,7 @@ def _bump(state: FavouriteListState, db: str) -> None:
     state.save(using=db, update_fields=["version", "updated"])
 
 
-def _bump_many(states: Any, db: str) -> int:
+def _bump_many(states: QuerySet[FavouriteListState], db: str) -> int:
     """:func:`_bump` for many lists in one statement, locking the rows in key order first."""
     pks = list(states.select_for_update().order_by("pk").values_list("pk", flat=True))
     if not pks:
@@ -351,7 +351,7 @@ def _touch_parts(concert_id: str, db: str) -> list[str]:
 
 
 def _send_on_commit(
-    signal: Any, user: AbstractBaseUser, item_ids: Sequence[str], source: Source, db: str
+    signal: Signal, user: AbstractBaseUser, item_ids: Sequence[str], source: Source, db: str
 ) -> None:
     items = tuple(item_ids)
     # The change is committed by then: a failing receiver must not turn it into an error

@@ -345,6 +345,43 @@ def test_a_translation_added_beside_the_item_moves_the_lists(
     assert state_of(api.user)[0] > before[0]
 
 
+@override_settings(DCH_FAVOURITES={"WRITE_THROTTLE_RATE": None, "LANGUAGES": ("en", "de")})
+def test_a_translation_in_a_language_no_longer_configured_stays_selectable(
+    staff_client: Client,
+) -> None:
+    item = CatalogueItemFactory(id="301")
+    CatalogueItemTranslation.objects.create(item=item, language="fr", title="Gardiens")
+
+    response = staff_client.get(f"{ITEMS}301/change/")
+
+    assert response.status_code == 200
+    (inline,) = response.context["inline_admin_formsets"]
+    choices = [form.fields["language"].choices for form in inline.formset.forms]
+    assert choices == [[("", "---------"), ("de", "de"), ("fr", "fr")]]
+    assert inline.formset.empty_form.fields["language"].choices == [
+        ("", "---------"),
+        ("de", "de"),
+    ]
+
+
+def test_without_the_favourite_admin_counts_are_not_links(staff: Any, spec_items: Any) -> None:
+    site = AdminSite(name="catalogue_only")
+    site.register(CatalogueItem, CatalogueItemAdmin)
+    item_admin = site.get_model_admin(CatalogueItem)
+    request = RequestFactory().get("/")
+    request.user = staff
+    add_favourites(UserFactory(), ["301"])
+    add_favourites(UserFactory(), ["301"])
+
+    item = item_admin.get_queryset(request).get(pk="301")
+
+    assert item_admin.favourite_count(item) == "2"
+    assert (
+        CatalogueItemAdmin(CatalogueItem, admin.site).favourite_count(item)
+        == '<a href="/admin/dch_favourites/favourite/?item__exact=301">2</a>'
+    )
+
+
 def test_deleting_an_item_removes_it_from_every_list(
     staff_client: Client,
     api: Any,
@@ -524,6 +561,15 @@ def test_a_favourite_already_held_is_a_form_error(
         "Favourite with this Listener and Catalogue item already exists."
     ]
     assert state_of(api.user) == before
+
+
+def test_an_add_without_an_item_is_a_form_error(staff_client: Client, api: Any) -> None:
+    response = staff_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": ""})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"item": ["This field is required."]}
+    assert not Favourite.objects.exists()
+    assert not FavouriteListState.objects.exists()
 
 
 @override_settings(DCH_FAVOURITES=LIMIT_2)
@@ -829,6 +875,39 @@ def test_user_inline_refuses_an_item_already_held(
     assert inline.formset.errors[-1] == {"__all__": ["Please correct the duplicate values below."]}
     assert inline.formset.non_form_errors() == ["Please correct the duplicate data for item."]
     assert state_of(api.user) == before
+
+
+@override_settings(DCH_FAVOURITES=LIMIT_2)
+def test_user_inline_row_errors_come_before_the_room_check(
+    staff_client: Client, api: Any, spec_items: Any
+) -> None:
+    add_favourites(api.user, ["301", "23427-1"])
+    before = state_of(api.user)
+
+    response = staff_client.post(
+        f"/admin/auth/user/{api.user.pk}/change/", inline_changes(api.user, add=("999",))
+    )
+
+    assert response.status_code == 200
+    (inline,) = response.context["inline_admin_formsets"]
+    assert inline.formset.errors[-1] == {
+        "item": ["Select a valid choice. That choice is not one of the available choices."]
+    }
+    # The full list is not reported on top: the row is wrong whatever the room.
+    assert inline.formset.non_form_errors() == []
+    assert state_of(api.user) == before
+
+
+def test_user_inline_saves_only_through_the_write_path(staff: Any, api: Any) -> None:
+    request = RequestFactory().post("/")
+    request.user = staff
+    formset_class = FavouriteInline(get_user_model(), admin.site).get_formset(request, api.user)
+    formset = formset_class(instance=api.user)
+
+    with pytest.raises(ValueError, match=r"^Favourites are saved through dch_favourites\.services"):
+        formset.save(commit=False)
+
+    assert not FavouriteListState.objects.exists()
 
 
 @override_settings(DCH_FAVOURITES=LIMIT_2)

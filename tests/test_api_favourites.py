@@ -205,6 +205,16 @@ def test_json_body_takes_a_list_of_ids(api: Any, films: Any) -> None:
     assert stored(api.user) == ["302", "301"]
 
 
+def test_json_ids_may_be_numbers(api: Any, films: Any) -> None:
+    response = api.post(
+        json.dumps({"action": "add", "id": [301, "302"]}), content_type="application/json"
+    )
+
+    assert response.status_code == 200
+    assert stored(api.user) == ["302", "301"]
+    assert [entry["id"] for entry in body(response)["_links"]["favourites"]] == ["302", "301"]
+
+
 def test_add_of_an_item_already_listed_changes_nothing(api: Any, films: Any) -> None:
     add_favourites(api.user, ["301"])
     before, version = body(api.get()), state(api.user)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models.signals import post_save
 from django.test import Client, override_settings
 
 from dch_favourites.models import (
@@ -202,6 +203,15 @@ def test_a_part_listed_before_its_concert_takes_the_concerts_begin(tmp_path: Pat
     assert output == "Imported 2 items: 0 created, 2 updated, 0 unchanged.\n"
     assert CatalogueItem.objects.get(pk="777-1").effective_begin.timestamp() == 4000
     assert int(CatalogueItem.objects.get(pk="777-1").updated.timestamp()) == 5000
+
+
+def test_a_numeric_id_is_imported_as_its_string(tmp_path: Path) -> None:
+    record = {**SPEC_ITEMS[0], "id": 301}
+
+    output = run("import_catalogue", write_json(tmp_path, [record]))
+
+    assert output == "Imported 1 items: 1 created, 0 updated, 0 unchanged.\n"
+    assert list(CatalogueItem.objects.values_list("pk", flat=True)) == ["301"]
 
 
 GOOD = {
@@ -426,6 +436,32 @@ def test_translations_follow_the_languages_setting(tmp_path: Path) -> None:
     assert translations_snapshot() == [
         ("302", "de", "Film DE", None),
         ("302", "fr", "Film FR", None),
+    ]
+
+
+@override_settings(DCH_FAVOURITES={"WRITE_THROTTLE_RATE": None, "LANGUAGES": ("en", "de", "fr")})
+def test_only_the_translations_that_changed_are_written(tmp_path: Path) -> None:
+    both = {"de": {"title": "Film DE"}, "fr": {"title": "Film FR"}}
+    run("import_catalogue", write_json(tmp_path, [{**GOOD, "translations": both}]))
+    written: list[str] = []
+
+    def saved(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
+        written.append(instance.language)
+
+    changed = {**both, "fr": {"title": "Film FR, revu"}}
+    post_save.connect(saved, sender=CatalogueItemTranslation, dispatch_uid="test_commands")
+    try:
+        output = run(
+            "import_catalogue", write_json(tmp_path, [{**GOOD, "translations": changed}], "2.json")
+        )
+    finally:
+        post_save.disconnect(sender=CatalogueItemTranslation, dispatch_uid="test_commands")
+
+    assert output == "Imported 1 items: 0 created, 1 updated, 0 unchanged.\n"
+    assert written == ["fr"]
+    assert translations_snapshot() == [
+        ("302", "de", "Film DE", None),
+        ("302", "fr", "Film FR, revu", None),
     ]
 
 

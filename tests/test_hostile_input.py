@@ -254,6 +254,22 @@ ROWS = [
         "action=delete&id=301&" + "&".join("x=1" for _ in range(1000)),
         message="The request body has too many fields.",
     ),
+    Row(
+        "too-many-multipart-fields",
+        multipart(("action", b"delete"), ("id", b"301"), *[("x", b"1")] * 1000),
+        MULTIPART,
+        settings={"MAX_BODY_SIZE": 100_000},
+        message="The request body has too many fields.",
+    ),
+    Row(
+        # A site allowing bodies larger than Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+        "multipart-over-djangos-upload-limit",
+        multipart(("action", b"delete"), ("id", b"7" * 2_700_000)),
+        MULTIPART,
+        settings={"MAX_BODY_SIZE": 3_000_000},
+        status=413,
+        message="Request body too large.",
+    ),
     # content type and size
     Row(
         "content-type-text",

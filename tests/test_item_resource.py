@@ -8,11 +8,20 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client, override_settings
+from oauth2_provider.models import Application
 
 from dch_favourites.api.errors import LEGACY_401_MESSAGE
 from dch_favourites.models import CatalogueItem, Favourite
 from dch_favourites.services import add_favourites, remove_favourites
-from factories import CatalogueItemFactory, ConcertFactory, TranslationFactory, WorkFactory, ts
+from factories import (
+    AccessTokenFactory,
+    ApplicationFactory,
+    CatalogueItemFactory,
+    ConcertFactory,
+    TranslationFactory,
+    WorkFactory,
+    ts,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -323,6 +332,16 @@ def test_a_bad_token_on_the_public_resource_is_still_refused(spec_items: Any) ->
 
     assert response.status_code == 401
     assert envelope(response) == {"message": LEGACY_401_MESSAGE}
+
+
+def test_an_apps_device_token_reads_the_item_without_favourited(spec_items: Any) -> None:
+    application = ApplicationFactory(authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS)
+    device = AccessTokenFactory(user=None, application=application, token="device-token-0123456789")
+
+    response = Client().get("/v2/work/23427-1", HTTP_AUTHORIZATION=f"Bearer {device.token}")
+
+    assert response.status_code == 200
+    assert envelope(response) == WORK
 
 
 @override_settings(DCH_FAVOURITES=PRIVATE)

@@ -140,3 +140,41 @@ def test_an_add_that_changes_nothing_skips_the_writes(
 
     assert response.status_code == 200
     assert FavouriteListState.objects.get(user=api.user).version == version
+
+
+def test_the_compiled_list_query_answers_each_listener_and_language(make_api: Any) -> None:
+    first, second = make_api(), make_api()
+    ids = catalogue(5)
+    TranslationFactory(item=CatalogueItem.objects.get(pk=ids[0]), language="de", title="Titel")
+    add_favourites(first.user, ids[:3])
+    add_favourites(second.user, ids[2:])
+
+    for _round in range(2):  # the first round compiles, the second reuses the SQL
+        for listener in (first.user, second.user):
+            for language in ("en", "de"):
+                compiled = Favourite.objects.entry_rows(listener.pk, language)
+                # The queryset's own method goes through the ORM every time.
+                assert compiled == Favourite.objects.all().entry_rows(listener.pk, language)
+    german = Favourite.objects.entry_rows(first.user.pk, "de")
+    assert [row[0] for row in german] == ids[2::-1]
+    assert german[-1][2] == "Titel"
+    assert Favourite.objects.entry_rows(first.user.pk, "en")[-1][2] != "Titel"
+
+
+def test_the_token_query_defers_the_fields_the_api_does_not_read(
+    api: Any, django_assert_num_queries: Any
+) -> None:
+    from dch_favourites.api.authentication import find_access_token
+
+    with django_assert_num_queries(1):
+        token = find_access_token(api.token.token_checksum)
+        assert (token.pk, token.scope, token.user.pk, token.user.is_active) == (
+            api.token.pk,
+            "read write",
+            api.user.pk,
+            True,
+        )
+    # Deferred fields load on first access, as with .only().
+    with django_assert_num_queries(1):
+        assert token.user.username == "listener"
+    assert find_access_token("0" * 64) is None

@@ -272,6 +272,20 @@ def test_deleting_a_listener_sends_their_whole_list(
     assert not Favourite.objects.exists()
 
 
+def test_deleting_a_listener_without_a_list_sends_nothing(
+    items: Any, recorder: Recorder, django_capture_on_commit_callbacks: Any
+) -> None:
+    staying = UserFactory(username="staying")
+    add_favourites(staying, ["301"])
+    leaving = UserFactory(username="leaving")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        leaving.delete()
+
+    assert callbacks == []
+    assert recorder.heard == []
+    assert list(Favourite.objects.values_list("user_id", "item_id")) == [(staying.pk, "301")]
+
+
 def test_catalogue_edits_are_not_favourite_changes(
     listener: Any, items: Any, recorder: Recorder, django_capture_on_commit_callbacks: Any
 ) -> None:

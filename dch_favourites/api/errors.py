@@ -13,7 +13,9 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -53,13 +55,10 @@ class InsufficientScope(exceptions.PermissionDenied):
 
 
 class PayloadTooLarge(exceptions.APIException):
+    """413: the body is longer than ``MAX_BODY_SIZE``."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-
-
-class ServiceUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "Service temporarily unavailable."
+    default_detail = _lazy("Request body too large.")
 
 
 def error_body(message: str) -> dict[str, Any]:
@@ -96,8 +95,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{exc.scope}"'
     if isinstance(exc, MethodNotAllowed):
         headers["Allow"] = ", ".join(exc.allowed)
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    if isinstance(exc, exceptions.Throttled):
+        # DRF sets `wait` (whole seconds or None); the stubs do not declare it.
+        wait: float | None = exc.wait  # type: ignore[attr-defined]
+        if wait is not None:
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
 
     if isinstance(exc, exceptions.APIException):
         code, message = exc.status_code, _message(exc.detail)
@@ -143,7 +145,7 @@ def _api_prefix() -> str | None:
         return None
 
 
-def _site_handler(code: int, message: str, fallback: Any) -> Any:
+def _site_handler(code: int, message: str | Promise, fallback: Any) -> Any:
     from django.http import HttpResponse
 
     def handler(request: Any, exception: Exception | None = None) -> Any:
@@ -169,6 +171,7 @@ def _defaults() -> tuple[Any, Any, Any]:
     return defaults.bad_request, defaults.page_not_found, defaults.server_error
 
 
-handler400 = _site_handler(400, "Bad request.", _defaults()[0])
-handler404 = _site_handler(404, "Not found.", _defaults()[1])
-handler500 = _site_handler(500, "Internal server error.", _defaults()[2])
+# Lazy: the message is translated into the language of the request being answered.
+handler400 = _site_handler(400, _lazy("Bad request."), _defaults()[0])
+handler404 = _site_handler(404, _lazy("Not found."), _defaults()[1])
+handler500 = _site_handler(500, _lazy("Internal server error."), _defaults()[2])

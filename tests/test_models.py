@@ -1,0 +1,83 @@
+"""Catalogue items as the models keep them: ids, the concert of a part, ``updated``."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import NotSupportedError
+from django.db.models import F
+
+from dch_favourites.models import CatalogueItem, UnixSeconds
+from dch_favourites.services import add_favourites, list_state
+from factories import CatalogueItemFactory, ConcertFactory, UserFactory, WorkFactory, ts
+
+pytestmark = pytest.mark.django_db
+
+
+def test_saving_some_fields_still_stamps_updated_and_the_concert() -> None:
+    ConcertFactory(id="23427")
+    work = WorkFactory(id="23427-1", title="Old title")
+    CatalogueItem.objects.filter(pk="23427-1").update(updated=ts(1000), concert=None)
+    listener = UserFactory()
+    before = add_favourites(listener, ["23427-1"]).state
+
+    work.title = "New title"
+    work.save(update_fields=["title"])
+
+    stored = CatalogueItem.objects.get(pk="23427-1")
+    assert stored.title == "New title"
+    assert stored.updated == work.updated
+    assert stored.updated > ts(1000)
+    assert stored.concert_id == "23427"
+    assert list_state(listener).version == before.version + 1
+
+
+@pytest.mark.parametrize(
+    ("item_type", "item_id", "message"),
+    [
+        ("concert", "23427-1", "A concert id is a number, e.g. 23427."),
+        ("concert", "gala", "A concert id is a number, e.g. 23427."),
+        ("work", "23427", "A work or interview id is '<concert id>-<number>', e.g. 23427-1."),
+        ("interview", "a-1", "A work or interview id is '<concert id>-<number>', e.g. 23427-1."),
+    ],
+)
+def test_an_id_that_does_not_fit_its_type_is_refused(
+    item_type: str, item_id: str, message: str
+) -> None:
+    item = CatalogueItem(id=item_id, type=item_type, title="Title", published=ts(0))
+
+    with pytest.raises(ValidationError) as refused:
+        item.full_clean(exclude=["updated"])
+
+    assert refused.value.message_dict == {"id": [message]}
+    assert not CatalogueItem.objects.exists()
+
+
+@pytest.mark.parametrize(("item_type", "item_id"), [("concert", "23427"), ("work", "23427-1")])
+def test_an_id_that_fits_its_type_is_accepted(item_type: str, item_id: str) -> None:
+    item = CatalogueItem(id=item_id, type=item_type, title="Title", published=ts(0))
+
+    item.full_clean(exclude=["updated"])
+
+
+def test_a_part_shows_its_concerts_begin_and_its_own_without_the_concert() -> None:
+    concert = ConcertFactory(id="23427", begin=ts(2000))
+    work = WorkFactory(id="23427-1", begin=ts(1000))
+    film = CatalogueItemFactory(id="301", begin=ts(500))
+
+    assert CatalogueItem.objects.get(pk="23427-1").effective_begin == ts(2000)
+    assert CatalogueItem.objects.get(pk="301").effective_begin == ts(500)
+    concert.delete()
+    assert CatalogueItem.objects.get(pk=work.pk).effective_begin == ts(1000)
+    assert CatalogueItem.objects.get(pk=film.pk).effective_begin == ts(500)
+
+
+def test_unix_seconds_refuses_a_database_it_has_no_sql_for() -> None:
+    expression = UnixSeconds(F("published"))
+    oracle: Any = SimpleNamespace(vendor="oracle")
+
+    with pytest.raises(NotSupportedError, match=r"^UnixSeconds is not implemented for oracle\.$"):
+        expression.as_sql(compiler=None, connection=oracle)

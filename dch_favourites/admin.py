@@ -339,7 +339,7 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
     """
 
     form = FavouriteAddForm
-    list_display = ("user", "item", "item__type", "added")
+    list_display = ("user", "item", "item_type", "added")
     list_filter = ("item__type", "added")
     list_select_related = ("user", "item")
     autocomplete_fields = ("item",)
@@ -353,6 +353,11 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
         return (*user_search_fields("user__"), "item__title", "=item__id")
+
+    @admin.display(description=_("type"), ordering="item__type")
+    def item_type(self, obj: Favourite) -> str:
+        """The item's type, as the catalogue names it."""
+        return obj.item.get_type_display()
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Favourite], search_term: str

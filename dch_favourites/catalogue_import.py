@@ -116,7 +116,8 @@ def _store(record: ItemRecord, current: CatalogueItem | None, result: ImportResu
     if record.updated is not None:
         item.updated = record.updated
     try:
-        item.full_clean(exclude=["updated"], validate_unique=False)
+        # `concert` is derived from the id on save and may name a concert not imported yet.
+        item.full_clean(exclude=["updated", "concert"], validate_unique=False)
     except ValidationError as exc:
         raise CatalogueImportError(record.position, item.id, "; ".join(exc.messages)) from exc
     item.save(keep_updated=record.updated is not None)

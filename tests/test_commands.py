@@ -214,6 +214,18 @@ def test_a_numeric_id_is_imported_as_its_string(tmp_path: Path) -> None:
     assert list(CatalogueItem.objects.values_list("pk", flat=True)) == ["301"]
 
 
+def test_a_part_whose_concert_is_missing_can_be_updated(tmp_path: Path) -> None:
+    work = {"id": "777-1", "type": "work", "title": "Etude", "date": {"published": 1000}}
+    run("import_catalogue", write_json(tmp_path, [work]))
+
+    output = run("import_catalogue", write_json(tmp_path, [{**work, "title": "Étude"}], "2.json"))
+
+    assert output == "Imported 1 items: 0 created, 1 updated, 0 unchanged.\n"
+    stored = CatalogueItem.objects.get(pk="777-1")
+    assert (stored.title, stored.concert_id) == ("Étude", "777")
+    assert not CatalogueItem.objects.filter(pk="777").exists()
+
+
 GOOD = {
     "id": "302",
     "type": "film",

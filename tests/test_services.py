@@ -84,9 +84,7 @@ def test_a_change_says_what_it_applied_and_whether_anything_changed(
     assert sent == [("added", ("301",), "command")]
 
 
-def test_adding_no_ids_changes_nothing(
-    django_capture_on_commit_callbacks: Any, sent: Any
-) -> None:
+def test_adding_no_ids_changes_nothing(django_capture_on_commit_callbacks: Any, sent: Any) -> None:
     listener = UserFactory()
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

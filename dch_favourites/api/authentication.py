@@ -104,13 +104,14 @@ def find_access_token(checksum: str) -> Any | None:
     if user_values[user_fields.index(user_model._meta.pk.attname)] is not None:
         user = user_model.from_db(using, user_fields, user_values)
         version, updated = row[-2:]
-        if version is None:
-            # Cached as missing, as select_related leaves a reverse one-to-one without a row.
-            type(user).dch_favourites_state.related.set_cached_value(user, None)
-        else:
-            user.dch_favourites_state = FavouriteListState.from_db(
+        state = None
+        if version is not None:
+            state = FavouriteListState.from_db(
                 using, ["user_id", "version", "updated"], [user.pk, version, updated]
             )
+        # Cached on the user only (None: known to be missing, as select_related leaves it),
+        # so user and state do not refer to each other and are freed without the cyclic GC.
+        type(user).dch_favourites_state.related.set_cached_value(user, state)
     access_token.user = user
     return access_token
 

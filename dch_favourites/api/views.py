@@ -92,6 +92,19 @@ class ContractViewSet(viewsets.ViewSet):
         self.language = negotiate_language(request)
         super().initial(request, *args, **kwargs)
 
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().dispatch(request, *args, **kwargs)
+        # DRF leaves the view, its Request and the Response referring to one another
+        # (view.response, request.parser_context["view"] and ["request"], and once rendered
+        # response.renderer_context["response"]). Unlinked, all of it, the body's data
+        # included, is freed as soon as the server drops the response instead of waiting
+        # for the cyclic garbage collector, which then costs every request and pauses.
+        del self.response
+        self.request.parser_context = None
+        if isinstance(response, Response):
+            response.add_post_render_callback(_forget_rendering_context)
+        return response
+
     def handle_exception(self, exc: Exception) -> Response:
         with override(getattr(self, "language", None) or app_settings.DEFAULT_LANGUAGE):
             return super().handle_exception(exc)
@@ -130,6 +143,10 @@ class ContractViewSet(viewsets.ViewSet):
 def _strip_body(response: Any) -> Any:
     response.content = b""
     return response
+
+
+def _forget_rendering_context(response: Any) -> None:
+    response.renderer_context.pop("response", None)
 
 
 def not_modified(request: Request, etag: str, last_modified: int | None) -> bool:

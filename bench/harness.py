@@ -89,6 +89,12 @@ class Timings:
         return statistics.median(self.samples[name])
 
 
+def rotation(names: list[str], round_number: int) -> list[str]:
+    """The order of one round: each variant goes first, second, ... in turn."""
+    shift = round_number % len(names)
+    return names[shift:] + names[:shift]
+
+
 def interleaved(rounds: int, calls: dict[str, Callable[[], object]], warmup: int = 20) -> Timings:
     """Run each call once per round, rotating the order each round; time each call."""
     names = list(calls)
@@ -97,8 +103,7 @@ def interleaved(rounds: int, calls: dict[str, Callable[[], object]], warmup: int
             calls[name]()
     timings = Timings()
     for round_number in range(rounds):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in rotation(names, round_number):
             started = time.perf_counter_ns()
             calls[name]()
             timings.add(name, (time.perf_counter_ns() - started) / 1000)

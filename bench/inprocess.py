@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bench.data import Listener
-from bench.harness import VARIANTS, Answer, Client, Timings, interleaved
+from bench.harness import VARIANTS, Answer, Client, Timings, interleaved, rotation
 
 UPDATED_PREFIX = re.compile(rb'\A\{"updated":\d+,')
 WARMUP = 20
@@ -103,10 +103,8 @@ def measure(client: Client, listener: Listener, rounds: int) -> SizeResult:
 
     # Add then delete the same item, so the list is back to its length after each pair.
     add, delete = Timings(), Timings()
-    names = list(VARIANTS)
     for round_number in range(rounds + WARMUP):
-        shift = round_number % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in rotation(list(VARIANTS), round_number):
             path = VARIANTS[name]
             started = time.perf_counter_ns()
             expect(client.request("POST", path, token, add_body(listener)), 200)

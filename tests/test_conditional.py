@@ -18,6 +18,7 @@ from factories import (
     CatalogueItemFactory,
     ConcertFactory,
     TranslationFactory,
+    UserFactory,
     WorkFactory,
 )
 
@@ -367,6 +368,28 @@ def test_admin_bulk_delete_then_conditional_get_is_not_304(api: Any, listed: Any
     for response in conditional(api, listed):
         assert response.status_code == 200
         assert ids(response) == ["23427", "23427-1"]
+
+
+def test_the_admins_delete_action_then_conditional_get_is_not_304(api: Any, listed: Any) -> None:
+    staff = Client()
+    staff.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
+    selected = Favourite.objects.filter(user=api.user, item_id="23427-1").values_list(
+        "pk", flat=True
+    )
+
+    response = staff.post(
+        "/admin/dch_favourites/favourite/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [str(pk) for pk in selected],
+            "post": "yes",
+        },
+    )
+
+    assert response.status_code == 302
+    for answer in conditional(api, listed):
+        assert answer.status_code == 200
+        assert ids(answer) == ["23427", "301"]
 
 
 def test_queryset_delete_then_conditional_get_is_not_304(api: Any, listed: Any) -> None:

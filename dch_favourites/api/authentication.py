@@ -79,10 +79,9 @@ def find_access_token(checksum: str) -> Any | None:
     ``Model.from_db`` as the ORM builds them, fields other than :data:`TOKEN_FIELDS` and
     :data:`USER_FIELDS` deferred.
     """
-    token_model = get_access_token_model()
-    user_model = get_user_model()
-    token_fields = _loaded_fields(token_model, TOKEN_FIELDS)
-    user_fields = _loaded_fields(user_model, USER_FIELDS)
+    token_model, token_fields, user_model, user_fields = _token_query_shape(
+        get_access_token_model(), get_user_model()
+    )
     using = router.db_for_read(token_model)
     rows = compiled_rows(
         using,
@@ -117,13 +116,18 @@ def find_access_token(checksum: str) -> Any | None:
 
 
 @lru_cache(maxsize=8)
-def _loaded_fields(model: Any, wanted: tuple[str, ...]) -> tuple[str, ...]:
-    """The primary key and those of ``wanted`` the model has, in the model's field order."""
-    return tuple(
-        field.attname
-        for field in model._meta.concrete_fields
-        if field.primary_key or field.attname in wanted
-    )
+def _token_query_shape(token_model: Any, user_model: Any) -> tuple[Any, ...]:
+    """The two models, each with the fields to load: its primary key and the wanted ones."""
+
+    def loaded(model: Any, wanted: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(
+            field.attname
+            for field in model._meta.concrete_fields
+            if field.primary_key or field.attname in wanted
+        )
+
+    token_fields = loaded(token_model, TOKEN_FIELDS)
+    return token_model, token_fields, user_model, loaded(user_model, USER_FIELDS)
 
 
 class DeviceTokenAuthentication(BearerTokenAuthentication):

@@ -8,6 +8,7 @@ defaults cannot change the contract.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any, NoReturn
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -75,9 +76,7 @@ class ContractViewSet(viewsets.ViewSet):
         return None
 
     def served_methods(self) -> tuple[str, ...]:
-        order = ("GET", "POST", "HEAD")
-        served = {method.upper() for method in self.action_map}
-        return tuple(method for method in order if method in served)
+        return _served_methods(frozenset(self.action_map))
 
     @property
     def allowed_methods(self) -> list[str]:
@@ -100,7 +99,7 @@ class ContractViewSet(viewsets.ViewSet):
         # included, is freed as soon as the server drops the response instead of waiting
         # for the cyclic garbage collector, which then costs every request and pauses.
         del self.response
-        self.request.parser_context = None
+        self.request.parser_context = {}
         if isinstance(response, Response):
             response.add_post_render_callback(_forget_rendering_context)
         return response
@@ -140,6 +139,13 @@ class ContractViewSet(viewsets.ViewSet):
         return '"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
 
 
+@lru_cache(maxsize=16)
+def _served_methods(actions: frozenset[str]) -> tuple[str, ...]:
+    # Asked for on every response (DRF's Allow header), so worked out once per route.
+    served = {method.upper() for method in actions}
+    return tuple(method for method in ("GET", "POST", "HEAD") if method in served)
+
+
 def _strip_body(response: Any) -> Any:
     response.content = b""
     return response
@@ -157,7 +163,10 @@ def not_modified(request: Request, etag: str, last_modified: int | None) -> bool
         return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
     if last_modified is None:
         return False
-    since = parse_http_date_safe(request.META.get("HTTP_IF_MODIFIED_SINCE", ""))
+    header = request.META.get("HTTP_IF_MODIFIED_SINCE")
+    if not header:
+        return False
+    since = parse_http_date_safe(header)
     return since is not None and last_modified <= since
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
 
 import dch_favourites
@@ -76,6 +77,29 @@ def test_an_error_message_follows_accept_language(api: Any) -> None:
     }
     assert json.loads(english.content) == {
         "error": {"message": "Unknown action 'remove': use add or delete."}
+    }
+
+
+def test_errors_follow_accept_language_without_localemiddleware(make_api: Any) -> None:
+    middleware = [name for name in settings.MIDDLEWARE if not name.endswith(".LocaleMiddleware")]
+    with override_settings(MIDDLEWARE=middleware, LANGUAGE_CODE="en"):
+        api = make_api()
+        action = api.post("action=remove&id=301", HTTP_ACCEPT_LANGUAGE="de")
+        media = api.get(HTTP_ACCEPT="image/png", HTTP_ACCEPT_LANGUAGE="de")
+        item = api.get("/v2/film/99999", HTTP_ACCEPT_LANGUAGE="de")
+
+    assert json.loads(action.content) == {
+        "error": {"message": "Unbekannte Aktion 'remove': add oder delete verwenden."}
+    }
+    assert media.status_code == 406
+    assert json.loads(media.content) == {
+        "error": {
+            "message": "Nicht akzeptabel: Dieser Endpunkt liefert application/hal+json, "
+            "application/json, text/json."
+        }
+    }
+    assert json.loads(item.content) == {
+        "error": {"message": "Kein Eintrag vom Typ film mit der ID '99999'."}
     }
 
 

@@ -15,8 +15,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db import router
-from django.utils.translation import gettext_lazy as _
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import AbstractAccessToken, get_access_token_model
 from rest_framework import authentication, permissions, throttling
 from rest_framework.request import Request
 
@@ -31,6 +30,8 @@ B64TOKEN = re.compile(r"\A[A-Za-z0-9\-._~+/]{1,512}=*\Z")
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <token>`` with a django-oauth-toolkit access token.
 
+    A refusal's reason goes to the ``error_description`` of ``WWW-Authenticate`` (the 401
+    body is the legacy one), which RFC 6750 limits to ASCII: the reasons stay in English.
     Tokens in the query string or the body are not looked at. An expired or unknown token,
     or one of an inactive user, is refused; so is a token without a user (an app's device
     token, client credentials) unless ``accept_device_tokens`` says otherwise.
@@ -46,18 +47,18 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         scheme, _sep, token = header.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not B64TOKEN.match(token):
-            raise InvalidToken(_("The Authorization header is not 'Bearer <token>'."))
+            raise InvalidToken("The Authorization header is not 'Bearer <token>'.")
         checksum = hashlib.sha256(token.encode("ascii")).hexdigest()
         access_token = find_access_token(checksum)
         if access_token is None:
-            raise InvalidToken(_("The access token is unknown or revoked."))
+            raise InvalidToken("The access token is unknown or revoked.")
         if access_token.is_expired():
-            raise InvalidToken(_("The access token has expired."))
+            raise InvalidToken("The access token has expired.")
         user = access_token.user
         if user is None and self.accept_device_tokens:
             return AnonymousUser(), access_token
         if user is None or not user.is_active:
-            raise InvalidToken(_("The access token does not belong to an active user."))
+            raise InvalidToken("The access token does not belong to an active user.")
         return user, access_token
 
     def authenticate_header(self, request: Request) -> str:
@@ -140,14 +141,15 @@ class HasMethodScope(permissions.BasePermission):
     """GET and HEAD need ``READ_SCOPE``, every other method ``WRITE_SCOPE``."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if request.auth is None:
+        token: AbstractAccessToken | None = request.auth  # what authenticate() returned
+        if token is None:
             return False
         scope = (
             app_settings.READ_SCOPE
             if request.method in permissions.SAFE_METHODS
             else app_settings.WRITE_SCOPE
         )
-        if not request.auth.allow_scopes([scope]):
+        if not token.allow_scopes([scope]):
             raise InsufficientScope(scope)
         return True
 

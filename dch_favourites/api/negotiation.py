@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 import orjson
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 from rest_framework import exceptions, negotiation, renderers
 from rest_framework.request import Request
@@ -25,7 +28,7 @@ class HalJSONRenderer(renderers.BaseRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         if data is None:
             return b""
@@ -66,9 +69,8 @@ class AcceptNegotiation(negotiation.BaseContentNegotiation):
         index = _renderer_for_accept(header, tuple(r.media_type for r in renderers))
         if index is None:
             raise exceptions.NotAcceptable(
-                "Not acceptable: this endpoint serves "
-                + ", ".join(r.media_type for r in renderers)
-                + "."
+                _("Not acceptable: this endpoint serves %(media_types)s.")
+                % {"media_types": ", ".join(r.media_type for r in renderers)}
             )
         renderer = renderers[index]
         return renderer, renderer.media_type
@@ -90,7 +92,7 @@ def _renderer_for_accept(header: str, media_types: tuple[str, ...]) -> int | Non
     return None
 
 
-def negotiate_language(request: Request) -> str:
+def negotiate_language(request: HttpRequest) -> str:
     """The first of ``LANGUAGES`` the ``Accept-Language`` header asks for, else the default."""
     return _language_for(
         request.META.get("HTTP_ACCEPT_LANGUAGE", ""),

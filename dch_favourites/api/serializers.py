@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -42,11 +41,6 @@ ENTRY_LAYOUTS: dict[str, EntryLayout] = {
 _LAYOUT_FLAGS = {
     str(key): (layout.short_title, layout.begin) for key, layout in ENTRY_LAYOUTS.items()
 }
-
-
-def unix_seconds(value: datetime | None) -> int | None:
-    """A datetime as integer Unix seconds (the API never sends ISO strings or floats)."""
-    return None if value is None else int(value.timestamp())
 
 
 def entries(rows: Iterable[Sequence[Any]], base_url: str) -> list[dict[str, Any]]:
@@ -173,7 +167,9 @@ class FavouriteChangeSerializer(serializers.BaseSerializer[FavouriteChange]):
             raise serializers.ValidationError(_("Parameter 'action' must be given once."))
         action = actions[0]
         if not isinstance(action, str):
-            raise serializers.ValidationError(_("Parameter 'action' must be a string: add or delete."))
+            raise serializers.ValidationError(
+                _("Parameter 'action' must be a string: add or delete.")
+            )
         if not action.strip():
             raise serializers.ValidationError(_("Parameter 'action' is blank: use add or delete."))
         if action not in ACTIONS:
@@ -196,22 +192,18 @@ class FavouriteChangeSerializer(serializers.BaseSerializer[FavouriteChange]):
                 value = str(value)
             if not isinstance(value, str):
                 raise serializers.ValidationError(
-                    _("Parameter 'id' number %(position)d must be a string.") % {"position": position}
+                    _("Parameter 'id' number %(position)d must be a string.")
+                    % {"position": position}
                 )
             if not value.strip():
                 raise serializers.ValidationError(_("Parameter 'id' is blank."))
             if not ITEM_ID_PATTERN.match(value):
                 raise serializers.ValidationError(
-                    _(
-                        "Invalid id '%(id)s': an id is 1 to 64 letters, digits, '-' or '_'."
-                    )
+                    _("Invalid id '%(id)s': an id is 1 to 64 letters, digits, '-' or '_'.")
                     % {"id": _excerpt(value)}
                 )
             cleaned.append(value)
         return tuple(dict.fromkeys(cleaned))
-
-    def to_representation(self, instance: FavouriteChange) -> dict[str, Any]:
-        return {"action": instance.action, "id": list(instance.item_ids)}
 
 
 def _excerpt(value: str) -> str:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import router, transaction
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponseBase
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.utils.translation import gettext as _
@@ -49,6 +48,9 @@ from dch_favourites.models import (
     entry_columns,
 )
 from dch_favourites.services import ListState, Source, add_favourites, remove_favourites
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 VARY = ("Authorization", "Accept", "Accept-Language")
 CACHE_CONTROL = "private, no-cache"
@@ -85,14 +87,15 @@ class ContractViewSet(viewsets.ViewSet):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # The original router answered a wrong method before looking at the token.
         if request.method is None or request.method.lower() not in self.action_map:
-            raise MethodNotAllowed(
-                request.method or "", request.path_info, self.served_methods()
-            )
-        self.language = negotiate_language(request)
+            raise MethodNotAllowed(request.method or "", request.path_info, self.served_methods())
         super().initial(request, *args, **kwargs)
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().dispatch(request, *args, **kwargs)
+        # Everything the view raises (parsers, serializers, the write path) is translated
+        # into the negotiated language, whether or not the site runs LocaleMiddleware.
+        self.language = negotiate_language(request)
+        with override(self.language):
+            response = super().dispatch(request, *args, **kwargs)
         # DRF leaves the view, its Request and the Response referring to one another
         # (view.response, request.parser_context["view"] and ["request"], and once rendered
         # response.renderer_context["response"]). Unlinked, all of it, the body's data
@@ -104,20 +107,16 @@ class ContractViewSet(viewsets.ViewSet):
             response.add_post_render_callback(_forget_rendering_context)
         return response
 
-    def handle_exception(self, exc: Exception) -> Response:
-        with override(getattr(self, "language", None) or app_settings.DEFAULT_LANGUAGE):
-            return super().handle_exception(exc)
-
     def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         patch_vary_headers(response, VARY)
         response["Cache-Control"] = CACHE_CONTROL
         language = getattr(self, "language", None)
         if language and response.status_code < 400:
             response["Content-Language"] = language
-        if request.method == "HEAD" and isinstance(response, Response):
+        if request.method == "HEAD":
             response.add_post_render_callback(_strip_body)
         return response
 
@@ -202,7 +201,8 @@ class FavouritesViewSet(ContractViewSet):
         serializer.is_valid(raise_exception=True)
         change = serializer.validated_data
         apply = add_favourites if change.action == "add" else remove_favourites
-        user = request.user
+        # HasMethodScope lets through only a token with a user.
+        user = cast("AbstractBaseUser", request.user)
         with transaction.atomic(using=router.db_for_write(Favourite)):
             # Rows are read under the list's lock, so body and `updated` agree.
             state = apply(user, change.item_ids, source=Source.API).state

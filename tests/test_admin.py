@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from django.contrib import admin
 from django.contrib.admin import AdminSite
@@ -872,8 +873,16 @@ def test_user_inline_refuses_an_item_already_held(
 
     assert response.status_code == 200
     (inline,) = response.context["inline_admin_formsets"]
-    assert inline.formset.errors[-1] == {"__all__": ["Please correct the duplicate values below."]}
-    assert inline.formset.non_form_errors() == ["Please correct the duplicate data for item."]
+    # Django 6.1 reports the unique constraint on the row itself.
+    row_error = (
+        "Please correct the duplicate values below."
+        if django.VERSION < (6, 1)
+        else "Favourite with this Listener and Catalogue item already exists."
+    )
+    assert inline.formset.errors[-1] == {"__all__": [row_error]}
+    assert inline.formset.non_form_errors() == (
+        ["Please correct the duplicate data for item."] if django.VERSION < (6, 1) else []
+    )
     assert state_of(api.user) == before
 
 

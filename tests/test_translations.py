@@ -153,9 +153,16 @@ def test_the_reason_in_www_authenticate_stays_ascii_english() -> None:
     )
 
 
-def columns(changelist: str) -> list[str]:
-    """The sortable column headers of an admin change list page."""
-    return re.findall(r'<div class="text"><a href="[^"]*">([^<]*)</a></div>', changelist)
+def columns(response: Any) -> list[str]:
+    """The sortable column headers of an admin change list page (markup differs by version)."""
+    from django.contrib.admin.templatetags.admin_list import result_headers
+    from django.utils.text import capfirst
+
+    return [
+        capfirst(str(header["text"]))
+        for header in result_headers(response.context["cl"])
+        if header["sortable"]
+    ]
 
 
 def test_the_admin_speaks_german_to_german_staff() -> None:
@@ -164,13 +171,14 @@ def test_the_admin_speaks_german_to_german_staff() -> None:
     client.force_login(staff)
     add_favourites(UserFactory(username="ada"), [CatalogueItemFactory(id="301").pk])
 
-    items = client.get("/admin/dch_favourites/catalogueitem/").content.decode()
-    favourites = client.get("/admin/dch_favourites/favourite/").content.decode()
+    items_page = client.get("/admin/dch_favourites/catalogueitem/")
+    favourites_page = client.get("/admin/dch_favourites/favourite/")
+    items, favourites = items_page.content.decode(), favourites_page.content.decode()
     popular = client.get("/admin/dch_favourites/catalogueitem/popular/").content.decode()
     index = client.get("/admin/").content.decode()
 
     assert "<title>Katalogeintrag zur Änderung auswählen | Django-Systemverwaltung</title>" in items
-    assert columns(items) == [
+    assert columns(items_page) == [
         "ID",
         "Typ",
         "Titel",
@@ -180,11 +188,11 @@ def test_the_admin_speaks_german_to_german_staff() -> None:
         "Konzert",
     ]
     assert ">Am häufigsten favorisiert</a>" in items
-    assert columns(favourites) == ["Hörer", "Katalogeintrag", "Typ", "Hinzugefügt"]
+    assert columns(favourites_page) == ["Hörer", "Katalogeintrag", "Typ", "Hinzugefügt"]
     assert "Benutzername oder E-Mail-Adresse des Hörers, Titel des Eintrags" in favourites
     assert '<td class="field-item_type">Film</td>' in favourites
     assert "<h1>Am häufigsten favorisierte Einträge</h1>" in popular
     assert '<a href="?since=' in popular
     assert ">Letzte 7 Tage</a>" in popular
-    assert 'title="Modelle der DCH-Favoriten-Anwendung">DCH-Favoriten</a>' in index
+    assert re.search(r'<a href="/admin/dch_favourites/"[^>]*>DCH-Favoriten</a>', index)
     assert ">Katalogeinträge</a>" in index

@@ -873,15 +873,15 @@ def test_user_inline_refuses_an_item_already_held(
 
     assert response.status_code == 200
     (inline,) = response.context["inline_admin_formsets"]
-    # Django 6.1 reports the unique constraint on the row itself.
+    # Django 6.0+ reports the unique constraint on the row itself.
     row_error = (
         "Please correct the duplicate values below."
-        if django.VERSION < (6, 1)
+        if django.VERSION < (6, 0)
         else "Favourite with this Listener and Catalogue item already exists."
     )
     assert inline.formset.errors[-1] == {"__all__": [row_error]}
     assert inline.formset.non_form_errors() == (
-        ["Please correct the duplicate data for item."] if django.VERSION < (6, 1) else []
+        ["Please correct the duplicate data for item."] if django.VERSION < (6, 0) else []
     )
     assert state_of(api.user) == before
 

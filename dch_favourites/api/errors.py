@@ -61,6 +61,12 @@ class PayloadTooLarge(exceptions.APIException):
     default_detail = _lazy("Request body too large.")
 
 
+def excerpt(value: str, limit: int) -> str:
+    """At most ``limit`` characters of client input for a message, unprintable ones as �."""
+    printable = "".join(ch if ch.isprintable() else "\ufffd" for ch in value[:limit])
+    return printable + ("\u2026" if len(value) > limit else "")
+
+
 def error_body(message: str) -> dict[str, Any]:
     """The one error envelope."""
     return {"error": {"message": str(message)}}

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from rest_framework import serializers
 
+from dch_favourites.api.errors import excerpt
 from dch_favourites.conf import app_settings
 from dch_favourites.models import ITEM_ID_PATTERN, ItemType
 from dch_favourites.services import ListState
@@ -174,7 +175,8 @@ class FavouriteChangeSerializer(serializers.BaseSerializer[FavouriteChange]):
             raise serializers.ValidationError(_("Parameter 'action' is blank: use add or delete."))
         if action not in ACTIONS:
             raise serializers.ValidationError(
-                _("Unknown action '%(action)s': use add or delete.") % {"action": _excerpt(action)}
+                _("Unknown action '%(action)s': use add or delete.")
+                % {"action": excerpt(action, 40)}
             )
         return action
 
@@ -200,13 +202,7 @@ class FavouriteChangeSerializer(serializers.BaseSerializer[FavouriteChange]):
             if not ITEM_ID_PATTERN.match(value):
                 raise serializers.ValidationError(
                     _("Invalid id '%(id)s': an id is 1 to 64 letters, digits, '-' or '_'.")
-                    % {"id": _excerpt(value)}
+                    % {"id": excerpt(value, 40)}
                 )
             cleaned.append(value)
         return tuple(dict.fromkeys(cleaned))
-
-
-def _excerpt(value: str) -> str:
-    """A short, printable excerpt of client input for an error message."""
-    printable = "".join(ch if ch.isprintable() else "\ufffd" for ch in value[:40])
-    return printable + ("\u2026" if len(value) > 40 else "")

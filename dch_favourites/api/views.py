@@ -29,7 +29,12 @@ from dch_favourites.api.authentication import (
     HasMethodScope,
     WriteRateThrottle,
 )
-from dch_favourites.api.errors import MethodNotAllowed, PayloadTooLarge, exception_handler
+from dch_favourites.api.errors import (
+    MethodNotAllowed,
+    PayloadTooLarge,
+    exception_handler,
+    excerpt,
+)
 from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
 from dch_favourites.api.parsers import PARSER_CLASSES
 from dch_favourites.api.serializers import (
@@ -67,6 +72,7 @@ class ContractViewSet(viewsets.ViewSet):
     metadata_class = None
     versioning_class = None
     language: str
+    _base_url: str | None = None
 
     #: The base of every href, without a trailing slash; the suffix is what the route adds.
     route_suffix_parts = 0
@@ -121,14 +127,21 @@ class ContractViewSet(viewsets.ViewSet):
         return response
 
     def base_url(self, request: Request) -> str:
-        """``API_BASE_URL``, or ``//<host><mount path>`` derived from this request."""
-        configured = app_settings.API_BASE_URL
-        if configured:
-            return str(configured)
-        path = request.path.rstrip("/")
-        for _part in range(self.route_suffix_parts):
-            path = path.rpartition("/")[0]
-        return f"//{request.get_host()}{path}"
+        """``API_BASE_URL``, or ``//<host><mount path>`` derived from this request.
+
+        Both the ETag and the body need it; a view instance serves one request, so it is
+        worked out once.
+        """
+        if self._base_url is None:
+            configured = app_settings.API_BASE_URL
+            if configured:
+                self._base_url = str(configured)
+            else:
+                path = request.path.rstrip("/")
+                for _part in range(self.route_suffix_parts):
+                    path = path.rpartition("/")[0]
+                self._base_url = f"//{request.get_host()}{path}"
+        return self._base_url
 
     def etag(self, request: Request, *parts: Any) -> str:
         """A strong ETag over what the body depends on, plus media type, language and base."""
@@ -180,9 +193,8 @@ class FavouritesViewSet(ContractViewSet):
         """The listener's favourites, newest first; 304 when the client's copy is current."""
         user = request.user
         state = state_of(user)
-        etag = self.etag(request, user.pk, state.version, state.updated)
-        headers = {"ETag": etag, "Last-Modified": http_date(state.updated)}
-        if not_modified(request, etag, state.updated):
+        headers = self.list_validators(request, user.pk, state)
+        if not_modified(request, headers["ETag"], state.updated):
             return Response(status=304, headers=headers)
         rows = Favourite.objects.entry_rows(user.pk, self.language)
         return self.document(request, state, rows, headers)
@@ -207,10 +219,12 @@ class FavouritesViewSet(ContractViewSet):
             # Rows are read under the list's lock, so body and `updated` agree.
             state = apply(user, change.item_ids, source=Source.API).state
             rows = Favourite.objects.entry_rows(user.pk, self.language)
-        etag = self.etag(request, user.pk, state.version, state.updated)
-        return self.document(
-            request, state, rows, {"ETag": etag, "Last-Modified": http_date(state.updated)}
-        )
+        return self.document(request, state, rows, self.list_validators(request, user.pk, state))
+
+    def list_validators(self, request: Request, user_pk: Any, state: ListState) -> dict[str, str]:
+        """``ETag`` and ``Last-Modified`` of the listener's list in this state."""
+        etag = self.etag(request, user_pk, state.version, state.updated)
+        return {"ETag": etag, "Last-Modified": http_date(state.updated)}
 
     def document(
         self, request: Request, state: ListState, rows: Any, headers: dict[str, str]
@@ -254,7 +268,7 @@ class CatalogueItemViewSet(ContractViewSet):
         if item_type not in ItemType.values:
             raise NotFound(
                 _("Unknown catalogue type '%(type)s': use one of %(types)s.")
-                % {"type": printable_excerpt(item_type), "types": ", ".join(ItemType.values)}
+                % {"type": excerpt(item_type, 64), "types": ", ".join(ItemType.values)}
             )
         if not ITEM_ID_PATTERN.match(item_id):
             raise_not_found(item_type, item_id)
@@ -287,14 +301,8 @@ class CatalogueItemViewSet(ContractViewSet):
         return Response(serializer.data, headers=headers)
 
 
-def printable_excerpt(value: str) -> str:
-    """A short, printable excerpt of a path segment for an error message."""
-    printable = "".join(ch if ch.isprintable() else "\ufffd" for ch in value[:64])
-    return printable + ("\u2026" if len(value) > 64 else "")
-
-
 def raise_not_found(item_type: str, item_id: str) -> NoReturn:
     """404 in the envelope for an unknown or mistyped item."""
     raise NotFound(
-        _("No %(type)s with id '%(id)s'.") % {"type": item_type, "id": printable_excerpt(item_id)}
+        _("No %(type)s with id '%(id)s'.") % {"type": item_type, "id": excerpt(item_id, 64)}
     )

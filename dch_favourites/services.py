@@ -169,8 +169,8 @@ def remove_favourites(
 
 def remove_all_favourites(user: AbstractBaseUser, *, source: Source = Source.PYTHON) -> ListChange:
     """Empty ``user``'s list."""
-    ids = Favourite.objects.filter(user_id=user.pk).order_by("-added", "-id")
-    return remove_favourites(user, list(ids.values_list("item_id", flat=True)), source=source)
+    db = router.db_for_write(Favourite)
+    return remove_favourites(user, _listed_item_ids(user.pk, db), source=source)
 
 
 def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: Source = Source.PYTHON) -> int:
@@ -195,12 +195,11 @@ def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: Source = Sou
 
 def add_favourite_instance(favourite: Favourite, *, source: Source = Source.PYTHON) -> None:
     """Save a new ``Favourite`` instance through :func:`add_favourites` (admin, ``create()``)."""
-    change = add_favourites(favourite.user, [favourite.item_id], source=source)
+    add_favourites(favourite.user, [favourite.item_id], source=source)
     stored = Favourite.objects.get(user_id=favourite.user_id, item_id=favourite.item_id)
     favourite.pk, favourite.added = stored.pk, stored.added
     favourite._state.adding = False
     favourite._state.db = stored._state.db
-    del change
 
 
 def items_changed(item_ids: Sequence[str], *, db: str | None = None) -> int:
@@ -266,12 +265,7 @@ def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: 
 def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
     """A listener is about to be deleted: their list goes with them; tell the receivers."""
     db = kwargs.get("using") or router.db_for_write(Favourite)
-    item_ids = list(
-        Favourite.objects.using(db)
-        .filter(user_id=instance.pk)
-        .order_by("-added", "-id")
-        .values_list("item_id", flat=True)
-    )
+    item_ids = _listed_item_ids(instance.pk, db)
     if item_ids:
         # A copy: the delete sets the instance's pk to None before the receivers run.
         _send_on_commit(favourite_removed, copy.copy(instance), item_ids, Source.CASCADE, db)
@@ -282,6 +276,12 @@ def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
 
 def _unique(item_ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(item_ids))
+
+
+def _listed_item_ids(user_pk: Any, db: str) -> list[str]:
+    """The ids on a listener's list, newest first."""
+    rows = Favourite.objects.using(db).filter(user_id=user_pk).order_by("-added", "-id")
+    return list(rows.values_list("item_id", flat=True))
 
 
 def _as_state(state: FavouriteListState) -> ListState:

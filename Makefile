@@ -1,39 +1,61 @@
-# The two commands of the README: `make demo` and `make test`.
+# The README's commands: `make demo`, `make test`, and `make dev` for the tool chain.
+# Each target installs only the dependency groups of pyproject.toml it runs, into one
+# .venv, and again only when pyproject.toml changed.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 MANAGE := cd example_project && ../$(BIN)/python manage.py
+# No bytecode at install time: Python compiles what a target imports when it first runs.
+PIP := $(BIN)/python -m pip install --quiet --no-compile
 
-.PHONY: demo test lint bench venv clean
+# Groups per target: mypy's Django plugin loads the example site's settings (demo).
+GROUPS_lint := lint demo
+GROUPS_dev := dev demo
 
-$(BIN)/.installed: pyproject.toml
+.PHONY: demo test dev lint bench venv clean
+
+# The virtualenv with a pip that knows dependency groups (--group, pip 25.1).
+$(BIN)/.pip:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet --group dev -e .
+	$(PIP) --upgrade "pip>=25.1"
 	touch $@
 
-venv: $(BIN)/.installed
+# The package (editable) and the groups a target needs: .venv/.group-demo and so on.
+$(VENV)/.group-%: pyproject.toml | $(BIN)/.pip
+	$(PIP) $(foreach group,$(or $(GROUPS_$*),$*),--group $(group)) -e .
+	touch $@
 
-## Set up, load the demo data and serve the example site on 127.0.0.1:$(PORT).
-demo: venv
+## The package alone (editable), e.g. for scripts/fuzz-openapi.sh, which adds its group.
+venv: $(VENV)/.group-package
+
+$(VENV)/.group-package: pyproject.toml | $(BIN)/.pip
+	$(PIP) -e .
+	touch $@
+
+## Set up (package + demo group), load the demo data and serve on 127.0.0.1:$(PORT).
+demo: $(VENV)/.group-demo
 	$(MANAGE) demo --base http://127.0.0.1:$(PORT)
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
-## Set up and run the test suite (SQLite; set DATABASE_URL=postgres://... for PostgreSQL).
-test: venv
+## Set up (package + test group) and run the suite (SQLite; DATABASE_URL=postgres://... for
+## PostgreSQL). PYTEST_ARGS="tests/test_x.py -k y" for a selection.
+test: $(VENV)/.group-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## Benchmark the list against a bare Django view and plain DRF (needs PostgreSQL and wrk;
-## BENCH_ARGS="inprocess --db sqlite" etc. for one part). See BENCHMARKS.md.
-bench: venv
-	$(BIN)/python -m pip install --quiet --group bench -e .
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+## The developer tool chain: test and lint tools, tox, pre-commit.
+dev: $(VENV)/.group-dev
 
-lint: venv
+## ruff check, ruff format --check, mypy (package + lint group).
+lint: $(VENV)/.group-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## Benchmark the list against a bare Django view and plain DRF (needs PostgreSQL and wrk;
+## BENCH_ARGS="inprocess --db sqlite" etc. for one part). See BENCHMARKS.md.
+bench: $(VENV)/.group-bench
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tox example_project/db.sqlite3

@@ -95,15 +95,31 @@ def rotation(names: list[str], round_number: int) -> list[str]:
     return names[shift:] + names[:shift]
 
 
-def interleaved(rounds: int, calls: dict[str, Callable[[], object]], warmup: int = 20) -> Timings:
-    """Run each call once per round, rotating the order each round; time each call."""
+def interleaved(
+    rounds: int,
+    calls: dict[str, Callable[[], object]],
+    warmup: int = 20,
+    before: dict[str, Callable[[], object]] | None = None,
+) -> Timings:
+    """Run each call once per round, rotating the order each round; time each call.
+
+    ``before[name]``, when given, runs untimed right before each call of ``name`` (e.g. to
+    empty the app's document cache, so that a cache miss is measured).
+    """
     names = list(calls)
+    before = before or {}
+
+    def nothing() -> None:
+        return None
+
     for _ in range(warmup):
         for name in names:
+            before.get(name, nothing)()
             calls[name]()
     timings = Timings()
     for round_number in range(rounds):
         for name in rotation(names, round_number):
+            before.get(name, nothing)()
             started = time.perf_counter_ns()
             calls[name]()
             timings.add(name, (time.perf_counter_ns() - started) / 1000)

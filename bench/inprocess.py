@@ -43,6 +43,15 @@ def check_bodies(client: Client, listener: Listener) -> int:
     return len(bodies.pop())
 
 
+def empty_document_cache() -> None:
+    from django.core.cache import caches
+
+    from dch_favourites.conf import app_settings
+
+    if app_settings.DOCUMENT_CACHE:
+        caches[app_settings.DOCUMENT_CACHE].clear()
+
+
 def add_body(listener: Listener) -> dict[str, str]:
     return {"action": "add", "id": listener.spare_item}
 
@@ -56,17 +65,19 @@ def current_etag(client: Client, path: str, token: str) -> str:
 
 
 def count_queries(client: Client, listener: Listener) -> dict[str, list[int]]:
-    """Queries per request of each variant: GET, 304, POST add, POST delete."""
+    """Queries per request of each variant: GET (miss), GET (hit), 304, POST add, delete."""
     token = listener.token
     counts: dict[str, list[int]] = {}
     for name, path in VARIANTS.items():
         requests = [
+            ("GET", None, {}),
             ("GET", None, {}),
             ("GET", None, {"If_None_Match": current_etag(client, path, token)}),
             ("POST", add_body(listener), {}),
             ("POST", delete_body(listener), {}),
         ]
         counts[name] = []
+        empty_document_cache()
         for method, body, headers in requests:
             with CaptureQueriesContext(connection) as captured:
                 client.request(method, path, token, body, **headers)
@@ -83,9 +94,11 @@ def measure(client: Client, listener: Listener, rounds: int) -> SizeResult:
     def get(path: str) -> object:
         return expect(client.request("GET", path, token), 200)
 
-    get_timings = interleaved(
-        rounds, {name: (lambda p=path: get(p)) for name, path in VARIANTS.items()}, WARMUP
-    )
+    gets = {name: (lambda p=path: get(p)) for name, path in VARIANTS.items()}
+    # Cache hit: the app's document stays in the cache between rounds.
+    hit_timings = interleaved(rounds, gets, WARMUP)
+    # Cache miss: the app's cache is emptied (untimed) before each of its GETs.
+    miss_timings = interleaved(rounds, gets, WARMUP, before={"app": empty_document_cache})
 
     etags = {name: current_etag(client, path, token) for name, path in VARIANTS.items()}
 
@@ -117,6 +130,12 @@ def measure(client: Client, listener: Listener, rounds: int) -> SizeResult:
     return SizeResult(
         listener.size,
         body_bytes,
-        {"GET": get_timings, "304": not_modified_timings, "POST add": add, "POST delete": delete},
+        {
+            "GET, cache hit": hit_timings,
+            "GET, cache miss": miss_timings,
+            "304": not_modified_timings,
+            "POST add": add,
+            "POST delete": delete,
+        },
         queries,
     )

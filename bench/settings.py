@@ -38,3 +38,15 @@ DCH_FAVOURITES = {
 }
 
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# The document cache and throttle counter: per-process memory, or Redis (BENCH_REDIS_URL),
+# the production profile's shared cache.
+if os.environ.get("BENCH_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["BENCH_REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

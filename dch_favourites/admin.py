@@ -4,30 +4,35 @@ Every change staff make here goes through :mod:`dch_favourites.services` with
 ``source=Source.ADMIN``, so the API shows it at once: the list's version and ``updated``
 move forward and ``MAX_FAVOURITES_PER_USER`` holds (a full list is a form error).
 
-The user admin registered when this module is imported is extended with
-:class:`FavouriteInline` (see :func:`register_user_favourites`). A site that registers its
-own user admin later mixes :class:`UserFavouritesAdminMixin` into it::
+Only the app's own models are registered. A site opts in to the favourites inline on its
+user admin by mixing :class:`UserFavouritesAdminMixin` into it::
 
     @admin.register(User)
     class UserAdmin(UserFavouritesAdminMixin, BaseUserAdmin): ...
+
+or, for the user admin already registered (Django's own, say), in its ``admin.py``::
+
+    register_user_favourites()
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import widgets
+from django.contrib.admin import helpers, widgets
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import display_for_value
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, ForeignKey, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, ForeignKey, Manager, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
@@ -57,6 +62,12 @@ else:
 POPULAR_DEFAULT_LIMIT = 50
 #: The period the "most favourited" view shows first, in days up to today.
 POPULAR_DEFAULT_DAYS = 30
+
+NUL = "\x00"
+NUL_LEFT_OUT = _(
+    "A search or filter value held a NUL character, which no value can contain: it was left out."
+)
+BAD_SELECTION = _("The selection names no row of this list; nothing was changed.")
 
 
 def check_room(user_pk: Any, adding: int, removing: int = 0) -> None:
@@ -90,7 +101,90 @@ def user_autocomplete_available(site: admin.AdminSite, request: HttpRequest) -> 
     return bool(site.get_model_admin(user_model).get_search_fields(request))
 
 
-class FavouritesErrorsAsMessages(_ModelAdmin):
+class CalendarBoundChangeList(ChangeList):
+    """A date filter past either end of the calendar is a lookup Django cannot apply.
+
+    Django answers such lookups by showing the list again unfiltered; without this, a date
+    hierarchy on 9999 or ``added__gte=0001-01-01`` in a zone east of UTC overflows while
+    the query is built and the page is a 500.
+    """
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+    def get_results(self, request: HttpRequest) -> None:
+        try:
+            super().get_results(request)
+        except OverflowError as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+class MalformedInputAdmin(_ModelAdmin):
+    """Malformed ids, lookups, search terms and selections get Django's normal answers.
+
+    A NUL character cannot be stored in a PostgreSQL text column, and a query comparing one
+    with such a column fails; whatever the database, no row holds one. So an object id with
+    a NUL is an unknown object, a search term with one finds nothing, a changelist filter
+    with one is left out (with a message), and a bulk action whose checkboxes name no
+    possible row is refused (with a message) before anything runs.
+    """
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return CalendarBoundChangeList
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        query = request.GET
+        if any(NUL in key or NUL in "".join(values) for key, values in query.lists()):
+            kept = QueryDict(mutable=True)
+            for key, values in query.lists():
+                clean = [value for value in values if NUL not in value]
+                if NUL not in key and clean:
+                    kept.setlist(key, clean)
+            self.message_user(request, NUL_LEFT_OUT, messages.WARNING)
+            return HttpResponseRedirect(request.path + (f"?{kept.urlencode()}" if kept else ""))
+        return super().changelist_view(request, extra_context)
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        if NUL in object_id:
+            return None
+        return super().get_object(request, object_id, from_field)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        if NUL in search_term:
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(self.names_a_possible_row(value) for value in selected):
+            self.message_user(request, BAD_SELECTION, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset, *args, **kwargs)
+
+    def names_a_possible_row(self, value: str) -> bool:
+        """Whether ``value`` is a primary key value a row of this model could have."""
+        if NUL in value:
+            return False
+        pk = self.opts.pk
+        try:
+            pk.run_validators(pk.to_python(value))
+        except ValidationError:
+            return False
+        return True
+
+
+class FavouritesErrorsAsMessages(MalformedInputAdmin):
     """Turns a change the write path refused at save time into a message, not a 500.
 
     Forms check the list's room first; this covers a concurrent change that filled the
@@ -143,7 +237,7 @@ class CatalogueItemTranslationInline(_TabularInline):
 
 
 @admin.register(CatalogueItem)
-class CatalogueItemAdmin(_ModelAdmin):
+class CatalogueItemAdmin(MalformedInputAdmin):
     """Catalogue items, with how many listeners hold each; saving moves their lists."""
 
     list_display = (
@@ -219,7 +313,10 @@ class CatalogueItemAdmin(_ModelAdmin):
         """The concert a work or interview belongs to, linked to its page."""
         if not obj.concert_id:
             return "-"
-        concert = obj.concert if "concert" in obj._state.fields_cache else None
+        try:
+            concert = obj.concert  # joined by get_queryset: None when it is not there
+        except CatalogueItem.DoesNotExist:
+            concert = None
         if concert is None:
             return format_html("{} ({})", obj.concert_id, _("not in the catalogue"))
         url = reverse(
@@ -307,10 +404,20 @@ class PopularPeriodForm(forms.Form):
 
 
 def _start_of(day: date | None, days_later: int = 0) -> datetime | None:
-    """Midnight at the start of ``day`` (plus ``days_later``) in the current time zone."""
+    """Midnight at the start of ``day`` (plus ``days_later``) in the current time zone.
+
+    ``None`` (no bound) for no day, and for a moment the database cannot hold because it
+    lies before the first or after the last day of the calendar: no favourite is older or
+    newer than that, so the period is the same without the bound.
+    """
     if day is None:
         return None
-    return timezone.make_aware(datetime.combine(day + timedelta(days=days_later), time.min))
+    try:
+        start = timezone.make_aware(datetime.combine(day + timedelta(days=days_later), time.min))
+        start.astimezone(UTC)  # how the database stores it
+    except OverflowError:
+        return None
+    return start
 
 
 # Favourites.
@@ -367,14 +474,17 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         The matching users and items are found first (subqueries), so a search does not join
         every favourite to its user and item as the default search would.
         """
-        user_model = get_user_model()
+        if NUL in search_term:
+            return queryset.none(), False
+        # Every model has a default manager; the stubs allow for none.
+        user_manager = cast("Manager[Any]", get_user_model()._meta.default_manager)
         for word in smart_split(search_term):
             if word[0] in "\"'" and word[-1] == word[0]:
                 word = unescape_string_literal(word)
             users = Q()
             for field in user_search_fields():
                 users |= Q(**{f"{field}__icontains": word})
-            matching_users = user_model._default_manager.filter(users).values("pk")
+            matching_users = user_manager.filter(users).values("pk")
             matching_items = CatalogueItem.objects.filter(
                 Q(title__icontains=word) | Q(pk=word)
             ).values("pk")
@@ -409,7 +519,8 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
 
     def save_model(self, request: HttpRequest, obj: Favourite, form: Any, change: bool) -> None:
         # Only an add gets here: without change permission there is no change form to save.
-        services.add_favourite_instance(obj, source=services.Source.ADMIN)
+        # The model's save() adds through the write path.
+        obj.save(source=services.Source.ADMIN)
 
     def delete_model(self, request: HttpRequest, obj: Favourite) -> None:
         services.remove_favourite_rows(
@@ -548,4 +659,65 @@ def register_user_favourites(site: admin.AdminSite = admin.site) -> bool:
     return True
 
 
-register_user_favourites()
+# ---------------------------------------------------------------------------------------
+# Devices (dch_favourites.oauth2): staff see the app installations and disconnect them,
+# which revokes every token issued through the device.
+# ---------------------------------------------------------------------------------------
+
+from django.utils.translation import ngettext  # noqa: E402  (this section is self-contained)
+
+from dch_favourites.models import Device  # noqa: E402
+
+
+@admin.register(Device)
+class DeviceAdmin(MalformedInputAdmin):
+    """Read-only devices, with one action: disconnect (:meth:`Device.disconnect`)."""
+
+    list_display = (
+        "__str__",
+        "application",
+        "user",
+        "app_version",
+        "app_distributor",
+        "affiliate",
+        "last_seen",
+        "disconnected",
+    )
+    list_filter = (("disconnected", admin.EmptyFieldListFilter), "application", "app_distributor")
+    list_select_related = ("application", "user")
+    search_fields = ("device_vendor", "device_model", "app_version", "affiliate")
+    date_hierarchy = "last_seen"
+    readonly_fields = (
+        "application",
+        "user",
+        "app_version",
+        "app_distributor",
+        "device_vendor",
+        "device_model",
+        "affiliate",
+        "created",
+        "last_seen",
+        "disconnected",
+    )
+    fields = readonly_fields
+    actions = ("disconnect_devices",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # devices come from the token endpoint only
+
+    @admin.action(
+        permissions=["change"], description=_("Disconnect selected devices (revoke their tokens)")
+    )
+    def disconnect_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        """Disconnect each selected device; its tokens answer 401 from now on."""
+        devices = tokens = 0
+        for device in queryset:
+            tokens += device.disconnect()
+            devices += 1
+        disconnected = ngettext(
+            "Disconnected %(count)d device.", "Disconnected %(count)d devices.", devices
+        ) % {"count": devices}
+        revoked = ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", tokens) % {
+            "count": tokens
+        }
+        self.message_user(request, f"{disconnected} {revoked}", messages.SUCCESS)

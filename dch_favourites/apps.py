@@ -1,6 +1,8 @@
-"""App configuration: pins the primary key type and connects the cascade hooks."""
+"""App configuration: pins the primary key type and connects the write path and its hooks."""
 
 from __future__ import annotations
+
+from types import ModuleType
 
 from django.apps import AppConfig, apps
 from django.conf import settings
@@ -15,11 +17,17 @@ class DchFavouritesConfig(AppConfig):
     verbose_name = _("DCH favourites")
     default_auto_field = "django.db.models.BigAutoField"
 
+    #: :mod:`dch_favourites.services`, which the models' write doors call (set in ready()).
+    write_path: ModuleType
+
     def ready(self) -> None:
+        # Imported here, once the models are loaded: services builds on them, and the
+        # models reach services only through this config.
         from dch_favourites import checks, services
         from dch_favourites.models import CatalogueItem, CatalogueItemTranslation
 
         del checks  # imported for its @register side effect
+        self.write_path = services
         uid = "dch_favourites."
         post_save.connect(
             services.catalogue_item_saved, sender=CatalogueItem, dispatch_uid=uid + "item_saved"

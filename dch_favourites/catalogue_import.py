@@ -8,9 +8,13 @@ A file is a JSON list of objects::
       "updated": 1475074300,
       "translations": {"de": {"title": "...", "short_title": null}}}]
 
-``href`` is ignored; ``short_title``, ``date.begin``, ``image``, ``updated`` and
-``translations`` are optional. A given ``updated`` is kept as the item's ``updated``;
-without it, a new or changed item is stamped with the time of the import.
+``catalogue.schema.json`` beside this module describes the format field by field as a
+JSON Schema (:func:`catalogue_schema` gives it for the site's languages), and the importer
+gives the same verdict on every document. ``href`` is ignored; ``short_title``,
+``date.begin``, ``image``, ``updated`` and ``translations`` are optional; any other field,
+and a field that does not apply to the type (a film's or playlist's ``short_title`` and
+``date.begin``), is refused rather than dropped. A given ``updated`` is kept as the item's
+``updated``; without it, a new or changed item is stamped with the time of the import.
 ``translations`` maps each of the ``LANGUAGES`` other than ``DEFAULT_LANGUAGE`` to that
 language's ``title`` (required) and ``short_title`` (optional; the default language's
 short title stands in while it is null). When given, it replaces the item's translations
@@ -20,9 +24,13 @@ The whole file is validated before anything is written, and written in one trans
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -39,6 +47,44 @@ from dch_favourites.models import (
 )
 
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
+ITEM_FIELDS = frozenset(
+    {
+        "href",
+        "id",
+        "type",
+        "title",
+        "short_title",
+        "is_free",
+        "date",
+        "image",
+        "updated",
+        "translations",
+    }
+)
+DATE_FIELDS = frozenset({"published", "begin"})
+IMAGE_FIELDS = frozenset({"overview", "detail"})
+TRANSLATION_FIELDS = frozenset({"title", "short_title"})
+#: Types without a short title or a begin (the API's entries for them have neither key).
+UNDATED_TYPES = frozenset({ItemType.FILM, ItemType.PLAYLIST})
+
+
+@cache
+def _packaged_schema() -> str:
+    return (files("dch_favourites") / "catalogue.schema.json").read_text(encoding="utf-8")
+
+
+def catalogue_schema() -> dict[str, Any]:
+    """The JSON Schema of a catalogue file, for this site's ``LANGUAGES``.
+
+    The packaged ``catalogue.schema.json`` lists the default settings' translation
+    languages; this copy lists the site's. Ids repeated in one file are refused by the
+    importer alone: JSON Schema cannot compare one item's field with another's.
+    """
+    schema: dict[str, Any] = json.loads(_packaged_schema())
+    others = [code for code in app_settings.LANGUAGES if code != app_settings.DEFAULT_LANGUAGE]
+    translations = schema["$defs"]["item"]["properties"]["translations"]
+    translations["propertyNames"] = {"enum": copy.copy(others)}
+    return schema
 
 
 class CatalogueImportError(Exception):
@@ -146,9 +192,10 @@ def _parse(position: int, record: Any) -> ItemRecord:
 
     if not isinstance(record, dict):
         raise fail("a record must be a JSON object")
+    _known_fields(record, ITEM_FIELDS, "", fail)
     item_id = record.get("id")
-    if isinstance(item_id, int) and not isinstance(item_id, bool):
-        item_id = str(item_id)
+    if not isinstance(item_id, str) and (number := _integer(item_id)) is not None:
+        item_id = str(number)
     if not isinstance(item_id, str) or not ITEM_ID_PATTERN.match(item_id):
         raise fail("'id' must be a string of 1 to 64 letters, digits, '-' or '_'")
     item_type = record.get("type")
@@ -161,6 +208,13 @@ def _parse(position: int, record: Any) -> ItemRecord:
     title = record.get("title")
     if not isinstance(title, str) or not title.strip() or len(title) > 500 or "\x00" in title:
         raise fail("'title' must be a non-empty string of at most 500 characters")
+    if item_type in UNDATED_TYPES:
+        date = record.get("date")
+        begin_given = date.get("begin") if isinstance(date, dict) else None
+        not_applying = (("short_title", record.get("short_title")), ("date.begin", begin_given))
+        for name, value in not_applying:
+            if value is not None:
+                raise fail(f"a {item_type} has no '{name}': leave it out or set it to null")
     short_title = _optional_text(record.get("short_title"), 200, "short_title", fail)
     is_free = record.get("is_free", False)
     if not isinstance(is_free, bool):
@@ -168,17 +222,21 @@ def _parse(position: int, record: Any) -> ItemRecord:
     date = record.get("date")
     if not isinstance(date, dict):
         raise fail("'date' must be an object with 'published'")
+    _known_fields(date, DATE_FIELDS, "date.", fail)
     published = _timestamp(date.get("published"), "date.published", fail)
     if published is None:
         raise fail("'date.published' is required")
     begin = _timestamp(date.get("begin"), "date.begin", fail)
-    image = record.get("image") or {}
+    image = record.get("image")
+    if image is None:
+        image = {}
     if not isinstance(image, dict):
-        raise fail("'image' must be an object with 'overview' and 'detail'")
+        raise fail("'image' must be an object with 'overview' and 'detail', or null")
+    _known_fields(image, IMAGE_FIELDS, "image.", fail)
     overview = _optional_text(image.get("overview"), 1000, "image.overview", fail)
     detail = _optional_text(image.get("detail"), 1000, "image.detail", fail)
     updated = _timestamp(record.get("updated"), "updated", fail)
-    translations = _translations(record.get("translations"), fail)
+    translations = _translations(record.get("translations"), item_type, fail)
     return ItemRecord(
         position=position,
         fields={
@@ -205,15 +263,35 @@ def _optional_text(value: Any, limit: int, name: str, fail: Any) -> str | None:
     return value or None
 
 
+def _known_fields(record: dict[Any, Any], known: frozenset[str], prefix: str, fail: Any) -> None:
+    unknown = sorted(f"'{prefix}{name}'" for name in record if name not in known)
+    if unknown:
+        raise fail(f"unknown field {', '.join(unknown)}")
+
+
+def _integer(value: Any) -> int | None:
+    """An integer, as JSON Schema counts them (``1.0`` is one); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def _timestamp(value: Any, name: str, fail: Any) -> datetime | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TIMESTAMP:
+    seconds = _integer(value)
+    if seconds is None or not 0 <= seconds <= MAX_TIMESTAMP:
         raise fail(f"'{name}' must be an integer count of Unix seconds")
-    return datetime.fromtimestamp(value, tz=UTC)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _translations(value: Any, fail: Any) -> dict[str, tuple[str, str | None]] | None:
+def _translations(
+    value: Any, item_type: str, fail: Any
+) -> dict[str, tuple[str, str | None]] | None:
     if value is None:
         return None
     languages: Sequence[str] = app_settings.LANGUAGES
@@ -225,6 +303,12 @@ def _translations(value: Any, fail: Any) -> dict[str, tuple[str, str | None]] | 
             raise fail(f"translation language {language!r} is not one of the other LANGUAGES")
         if not isinstance(texts, dict):
             raise fail(f"translation {language!r} must be an object with 'title'")
+        _known_fields(texts, TRANSLATION_FIELDS, f"translations.{language}.", fail)
+        if item_type in UNDATED_TYPES and texts.get("short_title") is not None:
+            raise fail(
+                f"a {item_type} has no 'translations.{language}.short_title': "
+                "leave it out or set it to null"
+            )
         title = texts.get("title")
         if not isinstance(title, str) or not title.strip() or len(title) > 500 or "\x00" in title:
             raise fail(

@@ -8,12 +8,17 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
-from dch_favourites.conf import DEFAULTS, SETTINGS_NAME, app_settings
+from dch_favourites.conf import DEFAULTS, REMOVED, SETTINGS_NAME, app_settings
+
+#: Cache backends whose data lives in one process: each worker would count on its own.
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
 
 THROTTLE_RATE = re.compile(r"\A[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)\Z")
-SCOPE = re.compile(r"\A[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 scope-token
 LANGUAGE = re.compile(r"\A[a-z]{2,3}(-[a-z0-9]{2,8})*\Z")
 
 
@@ -34,7 +39,16 @@ def check_settings(
     if not isinstance(raw, dict):
         return [_error(1, f"{SETTINGS_NAME} must be a dict.", f"Set {SETTINGS_NAME} = {{...}}.")]
     errors: list[CheckMessage] = []
-    unknown = sorted(set(raw) - set(DEFAULTS))
+    for key in sorted(set(raw) & set(REMOVED)):
+        errors.append(
+            _error(
+                13,
+                f"{SETTINGS_NAME}['{key}'] is no longer read.",
+                f"The scope comes from django-oauth-toolkit: set {REMOVED[key]} instead, "
+                f"and remove {key} from {SETTINGS_NAME}.",
+            )
+        )
+    unknown = sorted(set(raw) - set(DEFAULTS) - set(REMOVED))
     if unknown:
         errors.append(
             _error(
@@ -57,15 +71,6 @@ def check_settings(
                 "Protocol-relative or http(s), with no trailing slash; or None to derive it.",
             )
         )
-    for number, key in ((4, "READ_SCOPE"), (5, "WRITE_SCOPE")):
-        if not isinstance(s[key], str) or not SCOPE.match(s[key]):
-            errors.append(
-                _error(
-                    number,
-                    f"{SETTINGS_NAME}['{key}'] must be one OAuth2 scope name.",
-                    "A non-empty string without spaces or quotes, e.g. 'read'.",
-                )
-            )
     for number, key in (
         (6, "MAX_IDS_PER_REQUEST"),
         (7, "MAX_FAVOURITES_PER_USER"),
@@ -112,6 +117,26 @@ def check_settings(
                 "Number of requests, '/', and s, min, hour or day.",
             )
         )
+    for number, key, nullable in ((14, "THROTTLE_CACHE", False), (15, "DOCUMENT_CACHE", True)):
+        alias = s[key]
+        if (alias is None and nullable) or (isinstance(alias, str) and alias in settings.CACHES):
+            continue
+        errors.append(
+            _error(
+                number,
+                f"{SETTINGS_NAME}['{key}'] must name one of the CACHES"
+                + (", or be None." if nullable else "."),
+                f"Known aliases: {', '.join(sorted(settings.CACHES))}.",
+            )
+        )
+    if not _positive_int(s["DOCUMENT_CACHE_TIMEOUT"]):
+        errors.append(
+            _error(
+                16,
+                f"{SETTINGS_NAME}['DOCUMENT_CACHE_TIMEOUT'] must be a positive integer.",
+                f"Seconds; default: {DEFAULTS['DOCUMENT_CACHE_TIMEOUT']}.",
+            )
+        )
     if not isinstance(s["ITEM_ENDPOINT_PUBLIC"], bool):
         errors.append(
             _error(
@@ -121,3 +146,29 @@ def check_settings(
             )
         )
     return errors
+
+
+@register(deploy=False)
+def check_throttle_cache(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warn when the write throttle counts in a per-process cache outside DEBUG."""
+    raw = getattr(settings, SETTINGS_NAME, {})
+    if not isinstance(raw, dict) or settings.DEBUG:
+        return []
+    values = {**DEFAULTS, **raw}
+    alias = values["THROTTLE_CACHE"]
+    if values["WRITE_THROTTLE_RATE"] is None or alias not in settings.CACHES:
+        return []
+    backend = settings.CACHES[alias].get("BACKEND", "")
+    if backend not in PER_PROCESS_CACHES:
+        return []
+    return [
+        Warning(
+            f"The write throttle counts in the per-process cache {alias!r}: with several "
+            "workers each counts on its own, and lets the rate through once per worker.",
+            hint=f"Point {SETTINGS_NAME}['THROTTLE_CACHE'] at a cache all workers share, "
+            "e.g. django.core.cache.backends.redis.RedisCache.",
+            id="dch_favourites.W001",
+        )
+    ]

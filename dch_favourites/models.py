@@ -1,27 +1,36 @@
-"""Catalogue items, the listeners' favourites and the state of each listener's list.
+"""Catalogue items, the listeners' favourites and the state of each list and of the catalogue.
 
-Favourites change only through :mod:`dch_favourites.services`; the managers here route
-``Favourite`` deletes there too, so no door bypasses the list's version and ``updated``.
+Favourites change only through :mod:`dch_favourites.services`. The models do not import
+it: every door the ORM opens (``save()``, ``delete()``, ``QuerySet.delete()``,
+``bulk_create()``, the many-to-many managers of ``CatalogueItem.listeners`` and
+``user.favourite_items``) asks the app config for the write path it was given in
+``ready()``, so no door bypasses the list's version and ``updated``. Catalogue edits by
+queryset (``update()``, ``bulk_update()``, ``bulk_create()``) move the catalogue clock there too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, ClassVar, cast
+from collections.abc import Iterable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.signals import setting_changed
 from django.core.validators import RegexValidator
-from django.db import NotSupportedError, connections, models
-from django.db.models import Count, F, FilteredRelation, Q
+from django.db import NotSupportedError, models
+from django.db.models import Count, F, FilteredRelation, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from dch_favourites.conf import app_settings
+from dch_favourites.exceptions import FavouritesError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from dch_favourites.apps import DchFavouritesConfig
 
 ITEM_ID_MAX_LENGTH = 64
 ITEM_ID_PATTERN = re.compile(r"\A[0-9A-Za-z][0-9A-Za-z_-]{0,63}\Z")
@@ -46,6 +55,16 @@ def concert_id_of(item_id: str) -> str | None:
     """The concert id named by a work's or interview's id prefix (``"23427-1"`` -> ``"23427"``)."""
     match = PART_ID_PATTERN.match(item_id)
     return match.group(1) if match else None
+
+
+def write_path() -> ModuleType:
+    """The service module every write goes through (:mod:`dch_favourites.services`).
+
+    Handed to the app config in ``ready()``; looked up here so that the models need not
+    import the services, which import the models.
+    """
+    config = cast("DchFavouritesConfig", Favourite._meta.app_config)
+    return config.write_path
 
 
 validate_item_id = RegexValidator(
@@ -81,6 +100,33 @@ class CatalogueItemQuerySet(models.QuerySet["CatalogueItem"]):
             .order_by("-favourite_count", "id")
         )
         return ranked[:limit] if limit is not None else ranked
+
+    def update(self, **kwargs: Any) -> int:
+        """Update the items and move the catalogue clock: lists that show them change."""
+        updated = super().update(**kwargs)
+        if updated:
+            write_path().catalogue_changed(db=self.db)
+        return updated
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_update(self, objs: Iterable[CatalogueItem], fields: Sequence[str], **kwargs: Any) -> int:
+        """``bulk_update()`` that moves the catalogue clock, as :meth:`update` does."""
+        updated = super().bulk_update(objs, fields, **kwargs)
+        if updated:
+            write_path().catalogue_changed(db=self.db)
+        return updated
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(self, objs: Iterable[CatalogueItem], *args: Any, **kwargs: Any) -> list[CatalogueItem]:
+        """``bulk_create()``; an upsert (``update_conflicts``) may change listed items."""
+        created = super().bulk_create(objs, *args, **kwargs)
+        if kwargs.get("update_conflicts") or any(item.type == ItemType.CONCERT for item in created):
+            write_path().catalogue_changed(db=self.db)
+        return created
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
 
 
 CatalogueItemManager = models.Manager.from_queryset(CatalogueItemQuerySet)
@@ -139,10 +185,18 @@ class CatalogueItem(models.Model):
         help_text=_("URL template with literal {width}x{height}."),
     )
     updated = models.DateTimeField(_("updated"), editable=False)
+    listeners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="Favourite",
+        related_name="favourite_items",
+        verbose_name=_("listeners"),
+        blank=True,
+    )
 
     objects: ClassVar[CatalogueItemManager[CatalogueItem]] = CatalogueItemManager()
 
-    _begin_changed: bool = False
+    #: Set by ``save()`` of a concert whose ``begin`` changed (its parts show that begin).
+    begin_changed: bool = False
 
     class Meta:
         verbose_name = _("catalogue item")
@@ -171,7 +225,7 @@ class CatalogueItem(models.Model):
         if self.type == ItemType.CONCERT:
             # Its parts show this begin: the post-save hook moves their lists when it changed.
             stored = type(self)._default_manager.filter(pk=self.pk).values_list("begin", flat=True)
-            self._begin_changed = list(stored) != [self.begin]
+            self.begin_changed = list(stored) != [self.begin]
         if not keep_updated or self.updated is None:
             self.updated = timezone.now()
         update_fields = kwargs.get("update_fields")
@@ -197,6 +251,44 @@ class CatalogueItem(models.Model):
         return self.begin
 
 
+class TranslationQuerySet(models.QuerySet["CatalogueItemTranslation"]):
+    """Translations; writes by queryset move the catalogue clock (titles change)."""
+
+    def update(self, **kwargs: Any) -> int:
+        """Update the translations and move the catalogue clock."""
+        updated = super().update(**kwargs)
+        if updated:
+            write_path().catalogue_changed(db=self.db)
+        return updated
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_update(
+        self, objs: Iterable[CatalogueItemTranslation], fields: Sequence[str], **kwargs: Any
+    ) -> int:
+        """``bulk_update()`` that moves the catalogue clock."""
+        updated = super().bulk_update(objs, fields, **kwargs)
+        if updated:
+            write_path().catalogue_changed(db=self.db)
+        return updated
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(
+        self, objs: Iterable[CatalogueItemTranslation], *args: Any, **kwargs: Any
+    ) -> list[CatalogueItemTranslation]:
+        """``bulk_create()`` that moves the catalogue clock."""
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            write_path().catalogue_changed(db=self.db)
+        return created
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+
+TranslationManager = models.Manager.from_queryset(TranslationQuerySet)
+
+
 class CatalogueItemTranslation(models.Model):
     """The title and short title of an item in a language other than the default one."""
 
@@ -209,6 +301,8 @@ class CatalogueItemTranslation(models.Model):
     language = models.CharField(_("language"), max_length=16)
     title = models.CharField(_("title"), max_length=500)
     short_title = models.CharField(_("short title"), max_length=200, null=True, blank=True)
+
+    objects: ClassVar[TranslationManager[CatalogueItemTranslation]] = TranslationManager()
 
     class Meta:
         verbose_name = _("translation")
@@ -224,8 +318,6 @@ class CatalogueItemTranslation(models.Model):
 
     def clean(self) -> None:
         """A translation is in one of ``LANGUAGES`` other than the default (the item's own)."""
-        from dch_favourites.conf import app_settings
-
         default = app_settings.DEFAULT_LANGUAGE
         others = [code for code in app_settings.LANGUAGES if code != default]
         if self.language not in others:
@@ -278,93 +370,6 @@ class UnixSeconds(models.Func):
         return super().as_sql(compiler, connection, template=template, **extra_context)
 
 
-@dataclass(frozen=True)
-class _Statement:
-    sql: str
-    params: tuple[Any, ...]
-    slots: tuple[int, ...]
-    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]
-
-
-_STATEMENTS: dict[Hashable, _Statement | None] = {}
-
-
-def compiled_rows(
-    using: str,
-    key: Hashable,
-    build: Callable[..., models.QuerySet[Any, Any]],
-    values: tuple[Any, ...],
-) -> list[tuple[Any, ...]]:
-    """The rows of the ``values_list()`` queryset ``build(*values)``, compiled once.
-
-    Django compiles a queryset to SQL on each evaluation, which on the API's read path
-    costs more than running it. The first call for ``(using, key)`` compiles
-    ``build(*values)`` and notes where each value sits among the SQL parameters; later
-    calls put their own values there and apply the converters Django's iterator would.
-    ``key`` names everything else the SQL depends on. A query whose values cannot be
-    located, or whose columns come back reordered, is evaluated by the ORM each time.
-    """
-    cache_key = (using, key)
-    if cache_key not in _STATEMENTS:
-        queryset = build(*values).using(using)
-        _STATEMENTS[cache_key] = _compile(queryset, values)
-        return list(queryset)
-    statement = _STATEMENTS[cache_key]
-    if statement is None:
-        return list(build(*values).using(using))
-    params = list(statement.params)
-    for slot, value in zip(statement.slots, values, strict=True):
-        params[slot] = value
-    connection = connections[using]
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        rows = cursor.fetchall()
-    if not statement.converters:
-        return cast(list[tuple[Any, ...]], rows)
-    converted = []
-    for row in rows:
-        values_out = list(row)
-        for position, converters, expression in statement.converters:
-            value = values_out[position]
-            for converter in converters:
-                value = converter(value, expression, connection)
-            values_out[position] = value
-        converted.append(tuple(values_out))
-    return converted
-
-
-def _compile(queryset: models.QuerySet[Any, Any], values: tuple[Any, ...]) -> _Statement | None:
-    query = queryset.query
-    names = (*query.extra_select, *query.values_select, *query.annotation_select)
-    if names != tuple(queryset._fields):  # type: ignore[attr-defined]
-        return None
-    connection = connections[queryset.db]
-    compiler = query.get_compiler(queryset.db)
-    sql, params = compiler.as_sql()
-    slots = []
-    for value in values:
-        found = [i for i, p in enumerate(params) if type(p) is type(value) and p == value]
-        if len(found) != 1:
-            return None
-        slots.append(found[0])
-    expressions = [expression for expression, _sql, _alias in compiler.select]
-    if len(expressions) != len(names):
-        return None
-    converters = []
-    for position, expression in enumerate(expressions):
-        found_converters = connection.ops.get_db_converters(
-            expression
-        ) + expression.get_db_converters(connection)
-        if found_converters:
-            converters.append((position, tuple(found_converters), expression))
-    return _Statement(sql, tuple(params), tuple(slots), tuple(converters))
-
-
-@receiver(setting_changed)
-def _forget_statements(**kwargs: Any) -> None:
-    _STATEMENTS.clear()
-
-
 ENTRY_COLUMNS = (
     "entry_id",
     "entry_type",
@@ -385,8 +390,6 @@ def entry_columns(prefix: str, language: str | None) -> dict[str, Any]:
     ``prefix`` is ``"item__"`` from a favourite, ``""`` from the item itself. A language
     other than the default one joins that language's translation (one LEFT JOIN).
     """
-    from dch_favourites.conf import app_settings
-
     title: Any = F(f"{prefix}title")
     short_title: Any = F(f"{prefix}short_title")
     columns: dict[str, Any] = {}
@@ -412,20 +415,42 @@ def entry_columns(prefix: str, language: str | None) -> dict[str, Any]:
 
 
 class FavouriteQuerySet(models.QuerySet["Favourite"]):
-    """Favourites; ``delete()`` goes through the write path so lists move forward."""
+    """Favourites; every write goes through the write path so lists move forward.
+
+    ``delete()`` and ``bulk_create()`` (which the many-to-many managers of
+    ``CatalogueItem.listeners`` and ``user.favourite_items`` use) are routed to
+    :mod:`dch_favourites.services`; ``update()`` and ``bulk_update()`` are refused, since a
+    favourite has nothing to edit in place.
+    """
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        from dch_favourites import services
-
-        removed = services.remove_favourite_rows(self, source=services.Source.PYTHON)
+        """Remove the selected favourites through the write path."""
+        removed = write_path().remove_favourite_rows(self)
         return removed, {Favourite._meta.label: removed}
 
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
 
-    def _delete_rows(self) -> int:
-        """The plain SQL delete, for the write path only."""
-        return super().delete()[0]
+    def bulk_create(self, objs: Iterable[Favourite], *args: Any, **kwargs: Any) -> list[Favourite]:
+        """Add the favourites through the write path (each listener's all or nothing).
+
+        Favourites already on a list are left as they are. Returns the stored rows.
+        """
+        return list(write_path().add_favourite_rows(list(objs), db=self.db))
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+    def update(self, **kwargs: Any) -> int:
+        """Refused: remove the favourite and add the other item instead."""
+        raise FavouritesError(_not_editable())
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_update(self, objs: Iterable[Favourite], fields: Sequence[str], **kwargs: Any) -> int:
+        """Refused, as :meth:`update`."""
+        raise FavouritesError(_not_editable())
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
 
     def entries(self, user_id: Any, language: str | None = None) -> models.QuerySet[Any, Any]:
         """One listener's list as a ``values_list`` of :data:`ENTRY_COLUMNS`, newest first.
@@ -438,31 +463,24 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
         rows = self.filter(user_id=user_id).order_by("-added", "-id")
         return rows.annotate(**entry_columns("item__", language)).values_list(*ENTRY_COLUMNS)
 
-    def entry_rows(self, user_id: Any, language: str | None = None) -> list[tuple[Any, ...]]:
-        """:meth:`entries` as a list, in one query."""
-        return list(self.entries(user_id, language))
 
-
-class FavouriteManager(models.Manager.from_queryset(FavouriteQuerySet)):  # type: ignore[misc]
-    """The default manager; its ``entry_rows`` (the API's read) reuses the compiled SQL."""
-
-    def entry_rows(self, user_id: Any, language: str | None = None) -> list[tuple[Any, ...]]:
-        """:meth:`FavouriteQuerySet.entry_rows` over all favourites, compiled once per language."""
-        from dch_favourites.conf import app_settings
-
-        return compiled_rows(
-            self.db,
-            ("entry_rows", language, app_settings.DEFAULT_LANGUAGE),
-            lambda user: self.get_queryset().entries(user, language),
-            (user_id,),
+def _not_editable() -> str:
+    return str(
+        _(
+            "A favourite is not edited in place: remove it and add the other item "
+            "(dch_favourites.services)."
         )
+    )
+
+
+FavouriteManager = models.Manager.from_queryset(FavouriteQuerySet)
 
 
 class Favourite(models.Model):
-    """One catalogue item on one listener's list: the through-table, with the time added.
+    """One catalogue item on one listener's list: the through-table of ``CatalogueItem.listeners``.
 
-    Create and delete favourites with :mod:`dch_favourites.services`; ``save()`` of a new
-    row and ``delete()`` are routed there too.
+    Every write goes through :mod:`dch_favourites.services`: ``save()`` of a new row adds
+    it there, ``delete()`` removes it there.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -480,7 +498,7 @@ class Favourite(models.Model):
     )
     added = models.DateTimeField(_("added"), default=timezone.now, editable=False)
 
-    objects: ClassVar[FavouriteManager] = FavouriteManager()
+    objects: ClassVar[FavouriteManager[Favourite]] = FavouriteManager()
 
     class Meta:
         verbose_name = _("favourite")
@@ -499,32 +517,36 @@ class Favourite(models.Model):
     def __str__(self) -> str:
         return f"{self.user_id} \u2665 {self.item_id}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        """Add through the write path; an existing favourite has nothing to change."""
-        from dch_favourites import services
+    def save(self, *args: Any, source: str | None = None, **kwargs: Any) -> None:
+        """Add a new favourite through the write path; a stored one cannot be edited.
 
-        if self._state.adding and self.pk is None:
-            services.add_favourite_instance(
-                self, source=kwargs.pop("source", services.Source.PYTHON)
+        ``source`` names the door for the signals (:class:`dch_favourites.services.Source`).
+        """
+        if self.pk is None:
+            write_path().add_favourite_instance(
+                self, lambda: super(Favourite, self).save(*args, **kwargs), source=source
             )
             return
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        from dch_favourites import services
-
-        removed = services.remove_favourites(
-            self.user, [self.item_id], source=kwargs.pop("source", services.Source.PYTHON)
+        stored = type(self)._default_manager.filter(
+            pk=self.pk, user_id=self.user_id, item_id=self.item_id
         )
+        if not stored.exists():
+            raise FavouritesError(_not_editable())
+
+    def delete(self, *args: Any, source: str | None = None, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Remove the favourite through the write path."""
+        removed = write_path().remove_favourites(self.user, [self.item_id], source=source)
         return len(removed.item_ids), {Favourite._meta.label: len(removed.item_ids)}
 
 
 class FavouriteListState(models.Model):
-    """Where a listener's list stands: bumped on every effective change, by any path.
+    """Where a listener's list stands: bumped on every change of its membership, by any path.
 
-    ``updated`` is the list's top-level ``updated`` (Unix seconds); it strictly increases
-    with each change, so it never repeats for two different lists. ``version`` counts the
-    changes and feeds the ETag.
+    ``version`` counts the adds and removes. Edits of the catalogue move
+    :class:`CatalogueState` instead, so an edit of an item held by many listeners touches
+    none of their rows. ``catalogue_version`` is the catalogue's version at the list's last
+    change; the list's top-level ``updated`` is worked out from both clocks by
+    :func:`document_updated`.
     """
 
     user = models.OneToOneField(
@@ -536,7 +558,13 @@ class FavouriteListState(models.Model):
     )
     version = models.PositiveBigIntegerField(_("version"), default=0)
     updated = models.PositiveBigIntegerField(
-        _("updated"), default=0, help_text=_("Unix seconds of the last change.")
+        _("updated"), default=0, help_text=_("The top-level updated after the last change.")
+    )
+    catalogue_version = models.PositiveBigIntegerField(
+        _("catalogue version"),
+        default=0,
+        db_default=0,
+        help_text=_("The catalogue's version at that change."),
     )
 
     class Meta:
@@ -545,3 +573,230 @@ class FavouriteListState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} v{self.version} @{self.updated}"
+
+
+CATALOGUE_STATE_ID = 1
+
+
+class CatalogueState(models.Model):
+    """The catalogue's clock: one row, moved by every edit that can change a listed entry.
+
+    An item edit, delete or translation change moves this one row instead of every
+    holder's list state; a document names it in its ETag and cache key.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=CATALOGUE_STATE_ID)
+    version = models.PositiveBigIntegerField(_("version"), default=0)
+    updated = models.PositiveBigIntegerField(
+        _("updated"), default=0, help_text=_("Unix seconds of the last change.")
+    )
+
+    class Meta:
+        verbose_name = _("catalogue state")
+        verbose_name_plural = _("catalogue states")
+
+    def __str__(self) -> str:
+        return f"catalogue v{self.version} @{self.updated}"
+
+
+#: What a listener's document depends on besides its rows: the list's version, updated
+#: and catalogue version at its last change, the catalogue's version and updated now.
+STATE_COLUMNS = (
+    "list_version",
+    "list_updated",
+    "list_catalogue_version",
+    "catalogue_version_now",
+    "catalogue_updated",
+)
+
+
+def _catalogue_column(name: str) -> Subquery:
+    row = CatalogueState.objects.filter(pk=CATALOGUE_STATE_ID).values(name)[:1]
+    return Subquery(row, output_field=models.BigIntegerField())
+
+
+def document_state(user_id: Any, using: str) -> tuple[int, ...]:
+    """The :data:`STATE_COLUMNS` of a listener's document, in one query.
+
+    All zeros for a listener who never had a favourite: that body (an empty list, updated
+    0) depends on nothing else. A catalogue never edited is at version 0.
+    """
+    found = (
+        FavouriteListState.objects.using(using)
+        .filter(user_id=user_id)
+        .annotate(
+            list_version=F("version"),
+            list_updated=F("updated"),
+            list_catalogue_version=F("catalogue_version"),
+            catalogue_version_now=_catalogue_column("version"),
+            catalogue_updated=_catalogue_column("updated"),
+        )
+        .values_list(*STATE_COLUMNS)
+        .first()
+    )
+    return _state(found)
+
+
+def _state(values: Sequence[Any] | None) -> tuple[int, ...]:
+    if values is None or not values[0]:
+        return (0,) * len(STATE_COLUMNS)
+    return tuple(value or 0 for value in values)
+
+
+def document_rows(
+    user_id: Any, language: str | None, using: str
+) -> tuple[tuple[int, ...], list[tuple[Any, ...]]]:
+    """A listener's list and the state it is in, read in one statement (one snapshot).
+
+    Returns :func:`document_state`'s tuple and the entry rows (:data:`ENTRY_COLUMNS`,
+    newest first). The rows come from the listener's state row outwards (a LEFT JOIN to the
+    favourites), so the state and the rows always belong together, also under concurrent
+    writes; a listener without a state row has an empty list.
+    """
+    prefix = "user__dch_favourites__"
+    rows = list(
+        FavouriteListState.objects.using(using)
+        .filter(user_id=user_id)
+        .annotate(
+            list_version=F("version"),
+            list_updated=F("updated"),
+            list_catalogue_version=F("catalogue_version"),
+            catalogue_version_now=_catalogue_column("version"),
+            catalogue_updated=_catalogue_column("updated"),
+            **entry_columns(f"{prefix}item__", language),
+        )
+        .order_by(f"-{prefix}added", f"-{prefix}id")
+        .values_list(*STATE_COLUMNS, *ENTRY_COLUMNS)
+    )
+    width = len(STATE_COLUMNS)
+    state = _state(rows[0][:width] if rows else None)
+    entries = [row[width:] for row in rows if row[width] is not None]
+    return state, entries
+
+
+def document_updated(
+    list_version: int,
+    list_updated: int,
+    list_catalogue_version: int,
+    catalogue_version: int,
+    catalogue_updated: int,
+) -> int:
+    """The top-level ``updated`` of a list, from its own clock and the catalogue's.
+
+    One more for every catalogue change since the list's own last change, and never less
+    than the catalogue's last change: so it strictly increases with every change that can
+    alter the document, however the two kinds interleave, without touching the list's row
+    on a catalogue edit. It runs ahead of the clock only while changes come faster than one
+    a second. A listener who never had a favourite is at 0.
+    """
+    if not list_version:
+        return 0
+    return max(list_updated + max(0, catalogue_version - list_catalogue_version), catalogue_updated)
+
+
+# ---------------------------------------------------------------------------------------
+# Devices: app installations that signed in like the original service's apps
+# (dch_favourites.oauth2). Every token issued through a device is linked to it, so
+# disconnecting the device revokes them all at once.
+# ---------------------------------------------------------------------------------------
+
+OAUTH2_APPLICATION_MODEL: str = getattr(
+    settings, "OAUTH2_PROVIDER_APPLICATION_MODEL", "oauth2_provider.Application"
+)
+OAUTH2_ACCESS_TOKEN_MODEL: str = getattr(
+    settings, "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL", "oauth2_provider.AccessToken"
+)
+DEVICE_FIELD_MAX_LENGTH = 100
+
+
+class Device(models.Model):
+    """An app installation that got a device token (``grant_type=device``).
+
+    It keeps what the app said about itself, the listener who last signed in on it, and,
+    through :class:`DeviceToken`, every access token issued through it.
+    """
+
+    application = models.ForeignKey(
+        OAUTH2_APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="dch_devices",
+        verbose_name=_("application"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dch_devices",
+        verbose_name=_("listener"),
+        help_text=_("Who last signed in on the device."),
+    )
+    app_version = models.CharField(_("app version"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True)
+    app_distributor = models.CharField(
+        _("app distributor"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True
+    )
+    device_vendor = models.CharField(
+        _("device vendor"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True
+    )
+    device_model = models.CharField(
+        _("device model"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True
+    )
+    affiliate = models.CharField(_("affiliate"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
+    disconnected = models.DateTimeField(_("disconnected"), null=True, blank=True)
+    # SHA-256 of the device's own refresh token; its device tokens have no user, which
+    # django-oauth-toolkit's RefreshToken requires.
+    refresh_token_checksum = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+        ordering = ("-last_seen", "-id")
+        indexes = [models.Index(fields=["refresh_token_checksum"], name="dch_device_refresh_idx")]
+
+    def __str__(self) -> str:
+        described = " ".join(part for part in (self.device_vendor, self.device_model) if part)
+        return f"{described or _('device')} #{self.pk}"
+
+    def disconnect(self) -> int:
+        """Revoke every token issued through the device, in one transaction; how many.
+
+        Each access token goes through django-oauth-toolkit's ``revoke_access_token``, so
+        its refresh token is revoked with it. The device keeps its row, marked
+        ``disconnected``, and no token can be issued through it again.
+        """
+        from django.db import router, transaction
+        from oauth2_provider.models import get_access_token_model, revoke_access_token
+
+        token_model = get_access_token_model()
+        with transaction.atomic(using=router.db_for_write(token_model)):
+            locked = type(self).objects.select_for_update().get(pk=self.pk)
+            tokens = list(token_model.objects.filter(dch_device_link__device=locked))
+            for token in tokens:
+                revoke_access_token(token)
+            locked.disconnected = self.disconnected = locked.disconnected or timezone.now()
+            locked.refresh_token_checksum = self.refresh_token_checksum = ""
+            locked.save(update_fields=["disconnected", "refresh_token_checksum"])
+        return len(tokens)
+
+
+class DeviceToken(models.Model):
+    """Links an access token to the device it was issued through (one device per token)."""
+
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="tokens", verbose_name=_("device")
+    )
+    access_token = models.OneToOneField(
+        OAUTH2_ACCESS_TOKEN_MODEL,
+        on_delete=models.CASCADE,
+        related_name="dch_device_link",
+        verbose_name=_("access token"),
+    )
+
+    class Meta:
+        verbose_name = _("device token")
+        verbose_name_plural = _("device tokens")
+
+    def __str__(self) -> str:
+        return f"{self.device} / {self.access_token_id}"

@@ -1,13 +1,17 @@
 """The one place where favourites change.
 
-The API, the admin, management commands, Python callers and cascades (an item or a user
-deleted, a listed item edited) all come through here, so every effective change moves
-the listener's :class:`~dch_favourites.models.FavouriteListState` forward and sends
-:mod:`dch_favourites.signals` after commit.
+The API, the admin, management commands, Python callers, the ORM's doors on
+:class:`~dch_favourites.models.Favourite` (routed here by the models) and cascades all
+come through here, so every change of a list moves the listener's
+:class:`~dch_favourites.models.FavouriteListState` forward, every catalogue edit that can
+change a listed entry moves the one :class:`~dch_favourites.models.CatalogueState`, and
+:mod:`dch_favourites.signals` are sent after commit.
 
 Locks are always taken in the same order, catalogue items first and list states second
-(states in primary-key order), so concurrent writers queue instead of deadlocking. On
-SQLite the whole transaction is serialised (``transaction_mode: IMMEDIATE``).
+(states in primary-key order), so concurrent writers queue instead of deadlocking. A
+catalogue edit locks no list state: however many listeners hold an item, editing or
+deleting it does not make them wait. On SQLite the whole transaction is serialised
+(``transaction_mode: IMMEDIATE``).
 """
 
 from __future__ import annotations
@@ -15,32 +19,53 @@ from __future__ import annotations
 import copy
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.dispatch import Signal
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from dch_favourites.conf import app_settings
+from dch_favourites.exceptions import AlreadyListed, FavouritesError, ListFull, UnknownItems
 from dch_favourites.models import (
+    CATALOGUE_STATE_ID,
     CONCERT_PART_TYPES,
     CatalogueItem,
     CatalogueItemTranslation,
+    CatalogueState,
     Favourite,
     FavouriteListState,
     ItemType,
+    document_updated,
 )
 from dch_favourites.signals import favourite_added, favourite_removed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+__all__ = [
+    "AlreadyListed",
+    "FavouritesError",
+    "ListChange",
+    "ListFull",
+    "ListState",
+    "Source",
+    "UnknownItems",
+    "add_favourites",
+    "catalogue_changed",
+    "list_state",
+    "remove_all_favourites",
+    "remove_favourites",
+]
+
+#: How many holders' signals are sent per batch after an item is deleted.
+SIGNAL_BATCH = 1000
 
 
 class Source(StrEnum):
@@ -53,32 +78,6 @@ class Source(StrEnum):
     PYTHON = "python"
 
 
-class FavouritesError(Exception):
-    """A change that was refused; nothing was applied."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class UnknownItems(FavouritesError):
-    """Ids that name no catalogue item."""
-
-    def __init__(self, item_ids: Sequence[str]) -> None:
-        self.item_ids = tuple(item_ids)
-        super().__init__(_("Unknown catalogue id: %(ids)s.") % {"ids": ", ".join(self.item_ids)})
-
-
-class ListFull(FavouritesError):
-    """The add would take the list past ``MAX_FAVOURITES_PER_USER``."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(
-            _("The favourites list is full: it holds at most %(limit)d items.") % {"limit": limit}
-        )
-
-
 @dataclass(frozen=True)
 class ListState:
     """The version and top-level ``updated`` of a listener's list."""
@@ -89,10 +88,14 @@ class ListState:
 
 @dataclass(frozen=True)
 class ListChange:
-    """What one call changed: the ids applied (in order) and the list's state after it."""
+    """What one call changed: the ids applied (in order) and the list's state after it.
+
+    ``answer`` is what the call's ``read_back`` returned, read in the same transaction.
+    """
 
     state: ListState
     item_ids: tuple[str, ...] = field(default=())
+    answer: Any = None
 
     @property
     def changed(self) -> bool:
@@ -106,21 +109,37 @@ def now_seconds() -> int:
 
 def list_state(user: AbstractBaseUser) -> ListState:
     """The state of ``user``'s list; a listener who never had a favourite is at (0, 0)."""
-    row = FavouriteListState.objects.filter(user_id=user.pk).values_list("version", "updated")
-    found = row.first()
+    db = router.db_for_read(FavouriteListState)
+    row = FavouriteListState.objects.using(db).filter(user_id=user.pk)
+    found = row.values_list("version", "updated").first()
     return ListState(*found) if found else ListState()
 
 
 def add_favourites(
-    user: AbstractBaseUser, item_ids: Iterable[str], *, source: Source = Source.PYTHON
+    user: AbstractBaseUser,
+    item_ids: Iterable[str],
+    *,
+    source: str | None = None,
+    read_back: Callable[[str], Any] | None = None,
 ) -> ListChange:
     """Add items to ``user``'s list, all or nothing.
 
     Items already on the list are left as they are. Raises :class:`UnknownItems` when an id
     names no catalogue item and :class:`ListFull` past the configured length; in both
-    cases nothing changes.
+    cases nothing changes. ``read_back(db)``, when given, runs in the same transaction
+    after the change (the API reads the list it answers with there); its result is the
+    change's ``answer``.
     """
-    ids = _unique(item_ids)
+    return _add(user, _unique(item_ids), _source(source), read_back=read_back)
+
+
+def _add(
+    user: AbstractBaseUser,
+    ids: list[str],
+    source: Source,
+    insert: Callable[[list[str], str], None] | None = None,
+    read_back: Callable[[str], Any] | None = None,
+) -> ListChange:
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db):
         found = _lock_items_for_reference(ids, db)
@@ -128,63 +147,71 @@ def add_favourites(
         if missing:
             raise UnknownItems(missing)
         state = _lock_state(user, db)
-        present = set(
-            Favourite.objects.using(db)
-            .filter(user_id=user.pk, item_id__in=ids)
-            .values_list("item_id", flat=True)
-        )
+        rows = _rows(db).filter(user_id=user.pk)
+        present = set(rows.filter(item_id__in=ids).values_list("item_id", flat=True))
         new_ids = [item_id for item_id in ids if item_id not in present]
         if not new_ids:
-            return ListChange(_as_state(state))
+            return ListChange(_as_state(state), answer=_answer(read_back, db))
         limit = app_settings.MAX_FAVOURITES_PER_USER
-        if Favourite.objects.using(db).filter(user_id=user.pk).count() + len(new_ids) > limit:
+        if rows.count() + len(new_ids) > limit:
             raise ListFull(limit)
-        added = timezone.now()
-        Favourite.objects.using(db).bulk_create(
-            [Favourite(user_id=user.pk, item_id=item_id, added=added) for item_id in new_ids]
-        )
+        if insert is None:
+            added = timezone.now()
+            _rows(db).bulk_create(
+                [Favourite(user_id=user.pk, item_id=item_id, added=added) for item_id in new_ids]
+            )
+        else:
+            insert(new_ids, db)
         _bump(state, db)
         _send_on_commit(favourite_added, user, new_ids, source, db)
-    return ListChange(_as_state(state), tuple(new_ids))
+        answer = _answer(read_back, db)
+    return ListChange(_as_state(state), tuple(new_ids), answer)
 
 
 def remove_favourites(
-    user: AbstractBaseUser, item_ids: Iterable[str], *, source: Source = Source.PYTHON
+    user: AbstractBaseUser,
+    item_ids: Iterable[str],
+    *,
+    source: str | None = None,
+    read_back: Callable[[str], Any] | None = None,
 ) -> ListChange:
-    """Remove items from ``user``'s list; ids not on it are ignored."""
+    """Remove items from ``user``'s list; ids not on it are ignored.
+
+    ``read_back`` as for :func:`add_favourites`.
+    """
     ids = _unique(item_ids)
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db):
         state = _lock_state(user, db)
-        rows = Favourite.objects.using(db).filter(user_id=user.pk, item_id__in=ids)
+        rows = _rows(db).filter(user_id=user.pk, item_id__in=ids)
         present = set(rows.values_list("item_id", flat=True))
         removed = [item_id for item_id in ids if item_id in present]
         if not removed:
-            return ListChange(_as_state(state))
-        rows._delete_rows()
+            return ListChange(_as_state(state), answer=_answer(read_back, db))
+        rows.delete()
         _bump(state, db)
-        _send_on_commit(favourite_removed, user, removed, source, db)
-    return ListChange(_as_state(state), tuple(removed))
+        _send_on_commit(favourite_removed, user, removed, _source(source), db)
+        answer = _answer(read_back, db)
+    return ListChange(_as_state(state), tuple(removed), answer)
 
 
-def remove_all_favourites(user: AbstractBaseUser, *, source: Source = Source.PYTHON) -> ListChange:
+def remove_all_favourites(user: AbstractBaseUser, *, source: str | None = None) -> ListChange:
     """Empty ``user``'s list."""
     db = router.db_for_write(Favourite)
     return remove_favourites(user, _listed_item_ids(user.pk, db), source=source)
 
 
-def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: Source = Source.PYTHON) -> int:
+def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: str | None = None) -> int:
     """Delete the favourites a queryset selects (admin bulk delete, ``qs.delete()``).
 
-    Each listener's part goes through :func:`remove_favourites`, in user order.
-    Returns how many favourites were removed.
+    Each listener's part goes through :func:`remove_favourites`, in user order, in one
+    transaction on the write database. Returns how many favourites were removed.
     """
-    db = queryset.db
+    db = router.db_for_write(Favourite)
     by_user: dict[Any, list[str]] = defaultdict(list)
     with transaction.atomic(using=db):
-        for user_id, item_id in queryset.order_by("user_id", "-added").values_list(
-            "user_id", "item_id"
-        ):
+        selected = queryset.using(db).order_by("user_id", "-added").values_list("user_id", "item_id")
+        for user_id, item_id in selected:
             by_user[user_id].append(item_id)
         users = get_user_model()._default_manager.using(db).in_bulk(list(by_user))
         return sum(
@@ -193,73 +220,116 @@ def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: Source = Sou
         )
 
 
-def add_favourite_instance(favourite: Favourite, *, source: Source = Source.PYTHON) -> None:
-    """Save a new ``Favourite`` instance through :func:`add_favourites` (admin, ``create()``)."""
-    add_favourites(favourite.user, [favourite.item_id], source=source)
-    stored = Favourite.objects.get(user_id=favourite.user_id, item_id=favourite.item_id)
-    favourite.pk, favourite.added = stored.pk, stored.added
-    favourite._state.adding = False
-    favourite._state.db = stored._state.db
+def add_favourite_rows(favourites: Sequence[Favourite], *, db: str | None = None) -> list[Favourite]:
+    """Add unsaved ``Favourite`` instances (``bulk_create()``, the many-to-many ``add()``).
 
-
-def items_changed(item_ids: Sequence[str], *, db: str | None = None) -> int:
-    """Move forward every list that holds one of ``item_ids`` (their entries changed).
-
-    Returns the number of lists moved.
+    Grouped by listener, each group through :func:`add_favourites`, all in one
+    transaction: one unknown item or full list refuses them all. Returns the stored rows.
     """
-    if not item_ids:
-        return 0
-    db = db or router.db_for_write(FavouriteListState)
-    holders = Favourite.objects.using(db).filter(item_id__in=item_ids).values("user_id")
-    # The save hooks call this in autocommit too (an item saved from a script): the row
-    # locks need a transaction of their own then.
+    db = db or router.db_for_write(Favourite)
+    by_user: dict[Any, list[str]] = defaultdict(list)
+    for favourite in favourites:
+        by_user[favourite.user_id].append(favourite.item_id)
     with transaction.atomic(using=db):
-        return _bump_many(FavouriteListState.objects.using(db).filter(user_id__in=holders), db)
+        users = get_user_model()._default_manager.using(db).in_bulk(list(by_user))
+        missing_users = [user_id for user_id in by_user if user_id not in users]
+        if missing_users:
+            raise FavouritesError(f"Unknown listener: {', '.join(map(str, missing_users))}.")
+        for user_id in sorted(by_user, key=str):
+            add_favourites(users[user_id], by_user[user_id], source=Source.PYTHON)
+        stored = Favourite.objects.using(db).filter(
+            user_id__in=list(by_user), item_id__in={f.item_id for f in favourites}
+        )
+        by_key = {(row.user_id, row.item_id): row for row in stored}
+    return [by_key[(f.user_id, f.item_id)] for f in favourites if (f.user_id, f.item_id) in by_key]
+
+
+def add_favourite_instance(
+    favourite: Favourite, save: Callable[[], None], *, source: str | None = None
+) -> None:
+    """Add a new ``Favourite`` instance (admin, ``create()``, ``save()``) on the write path.
+
+    ``save`` is the model's own save, which inserts the row; it runs under the list's lock,
+    after the checks of :func:`add_favourites`. Raises :class:`AlreadyListed` when the item
+    is on the list already.
+    """
+
+    def insert(new_ids: list[str], db: str) -> None:
+        favourite.added = favourite.added or timezone.now()
+        save()
+
+    change = _add(favourite.user, [favourite.item_id], _source(source), insert=insert)
+    if not change.changed:
+        raise AlreadyListed(favourite.item_id)
+
+
+def catalogue_changed(*, db: str | None = None) -> None:
+    """Move the catalogue clock: every document that shows catalogue data is renewed.
+
+    One row is updated, inside the caller's transaction if there is one, so the change
+    and the clock commit together; no listener's list state is touched.
+    """
+    db = db or router.db_for_write(CatalogueState)
+    now = now_seconds()
+    states = models.QuerySet(CatalogueState, using=db).filter(pk=CATALOGUE_STATE_ID)
+    bump = {"version": F("version") + 1, "updated": Greatest(Value(now), F("updated") + 1)}
+    with transaction.atomic(using=db):
+        if not states.update(**bump):
+            CatalogueState.objects.using(db).bulk_create(
+                [CatalogueState(pk=CATALOGUE_STATE_ID)], ignore_conflicts=True
+            )
+            states.update(**bump)
 
 
 # Cascades: connected in AppConfig.ready() to model signals.
 
 
 def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) -> None:
-    """An item was saved: lists that hold it, or a part whose begin it gives, move forward."""
+    """An item was saved: its entry changed in every list that holds it.
+
+    A new item is on no list yet, unless it is a concert, whose begin its parts show.
+    """
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     if created and instance.type != ItemType.CONCERT:
         return
-    changed = [] if created else [instance.pk]
-    if instance.type == ItemType.CONCERT and instance._begin_changed:
-        changed += _touch_parts(instance.pk, db)
-    instance._begin_changed = False
-    items_changed(changed, db=db)
+    if instance.type == ItemType.CONCERT and (created or instance.begin_changed):
+        _touch_parts(instance.pk, db)
+    instance.begin_changed = False
+    catalogue_changed(db=db)
 
 
 def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     """An item is about to be deleted (inside the delete's transaction).
 
-    Its holders lose it; when it is a concert, its parts fall back to their own begin.
-    The item row is locked first, so an add racing the delete either lands before it (and
-    is removed with it) or finds the item gone.
+    Its holders lose it: the catalogue clock moves (their documents are renewed) and each
+    of them hears ``favourite_removed`` after commit, in batches, outside the transaction.
+    When it is a concert, its parts fall back to their own begin. The item row is locked
+    first, so an add racing the delete either lands before it (and is removed with it) or
+    finds the item gone.
     """
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
-    CatalogueItem.objects.using(db).select_for_update().filter(pk=instance.pk).exists()
+    models.QuerySet(CatalogueItem, using=db).select_for_update().filter(pk=instance.pk).exists()
     holders = list(
         Favourite.objects.using(db)
         .filter(item_id=instance.pk)
         .order_by("user_id")
         .values_list("user_id", flat=True)
     )
-    part_ids = _touch_parts(instance.pk, db) if instance.type == ItemType.CONCERT else []
-    items_changed([instance.pk, *part_ids], db=db)
+    if instance.type == ItemType.CONCERT:
+        _touch_parts(instance.pk, db)
+    catalogue_changed(db=db)
     if holders:
-        users = get_user_model()._default_manager.using(db).in_bulk(holders)
-        for user_id in holders:
-            _send_on_commit(favourite_removed, users[user_id], [instance.pk], Source.CASCADE, db)
+        item_id = instance.pk
+        transaction.on_commit(lambda: _tell_holders(holders, item_id, db), using=db)
 
 
 def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
     """A translation was saved or deleted: the item's entry changed in that language."""
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
-    CatalogueItem.objects.using(db).filter(pk=instance.item_id).update(updated=timezone.now())
-    items_changed([instance.item_id], db=db)
+    models.QuerySet(CatalogueItem, using=db).filter(pk=instance.item_id).update(
+        updated=timezone.now()
+    )
+    catalogue_changed(db=db)
 
 
 def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
@@ -274,13 +344,29 @@ def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
 # Internals.
 
 
+def _answer(read_back: Callable[[str], Any] | None, db: str) -> Any:
+    return read_back(db) if read_back is not None else None
+
+
+def _source(source: str | None) -> Source:
+    return Source(source) if source is not None else Source.PYTHON
+
+
+def _rows(db: str) -> QuerySet[Favourite]:
+    """Favourite rows as plain Django writes them: for this module only.
+
+    The model's own manager routes writes here; the write path itself must not go round.
+    """
+    return models.QuerySet(Favourite, using=db)
+
+
 def _unique(item_ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(item_ids))
 
 
 def _listed_item_ids(user_pk: Any, db: str) -> list[str]:
     """The ids on a listener's list, newest first."""
-    rows = Favourite.objects.using(db).filter(user_id=user_pk).order_by("-added", "-id")
+    rows = _rows(db).filter(user_id=user_pk).order_by("-added", "-id")
     return list(rows.values_list("item_id", flat=True))
 
 
@@ -298,14 +384,15 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
         return set()
     connection = connections[db]
     if connection.vendor == "postgresql":
-        table = CatalogueItem._meta.db_table
+        table = connection.ops.quote_name(CatalogueItem._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
-                f'SELECT "id" FROM "{table}" WHERE "id" = ANY(%s) ORDER BY "id" FOR KEY SHARE',  # noqa: S608  (table name from the model)
+                f'SELECT "id" FROM {table} WHERE "id" = ANY(%s) ORDER BY "id" FOR KEY SHARE',  # noqa: S608  (table name from the model)
                 [list(item_ids)],
             )
             return {row[0] for row in cursor.fetchall()}
-    return set(CatalogueItem.objects.using(db).filter(pk__in=item_ids).values_list("pk", flat=True))
+    items = models.QuerySet(CatalogueItem, using=db).filter(pk__in=item_ids)
+    return set(items.values_list("pk", flat=True))
 
 
 def _lock_state(user: AbstractBaseUser, db: str) -> FavouriteListState:
@@ -321,33 +408,44 @@ def _lock_state(user: AbstractBaseUser, db: str) -> FavouriteListState:
 
 
 def _bump(state: FavouriteListState, db: str) -> None:
-    """One effective change: version + 1, ``updated`` strictly later, never backwards."""
-    state.version += 1
-    state.updated = max(now_seconds(), state.updated + 1)
-    state.save(using=db, update_fields=["version", "updated"])
+    """One change of the list: version + 1, top-level ``updated`` strictly later.
 
-
-def _bump_many(states: QuerySet[FavouriteListState], db: str) -> int:
-    """:func:`_bump` for many lists in one statement, locking the rows in key order first."""
-    pks = list(states.select_for_update().order_by("pk").values_list("pk", flat=True))
-    if not pks:
-        return 0
-    return int(
-        FavouriteListState.objects.using(db)
-        .filter(pk__in=pks)
-        .update(version=F("version") + 1, updated=Greatest(Value(now_seconds()), F("updated") + 1))
+    ``updated`` becomes later than the document's ``updated`` was, catalogue changes since
+    the last bump included (:func:`~dch_favourites.models.document_updated`), and the
+    catalogue version they are included up to is noted.
+    """
+    catalogue = models.QuerySet(CatalogueState, using=db).filter(pk=CATALOGUE_STATE_ID)
+    catalogue_version, catalogue_updated = catalogue.values_list("version", "updated").first() or (
+        0,
+        0,
     )
+    before = document_updated(
+        state.version, state.updated, state.catalogue_version, catalogue_version, catalogue_updated
+    )
+    state.version += 1
+    state.updated = max(now_seconds(), before + 1)
+    state.catalogue_version = catalogue_version
+    state.save(using=db, update_fields=["version", "updated", "catalogue_version"])
 
 
-def _touch_parts(concert_id: str, db: str) -> list[str]:
-    """Stamp the works and interviews of a concert as updated; returns their ids."""
-    parts = CatalogueItem.objects.using(db).filter(
+def _touch_parts(concert_id: str, db: str) -> None:
+    """Stamp the works and interviews of a concert as updated (their begin changed)."""
+    parts = models.QuerySet(CatalogueItem, using=db).filter(
         concert_id=concert_id, type__in=CONCERT_PART_TYPES
     )
-    part_ids = list(parts.values_list("pk", flat=True))
-    if part_ids:
-        CatalogueItem.objects.using(db).filter(pk__in=part_ids).update(updated=timezone.now())
-    return part_ids
+    parts.update(updated=timezone.now())
+
+
+def _tell_holders(holders: Sequence[Any], item_id: str, db: str) -> None:
+    """``favourite_removed`` for every holder of a deleted item, users loaded in batches."""
+    users = get_user_model()._default_manager.using(db)
+    for start in range(0, len(holders), SIGNAL_BATCH):
+        ids = holders[start : start + SIGNAL_BATCH]
+        batch = users.in_bulk(ids)
+        for user in (batch[user_id] for user_id in ids if user_id in batch):
+            favourite_removed.send_robust(
+                sender=Favourite, user=user, items=(item_id,), source=Source.CASCADE
+            )
 
 
 def _send_on_commit(

@@ -114,3 +114,16 @@ def _no_language_leaks() -> Any:
     translation.deactivate()
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _empty_caches() -> Any:
+    """Every test starts with empty caches: documents and throttle counts of one test must
+    not answer another's (SQLite reuses primary keys after a rollback)."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield
+    for cache in caches.all():
+        cache.clear()

@@ -23,3 +23,19 @@ def database_state(using: str = "default") -> dict[str, Any]:
             AccessToken.objects.using(using).values_list("id", "user_id", "scope", "expires")
         ),
     }
+
+
+def document_clock(user: Any, using: str = "default") -> tuple[int, int, int]:
+    """(list version, catalogue version, top-level updated) of a listener's document.
+
+    A change that the document shows moves the first or the second, and the third.
+    """
+    from dch_favourites.models import document_state, document_updated
+
+    state = document_state(user.pk, using)
+    return state[0], state[3] if state[0] else 0, document_updated(*state)
+
+
+def moved(before: tuple[int, int, int], after: tuple[int, int, int]) -> bool:
+    """Whether the document moved forward from ``before`` to ``after``."""
+    return after[:2] != before[:2] and after[2] > before[2]

@@ -83,3 +83,32 @@ class TranslationFactory(factory.django.DjangoModelFactory):
     item = factory.SubFactory(CatalogueItemFactory)
     language = "de"
     title = factory.Sequence(lambda n: f"Titel {n}")
+
+
+# -- Sign-in like the original apps (dch_favourites.oauth2) ------------------------------
+
+APP_SECRET = "app-secret-0123456789"
+
+
+class SignInApplicationFactory(ApplicationFactory):
+    """An app as ``createapplication confidential password --client-id ... --client-secret``
+    makes it: the device, password and refresh grants, a known secret (stored hashed)."""
+
+    class Meta:
+        model = Application
+        django_get_or_create = ("client_id",)
+
+    client_id = factory.Sequence(lambda n: f"dch.app{n}")
+    client_secret = APP_SECRET
+
+
+class DeviceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "dch_favourites.Device"
+
+    application = factory.SubFactory(SignInApplicationFactory)
+    app_version = "1.95.0"
+    app_distributor = "berlinphil"
+    device_vendor = "Google"
+    device_model = "Pixel 8"
+    affiliate = "none"

@@ -11,3 +11,17 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # noqa: F405
 else:
     DATABASES["default"]["TEST"] = {"NAME": None}  # noqa: F405
+
+# Sign-in like the original apps, with every RFC 9700 gate of the example site on: a fresh
+# signing key per run (the example site's own lives in example_project/var/, never committed),
+# and the toolkit's server rebuilt per request so that override_settings reaches it.
+from jwcrypto import jwk  # noqa: E402
+
+OAUTH2_PROVIDER = {
+    **OAUTH2_PROVIDER,  # noqa: F405
+    "ACCESS_TOKEN_GENERATOR": "dch_favourites.oauth2.generators.signed_access_token",
+    "OIDC_RSA_PRIVATE_KEY": jwk.JWK.generate(kty="RSA", size=2048)
+    .export_to_pem(private_key=True, password=None)
+    .decode("ascii"),
+    "ALWAYS_RELOAD_OAUTHLIB_CORE": True,
+}

@@ -17,6 +17,7 @@ from django.contrib.admin import AdminSite
 from django.contrib.admin.widgets import AutocompleteSelect, ForeignKeyRawIdWidget
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
 from django.test import Client, RequestFactory, override_settings
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -456,7 +457,7 @@ def test_favourite_search_and_filters(staff_client: Client, spec_items: Any) -> 
     bob = UserFactory(username="bob", email="robert@example.net")
     add_favourites(ann, ["301", "23427-1"])
     add_favourites(bob, ["23427-3"])
-    Favourite.objects.filter(user=bob).update(added=ts(1500000000))
+    QuerySet(Favourite).filter(user=bob).update(added=ts(1500000000))
 
     def pairs(**query: str) -> list[tuple[str, str]]:
         response = staff_client.get(FAVOURITES, query)

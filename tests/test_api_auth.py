@@ -123,16 +123,17 @@ def test_post_needs_the_write_scope(make_api: Any) -> None:
     assert not FavouriteListState.objects.exists()
 
 
-@override_settings(
-    DCH_FAVOURITES={
+def test_scope_names_are_django_oauth_toolkits(make_api: Any, settings: Any) -> None:
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
         "READ_SCOPE": "favourites:read",
         "WRITE_SCOPE": "favourites:write",
-        "WRITE_THROTTLE_RATE": None,
     }
-)
-def test_scope_names_are_settings(make_api: Any) -> None:
     assert make_api(scope="read write").get().status_code == 403
     assert make_api(scope="favourites:read").get().status_code == 200
+    assert make_api(scope="favourites:read").form(action="add", id="1").status_code == 403
+    both = make_api(scope="favourites:read favourites:write").form(action="add", id="1")
+    assert both.status_code == 404
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete", "options", "trace"])

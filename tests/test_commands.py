@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from database_state import document_clock, moved
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models import QuerySet
 from django.db.models.signals import post_save
 from django.test import Client, override_settings
+from django.utils import translation
 
 from dch_favourites.models import (
     CatalogueItem,
@@ -110,7 +113,7 @@ def test_a_changed_record_is_updated_and_moves_the_lists_holding_it(tmp_path: Pa
     run("import_catalogue", write_json(tmp_path, SPEC_ITEMS))
     listener = UserFactory()
     add_favourites(listener, ["301"])
-    version = FavouriteListState.objects.get(user=listener).version
+    before = document_clock(listener)
     records = copy.deepcopy(SPEC_ITEMS)
     records[0]["title"] = "Guardians of Unity (restored)"
     records[0]["updated"] = 1500000000
@@ -121,7 +124,7 @@ def test_a_changed_record_is_updated_and_moves_the_lists_holding_it(tmp_path: Pa
     film = CatalogueItem.objects.get(pk="301")
     assert film.title == "Guardians of Unity (restored)"
     assert int(film.updated.timestamp()) == 1500000000
-    assert FavouriteListState.objects.get(user=listener).version == version + 1
+    assert moved(before, document_clock(listener))
 
 
 def test_the_given_updated_is_kept_and_served(api: Any, tmp_path: Path) -> None:
@@ -147,7 +150,7 @@ def test_without_updated_an_item_is_stamped_with_the_import_time(tmp_path: Path)
     assert before <= updated <= int(time.time())
     # Unchanged on a second run: the stamp stays.
     assert run("import_catalogue", write_json(tmp_path, [record], "again.json")) == (
-        "Imported 1 items: 0 created, 0 updated, 1 unchanged.\n"
+        "Imported 1 item: 0 created, 0 updated, 1 unchanged.\n"
     )
     assert int(CatalogueItem.objects.get(pk="301").updated.timestamp()) == updated
 
@@ -210,7 +213,7 @@ def test_a_numeric_id_is_imported_as_its_string(tmp_path: Path) -> None:
 
     output = run("import_catalogue", write_json(tmp_path, [record]))
 
-    assert output == "Imported 1 items: 1 created, 0 updated, 0 unchanged.\n"
+    assert output == "Imported 1 item: 1 created, 0 updated, 0 unchanged.\n"
     assert list(CatalogueItem.objects.values_list("pk", flat=True)) == ["301"]
 
 
@@ -220,7 +223,7 @@ def test_a_part_whose_concert_is_missing_can_be_updated(tmp_path: Path) -> None:
 
     output = run("import_catalogue", write_json(tmp_path, [{**work, "title": "Étude"}], "2.json"))
 
-    assert output == "Imported 1 items: 0 created, 1 updated, 0 unchanged.\n"
+    assert output == "Imported 1 item: 0 created, 1 updated, 0 unchanged.\n"
     stored = CatalogueItem.objects.get(pk="777-1")
     assert (stored.title, stored.concert_id) == ("Étude", "777")
     assert not CatalogueItem.objects.filter(pk="777").exists()
@@ -265,7 +268,7 @@ GOOD = {
             "Record 2 (id '302'): 'title' must be a non-empty string of at most 500 characters",
         ),
         (
-            {**GOOD, "short_title": "x" * 201},
+            {**GOOD, "type": "concert", "short_title": "x" * 201},
             "Record 2 (id '302'): 'short_title' must be a string of at most 200 characters, "
             "or null",
         ),
@@ -286,7 +289,44 @@ GOOD = {
         ),
         (
             {**GOOD, "image": "x.jpg"},
-            "Record 2 (id '302'): 'image' must be an object with 'overview' and 'detail'",
+            "Record 2 (id '302'): 'image' must be an object with 'overview' and 'detail', or null",
+        ),
+        (
+            {**GOOD, "image": False},
+            "Record 2 (id '302'): 'image' must be an object with 'overview' and 'detail', or null",
+        ),
+        (
+            {**GOOD, "image": {"overview": None, "teaser": "t.jpg"}},
+            "Record 2 (id '302'): unknown field 'image.teaser'",
+        ),
+        (
+            {**GOOD, "short_title": "Film"},
+            "Record 2 (id '302'): a film has no 'short_title': leave it out or set it to null",
+        ),
+        (
+            {**GOOD, "short_title": ""},
+            "Record 2 (id '302'): a film has no 'short_title': leave it out or set it to null",
+        ),
+        (
+            {**GOOD, "type": "playlist", "date": {"published": 1463558400, "begin": 1463558400}},
+            "Record 2 (id '302'): a playlist has no 'date.begin': leave it out or set it to null",
+        ),
+        (
+            {**GOOD, "translations": {"de": {"title": "Film", "short_title": "F"}}},
+            "Record 2 (id '302'): a film has no 'translations.de.short_title': leave it out or "
+            "set it to null",
+        ),
+        (
+            {**GOOD, "subtitle": "x", "_links": {}},
+            "Record 2 (id '302'): unknown field '_links', 'subtitle'",
+        ),
+        (
+            {**GOOD, "date": {"published": 1463558400, "end": 1463558400}},
+            "Record 2 (id '302'): unknown field 'date.end'",
+        ),
+        (
+            {**GOOD, "translations": {"de": {"title": "Film", "subtitle": "x"}}},
+            "Record 2 (id '302'): unknown field 'translations.de.subtitle'",
         ),
         (
             {**GOOD, "translations": {"en": {"title": "English"}}},
@@ -305,12 +345,12 @@ GOOD = {
             "Record 2 (id '302'): translation 'de' must be an object with 'title'",
         ),
         (
-            {**GOOD, "translations": {"de": {"short_title": "T"}}},
+            {**GOOD, "translations": {"de": {"short_title": None}}},
             "Record 2 (id '302'): translation 'de' needs a non-empty 'title' of at most 500 "
             "characters",
         ),
         (
-            {**GOOD, "translations": {"de": {"title": "T", "short_title": 5}}},
+            {**GOOD, "type": "concert", "translations": {"de": {"title": "T", "short_title": 5}}},
             "Record 2 (id '302'): 'translations.de.short_title' must be a string of at most 200 "
             "characters, or null",
         ),
@@ -376,8 +416,10 @@ def test_a_missing_file(tmp_path: Path) -> None:
     assert not CatalogueItem.objects.exists()
 
 
+# A concert: films and playlists have no short title.
 TRANSLATED = {
     **GOOD,
+    "type": "concert",
     "short_title": "Film",
     "updated": 1500000000,
     "translations": {"de": {"title": "Noch ein Film", "short_title": None}},
@@ -387,26 +429,26 @@ TRANSLATED = {
 def test_translations_are_imported(tmp_path: Path) -> None:
     output = run("import_catalogue", write_json(tmp_path, [TRANSLATED]))
 
-    assert output == "Imported 1 items: 1 created, 0 updated, 0 unchanged.\n"
+    assert output == "Imported 1 item: 1 created, 0 updated, 0 unchanged.\n"
     assert translations_snapshot() == [("302", "de", "Noch ein Film", None)]
     assert int(CatalogueItem.objects.get(pk="302").updated.timestamp()) == 1500000000
     again = run("import_catalogue", write_json(tmp_path, [TRANSLATED], "again.json"))
-    assert again == "Imported 1 items: 0 created, 0 updated, 1 unchanged.\n"
+    assert again == "Imported 1 item: 0 created, 0 updated, 1 unchanged.\n"
 
 
 def test_a_changed_translation_updates_the_item_and_keeps_its_updated(tmp_path: Path) -> None:
     run("import_catalogue", write_json(tmp_path, [TRANSLATED]))
     listener = UserFactory()
     add_favourites(listener, ["302"])
-    version = FavouriteListState.objects.get(user=listener).version
+    before = document_clock(listener)
     changed = {**TRANSLATED, "translations": {"de": {"title": "Ein Film", "short_title": "F"}}}
 
     output = run("import_catalogue", write_json(tmp_path, [changed], "v2.json"))
 
-    assert output == "Imported 1 items: 0 created, 1 updated, 0 unchanged.\n"
+    assert output == "Imported 1 item: 0 created, 1 updated, 0 unchanged.\n"
     assert translations_snapshot() == [("302", "de", "Ein Film", "F")]
     assert int(CatalogueItem.objects.get(pk="302").updated.timestamp()) == 1500000000
-    assert FavouriteListState.objects.get(user=listener).version > version
+    assert moved(before, document_clock(listener))
 
 
 def test_a_changed_item_keeps_its_translations_and_its_updated(tmp_path: Path) -> None:
@@ -428,13 +470,13 @@ def test_leaving_translations_out_keeps_them_and_an_empty_object_removes_them(
     without = {k: v for k, v in TRANSLATED.items() if k != "translations"}
 
     kept = run("import_catalogue", write_json(tmp_path, [without], "without.json"))
-    assert kept == "Imported 1 items: 0 created, 0 updated, 1 unchanged.\n"
+    assert kept == "Imported 1 item: 0 created, 0 updated, 1 unchanged.\n"
     assert translations_snapshot() == [("302", "de", "Edited by staff", None)]
 
     emptied = run(
         "import_catalogue", write_json(tmp_path, [{**without, "translations": {}}], "e.json")
     )
-    assert emptied == "Imported 1 items: 0 created, 1 updated, 0 unchanged.\n"
+    assert emptied == "Imported 1 item: 0 created, 1 updated, 0 unchanged.\n"
     assert translations_snapshot() == []
     assert int(CatalogueItem.objects.get(pk="302").updated.timestamp()) == 1500000000
 
@@ -469,7 +511,7 @@ def test_only_the_translations_that_changed_are_written(tmp_path: Path) -> None:
     finally:
         post_save.disconnect(sender=CatalogueItemTranslation, dispatch_uid="test_commands")
 
-    assert output == "Imported 1 items: 0 created, 1 updated, 0 unchanged.\n"
+    assert output == "Imported 1 item: 0 created, 1 updated, 0 unchanged.\n"
     assert written == ["fr"]
     assert translations_snapshot() == [
         ("302", "de", "Film DE", None),
@@ -486,9 +528,9 @@ def holder(tmp_path: Path) -> Any:
     run("import_catalogue", write_json(tmp_path, SPEC_ITEMS, "spec.json"))
     user = UserFactory(username="jürgen")
     add_favourites(user, ["301"])
-    Favourite.objects.filter(user=user, item_id="301").update(added=_at(1600000000))
+    QuerySet(Favourite).filter(user=user, item_id="301").update(added=_at(1600000000))
     add_favourites(user, ["23427-1"])
-    Favourite.objects.filter(user=user, item_id="23427-1").update(added=_at(1600000100))
+    QuerySet(Favourite).filter(user=user, item_id="23427-1").update(added=_at(1600000100))
     add_favourites(UserFactory(username="other"), ["23427-3"])
     return user
 
@@ -678,3 +720,58 @@ def test_unknown_or_badly_named_users(
 
     assert str(raised.value) == message
     assert Favourite.objects.count() == 3
+
+
+# Messages: one and many, in English and in German.
+
+
+def test_a_film_without_short_title_or_begin_and_numbers_with_a_zero_fraction_import(
+    tmp_path: Path,
+) -> None:
+    record = {**GOOD, "short_title": None, "date": {"published": 1463558400.0, "begin": None}}
+
+    output = run("import_catalogue", write_json(tmp_path, [record]))
+
+    assert output == "Imported 1 item: 1 created, 0 updated, 0 unchanged.\n"
+    film = CatalogueItem.objects.get(pk="302")
+    assert (film.short_title, film.begin, int(film.published.timestamp())) == (
+        None,
+        None,
+        1463558400,
+    )
+
+
+def test_one_favourite_is_singular(holder: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    Favourite.objects.filter(user=holder, item_id="301").delete()
+    asked: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "yes")
+    path = tmp_path / "one.json"
+
+    exported = run("export_favourites", "--username", "jürgen", "--output", str(path))
+    removed = run("remove_favourites", "--username", "jürgen")
+
+    assert exported == f"Exported 1 favourite of user 'jürgen' (id {holder.pk}) to {path}.\n"
+    assert asked == [
+        f"Remove the 1 favourite of user 'jürgen' (id {holder.pk})? This cannot be undone.\n"
+        "Type 'yes' to continue, or 'no' to cancel: "
+    ]
+    assert removed == f"Removed 1 favourite of user 'jürgen' (id {holder.pk}).\n"
+
+
+def test_the_summaries_come_in_the_sites_language(
+    holder: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("builtins.input", _no_prompt)
+    one = write_json(tmp_path, [GOOD], "one.json")
+    with translation.override("de"):
+        imported_one = run("import_catalogue", one)
+        imported_many = run("import_catalogue", write_json(tmp_path, SPEC_ITEMS, "spec.json"))
+        removed = run("remove_favourites", "--username", "jürgen", "--yes")
+        nothing = run("remove_favourites", "--username", "jürgen", "--yes")
+
+    assert imported_one == "1 Eintrag importiert: 1 neu, 0 aktualisiert, 0 unverändert.\n"
+    assert imported_many == "3 Einträge importiert: 0 neu, 0 aktualisiert, 3 unverändert.\n"
+    assert removed == f"2 Favoriten von Benutzer 'jürgen' (id {holder.pk}) entfernt.\n"
+    assert nothing == (
+        f"Benutzer 'jürgen' (id {holder.pk}) hat keine Favoriten; nichts entfernt.\n"
+    )

@@ -17,7 +17,7 @@ from django.db import DataError, OperationalError, connection
 from django.test import Client, override_settings
 from threaded_server import ConnectionFactory, connection_factory, server_database, serving
 
-from dch_favourites.api.authentication import WriteRateThrottle
+from dch_favourites.api.throttling import WriteRateThrottle
 from dch_favourites.models import Favourite, FavouriteListState
 from dch_favourites.services import add_favourites
 from dch_favourites.signals import favourite_added, favourite_removed
@@ -27,7 +27,7 @@ URL = "/v2/user/favourites"
 UNAVAILABLE = {"error": {"message": "Service temporarily unavailable."}}
 SERVER_ERROR = {"error": {"message": "Internal server error."}}
 STATE_UPDATE = 'UPDATE "dch_favourites_favouriteliststate"'
-ENTRY_ROWS = 'FROM "dch_favourites_favourite" INNER JOIN'
+ENTRY_ROWS = 'LEFT OUTER JOIN "dch_favourites_favourite"'
 
 
 def closed_port() -> int:

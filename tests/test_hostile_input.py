@@ -93,8 +93,8 @@ ROWS = [
     ),
     Row(
         "action-unknown",
-        "action=remove&id=301",
-        message="Unknown action 'remove': use add or delete.",
+        "action=drop&id=301",
+        message="Unknown action 'drop': use add or delete.",
     ),
     Row(
         "action-upper-case-add",

@@ -22,8 +22,11 @@ from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client, override_settings
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView
 
 from dch_favourites.api.errors import LEGACY_401_MESSAGE
+from dch_favourites.api.serializers import FavouriteChangeSerializer
 from dch_favourites.services import add_favourites
 from factories import AccessTokenFactory, CatalogueItemFactory, WorkFactory
 
@@ -35,10 +38,17 @@ ITEM = "/v2/{item_type}/{item_id}"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def schema(client: Client | None = None) -> dict[str, Any]:
-    response = (client or Client()).get(SCHEMA_URL)
+def schema(client: Client | None = None, url: str = SCHEMA_URL) -> dict[str, Any]:
+    response = (client or Client()).get(url)
     assert response.status_code == 200
     return json.loads(response.content)
+
+
+# The API mounted elsewhere, for the test that the schema follows the URLconf.
+urlpatterns = [
+    path("schema.json", SpectacularJSONAPIView.as_view(), name="schema"),
+    path("api/v3/", include("dch_favourites.api.urls")),
+]
 
 
 def test_generation_is_free_of_warnings_and_valid_openapi(tmp_path: Path) -> None:
@@ -104,25 +114,197 @@ def test_legacy_401_and_405_bodies_are_documented_as_sent() -> None:
     assert sent.status_code == 405
 
 
-def _json_schema(node: Any, components: dict[str, Any]) -> Any:
-    """An OpenAPI 3.0 schema as JSON Schema: references inlined, ``nullable`` as a type."""
+def _json_schema(node: Any, components: dict[str, Any], *, closed: bool = True) -> Any:
+    """An OpenAPI 3.0 schema as JSON Schema: references inlined, ``nullable`` as a type.
+
+    ``closed``: an object allows no key but its documented properties, so that an answer
+    with a key the schema does not name fails (the API's bodies are exact).
+    """
     if isinstance(node, list):
-        return [_json_schema(value, components) for value in node]
+        return [_json_schema(value, components, closed=closed) for value in node]
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
-        return _json_schema(components[node["$ref"].rsplit("/", 1)[1]], components)
+        return _json_schema(components[node["$ref"].rsplit("/", 1)[1]], components, closed=closed)
     converted = {
-        key: _json_schema(value, components)
+        key: _json_schema(value, components, closed=closed)
         for key, value in node.items()
-        if key not in {"nullable", "example", "description"}
+        if key not in {"nullable", "example", "description", "discriminator"}
     }
+    if closed and "properties" in node and "additionalProperties" not in node:
+        converted["additionalProperties"] = False
     if node.get("nullable"):
         if "type" in converted:
             converted["type"] = [converted["type"], "null"]
         else:
             converted = {"anyOf": [converted, {"type": "null"}]}
     return converted
+
+
+def _examples(operation: dict[str, Any], status: int) -> dict[str, str]:
+    content = operation["responses"][str(status)]["content"]["application/hal+json"]
+    return {
+        name: example["value"]["error"]["message"] for name, example in content["examples"].items()
+    }
+
+
+def test_the_schema_follows_the_settings_and_the_mount() -> None:
+    default = schema()
+    settings = {
+        "MAX_IDS_PER_REQUEST": 7,
+        "MAX_FAVOURITES_PER_USER": 12,
+        "MAX_BODY_SIZE": 2048,
+        "LANGUAGES": ("fr", "en", "de"),
+        "DEFAULT_LANGUAGE": "fr",
+    }
+    with override_settings(ROOT_URLCONF=__name__, DCH_FAVOURITES=settings):
+        moved = schema(url="/schema.json")
+        sent = Client().put("/api/v3/user/favourites")
+        sent_item = Client().put("/api/v3/film/301")
+    documents = {"default": default, "moved": moved}
+    lists = {"default": LIST, "moved": "/api/v3/user/favourites"}
+    items = {"default": ITEM, "moved": "/api/v3/{item_type}/{item_id}"}
+
+    seen = {}
+    for name, document in documents.items():
+        post = document["paths"][lists[name]]["post"]
+        get = document["paths"][lists[name]]["get"]
+        item = document["paths"][items[name]]["get"]
+        ids = document["components"]["schemas"]["FavouriteChange"]["properties"]["id"]
+        languages = {p["name"]: p["description"] for p in get["parameters"]}["Accept-Language"]
+        seen[name] = {
+            "paths": sorted(document["paths"]),
+            "max_items": ids["anyOf"][2]["maxItems"],
+            "too_many": _examples(post, 400)["TooManyIds"],
+            "full": _examples(post, 409)["ListFull"],
+            "too_large": _examples(post, 413)["TooLarge"],
+            "languages": languages,
+            "list_405": _examples(get, 405)["PUT"],
+            "item_405": _examples(item, 405)["PUT"],
+        }
+    assert seen["default"] == {
+        "paths": [LIST, ITEM],
+        "max_items": 50,
+        "too_many": "Too many ids: at most 50 per request.",
+        "full": "The favourites list is full: it holds at most 1000 items.",
+        "too_large": "Request body too large: at most 16384 bytes.",
+        "languages": "Language of the titles (en, de); anything else falls back to English.",
+        "list_405": 'No route found for "PUT /v2/user/favourites": '
+        "Method Not Allowed (Allow: GET, POST)",
+        "item_405": 'No route found for "PUT /v2/film/301": Method Not Allowed (Allow: GET)',
+    }
+    assert seen["moved"] == {
+        "paths": ["/api/v3/user/favourites", "/api/v3/{item_type}/{item_id}"],
+        "max_items": 7,
+        "too_many": "Too many ids: at most 7 per request.",
+        "full": "The favourites list is full: it holds at most 12 items.",
+        "too_large": "Request body too large: at most 2048 bytes.",
+        "languages": "Language of the titles (fr, en, de); anything else falls back to French.",
+        "list_405": 'No route found for "PUT /api/v3/user/favourites": '
+        "Method Not Allowed (Allow: GET, POST)",
+        "item_405": 'No route found for "PUT /api/v3/film/301": Method Not Allowed (Allow: GET)',
+    }
+    # The 405 examples are what the API sends under that mount.
+    assert json.loads(sent.content)["error"]["message"] == seen["moved"]["list_405"]
+    assert json.loads(sent_item.content)["error"]["message"] == seen["moved"]["item_405"]
+
+
+def test_the_schema_names_the_scopes_django_oauth_toolkit_is_configured_with() -> None:
+    from django.conf import settings
+
+    scopes = {"READ_SCOPE": "favourites.read", "WRITE_SCOPE": "favourites.write"}
+    with override_settings(OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, **scopes}):
+        document = schema()
+    get, post = document["paths"][LIST]["get"], document["paths"][LIST]["post"]
+
+    assert _examples(get, 403) == {
+        "InsufficientScope": "The access token does not grant the 'favourites.read' scope."
+    }
+    assert _examples(post, 403) == {
+        "InsufficientScope": "The access token does not grant the 'favourites.write' scope."
+    }
+    assert "'favourites.read' and 'favourites.write' scopes" in post["description"]
+
+
+def test_entries_are_one_layout_per_type() -> None:
+    components = schema()["components"]["schemas"]
+
+    assert components["Entry"]["discriminator"] == {
+        "propertyName": "type",
+        "mapping": {
+            "concert": "#/components/schemas/EventEntry",
+            "work": "#/components/schemas/EventEntry",
+            "interview": "#/components/schemas/EventEntry",
+            "film": "#/components/schemas/FilmEntry",
+            "playlist": "#/components/schemas/FilmEntry",
+        },
+    }
+    assert list(components["EventEntry"]["properties"]) == [
+        "href",
+        "updated",
+        "id",
+        "title",
+        "short_title",
+        "is_free",
+        "date",
+        "image",
+        "type",
+    ]
+    assert "short_title" not in components["FilmEntry"]["properties"]
+    assert list(components["EventDate"]["properties"]) == ["published", "begin"]
+    assert list(components["PublishedDate"]["properties"]) == ["published"]
+    assert components["FilmItem"]["required"] == [
+        "_links",
+        "date",
+        "href",
+        "id",
+        "image",
+        "is_free",
+        "title",
+        "type",
+        "updated",
+    ]
+    assert components["ActionEnum"]["enum"] == ["add", "delete", "remove"]
+
+
+JSON_BODIES = [
+    {"action": "add", "id": "301"},
+    {"action": "delete", "id": ["301", "23427-1"]},
+    {"action": "remove", "id": 301},
+    {"action": "add", "id": [301, "302"]},
+    {"action": "add", "id": [str(n) for n in range(50)]},
+    {"action": "add", "id": "a" * 64},
+    {"action": "add", "id": [str(n) for n in range(51)]},
+    {"action": "add", "id": []},
+    {"action": "add", "id": "a" * 65},
+    {"action": "add", "id": " 301"},
+    {"action": "add", "id": "-1"},
+    {"action": "add", "id": -1},
+    {"action": "add", "id": True},
+    {"action": "add", "id": None},
+    {"action": "add", "id": {"id": "301"}},
+    {"action": "add"},
+    {"id": "301"},
+    {"action": "ADD", "id": "301"},
+    {"action": "", "id": "301"},
+    {"action": ["add"], "id": "301"},
+    {"action": None, "id": "301"},
+    ["add", "301"],
+    "action=add&id=301",
+]
+
+
+@pytest.mark.parametrize("body", JSON_BODIES)
+def test_the_request_schema_accepts_what_the_serializer_accepts(body: Any) -> None:
+    document = schema()
+    content = document["paths"][LIST]["post"]["requestBody"]["content"]
+    request_schema = _json_schema(
+        content["application/json"]["schema"], document["components"]["schemas"], closed=False
+    )
+
+    by_schema = jsonschema.Draft7Validator(request_schema).is_valid(body)
+
+    assert FavouriteChangeSerializer(data=body).is_valid() is by_schema
 
 
 def _documented(document: dict[str, Any], path: str, method: str, response: Any) -> None:
@@ -224,8 +406,8 @@ def test_real_answers_of_every_status_fit_the_schema(tokens: dict[str, str]) -> 
         415,
         429,
     ]
-    for path, method, answer in answers:
-        _documented(document, path, method, answer)
+    for url, method, answer in answers:
+        _documented(document, url, method, answer)
 
 
 def test_the_docs_page_is_served_without_a_cdn() -> None:

@@ -49,6 +49,7 @@ def test_imported_package_is_the_installed_wheel_not_the_checkout() -> None:
     installed = {str(path) for path in dist.files or ()}
     assert "dch_favourites/py.typed" in installed
     assert "dch_favourites/migrations/0001_initial.py" in installed
+    assert "dch_favourites/catalogue.schema.json" in installed
     assert [name for name in installed if name.startswith(("tests/", "example_project/"))] == []
 
 
@@ -102,6 +103,7 @@ def test_wheel_carries_every_file_of_the_package(wheel: zipfile.ZipFile) -> None
         "dch_favourites/migrations/__init__.py",
         "dch_favourites/migrations/0001_initial.py",
         "dch_favourites/management/commands/import_catalogue.py",
+        "dch_favourites/catalogue.schema.json",
     } <= names
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db.models import QuerySet
 from django.test import Client
 from django.utils import timezone
 
@@ -30,7 +31,7 @@ def hold(item_id: str, added: list[datetime]) -> None:
     for when in added:
         listener = UserFactory()
         add_favourites(listener, [item_id])
-        Favourite.objects.filter(user=listener, item_id=item_id).update(added=when)
+        QuerySet(Favourite).filter(user=listener, item_id=item_id).update(added=when)
 
 
 def ranking(queryset: Any) -> list[tuple[str, int]]:

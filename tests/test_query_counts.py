@@ -1,7 +1,7 @@
 """A fixed number of queries per request, whatever the length of the list or of the POST.
 
 Inside a test every ``atomic`` block is a savepoint, so the counts below include the
-``SAVEPOINT``/``RELEASE SAVEPOINT`` pairs of the view's transaction and the service's.
+``SAVEPOINT``/``RELEASE SAVEPOINT`` pair of the service's transaction.
 """
 
 from __future__ import annotations
@@ -10,24 +10,34 @@ import json
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
-from dch_favourites.models import CatalogueItem, Favourite, FavouriteListState
+from dch_favourites.models import (
+    CatalogueItem,
+    Favourite,
+    FavouriteListState,
+    document_rows,
+    document_state,
+)
 from dch_favourites.services import add_favourites
 from factories import CatalogueItemFactory, TranslationFactory, WorkFactory
 
 pytestmark = pytest.mark.django_db
 
-#: Token (with the user and the list state joined) and the list.
-GET_QUERIES = 2
-#: The token alone: the state came with it.
-NOT_MODIFIED_QUERIES = 1
-#: Token; two savepoints; lock the items; lock the state; which are present; how many;
-#: insert; bump the state; release; the list; release.
-ADD_QUERIES = 12
-#: Token; two savepoints; lock the state; which are present; delete; bump; release; the
-#: list; release.
-DELETE_QUERIES = 10
+#: The token (django-oauth-toolkit's validator: token, application and user in one query)
+#: and the state of the list and the catalogue; the body comes from the document cache.
+HIT_QUERIES = 2
+#: The token, the state, then state and rows again in one statement.
+MISS_QUERIES = 3
+#: The token and the state.
+NOT_MODIFIED_QUERIES = 2
+#: Token; savepoint; lock the items; lock the state; which are present; how many; insert;
+#: the catalogue's clock; bump the state; release; the document.
+ADD_QUERIES = 11
+#: Token; savepoint; lock the state; which are present; delete; the catalogue's clock;
+#: bump; release; the document.
+DELETE_QUERIES = 9
 
 
 def catalogue(count: int) -> list[str]:
@@ -46,28 +56,89 @@ def listener_with(api: Any, count: int) -> list[str]:
     return ids
 
 
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("size", [1, 10, 100])
 def test_get_costs_the_same_queries_at_any_length(
     api: Any, size: int, django_assert_num_queries: Any
 ) -> None:
     listener_with(api, size)
+    cache.clear()
 
-    with django_assert_num_queries(GET_QUERIES):
+    with django_assert_num_queries(MISS_QUERIES):
+        miss = api.get()
+    with django_assert_num_queries(HIT_QUERIES):
+        hit = api.get()
+
+    assert miss.status_code == hit.status_code == 200
+    assert len(json.loads(miss.content)["_links"]["favourites"]) == size
+    assert hit.content == miss.content
+    assert hit["ETag"] == miss["ETag"]
+    assert hit["Content-Type"] == miss["Content-Type"] == "application/hal+json; charset=utf-8"
+    assert MISS_QUERIES <= 3
+    assert HIT_QUERIES <= 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_fills_the_cache_for_the_next_get(api: Any, django_assert_num_queries: Any) -> None:
+    ids = listener_with(api, 3)
+    posted = api.form(action="add", id=ids[3])
+
+    with django_assert_num_queries(HIT_QUERIES):
         response = api.get()
 
     assert response.status_code == 200
-    assert len(json.loads(response.content)["_links"]["favourites"]) == size
-    assert GET_QUERIES <= 3
+    assert response.content == posted.content
+    assert response["ETag"] == posted["ETag"]
 
 
+def test_with_the_document_cache_off_every_get_reads_the_list(
+    api: Any, django_assert_num_queries: Any, settings: Any
+) -> None:
+    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "DOCUMENT_CACHE": None}
+    listener_with(api, 5)
+
+    for _round in range(2):
+        with django_assert_num_queries(MISS_QUERIES):
+            response = api.get()
+        assert len(json.loads(response.content)["_links"]["favourites"]) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_media_type_and_language_is_a_document_of_its_own(
+    api: Any, django_assert_num_queries: Any
+) -> None:
+    work = WorkFactory(id="900-1", title="Symphony")
+    TranslationFactory(item=work, language="de", title="Sinfonie")
+    add_favourites(api.user, [work.id])
+    cache.clear()
+    seen = {}
+    for accept in ("application/hal+json", "application/json", "text/json"):
+        for language in ("en", "de"):
+            with django_assert_num_queries(MISS_QUERIES):
+                response = api.get(HTTP_ACCEPT=accept, HTTP_ACCEPT_LANGUAGE=language)
+            assert response["Content-Type"] == f"{accept}; charset=utf-8"
+            seen[(accept, language)] = (response["ETag"], response.content)
+            with django_assert_num_queries(HIT_QUERIES):
+                again = api.get(HTTP_ACCEPT=accept, HTTP_ACCEPT_LANGUAGE=language)
+            assert (again["ETag"], again.content) == seen[(accept, language)]
+    assert len({etag for etag, _body in seen.values()}) == 6
+    assert {json.loads(body)["_links"]["favourites"][0]["title"] for _e, body in seen.values()} == {
+        "Symphony",
+        "Sinfonie",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
 def test_get_of_a_listener_who_never_had_favourites(
     api: Any, django_assert_num_queries: Any
 ) -> None:
-    with django_assert_num_queries(GET_QUERIES):
+    with django_assert_num_queries(MISS_QUERIES):
         response = api.get()
+    with django_assert_num_queries(HIT_QUERIES):
+        again = api.get()
 
     assert response.status_code == 200
-    assert response.content == b'{"updated":0,"_links":{"favourites":[]}}'
+    assert response.content == again.content == b'{"updated":0,"_links":{"favourites":[]}}'
     assert not FavouriteListState.objects.exists()
 
 
@@ -79,7 +150,7 @@ def test_get_in_another_language_joins_the_translation_in_the_same_query(
     TranslationFactory(item=work, language="de", title="Sinfonie")
     add_favourites(api.user, [concert.id, work.id])
 
-    with django_assert_num_queries(GET_QUERIES):
+    with django_assert_num_queries(MISS_QUERIES):
         response = api.get(HTTP_ACCEPT_LANGUAGE="de")
 
     titles = [entry["title"] for entry in json.loads(response.content)["_links"]["favourites"]]
@@ -87,7 +158,9 @@ def test_get_in_another_language_joins_the_translation_in_the_same_query(
 
 
 @pytest.mark.parametrize("size", [0, 1, 100])
-def test_not_modified_costs_one_query(api: Any, size: int, django_assert_num_queries: Any) -> None:
+def test_not_modified_costs_two_queries(
+    api: Any, size: int, django_assert_num_queries: Any
+) -> None:
     listener_with(api, size)
     etag = api.get()["ETag"]
 
@@ -134,47 +207,27 @@ def test_an_add_that_changes_nothing_skips_the_writes(
     ids = listener_with(api, 10)
     version = FavouriteListState.objects.get(user=api.user).version
 
-    # Token; savepoints; lock items; lock state; which are present; release; list; release.
-    with django_assert_num_queries(ADD_QUERIES - 3):
+    # Token; savepoint; lock items; lock state; which are present; release; the document.
+    with django_assert_num_queries(ADD_QUERIES - 4):
         response = api.form(action="add", id=ids[:5])
 
     assert response.status_code == 200
     assert FavouriteListState.objects.get(user=api.user).version == version
 
 
-def test_the_compiled_list_query_answers_each_listener_and_language(make_api: Any) -> None:
+def test_the_document_rows_answer_each_listener_and_language(make_api: Any) -> None:
     first, second = make_api(), make_api()
     ids = catalogue(5)
     TranslationFactory(item=CatalogueItem.objects.get(pk=ids[0]), language="de", title="Titel")
     add_favourites(first.user, ids[:3])
     add_favourites(second.user, ids[2:])
 
-    for _round in range(2):  # the first round compiles, the second reuses the SQL
-        for listener in (first.user, second.user):
-            for language in ("en", "de"):
-                compiled = Favourite.objects.entry_rows(listener.pk, language)
-                # The queryset's own method goes through the ORM every time.
-                assert compiled == Favourite.objects.all().entry_rows(listener.pk, language)
-    german = Favourite.objects.entry_rows(first.user.pk, "de")
+    for listener in (first.user, second.user):
+        for language in ("en", "de"):
+            state, rows = document_rows(listener.pk, language, "default")
+            assert rows == list(Favourite.objects.entries(listener.pk, language))
+            assert state == document_state(listener.pk, "default")
+    german = document_rows(first.user.pk, "de", "default")[1]
     assert [row[0] for row in german] == ids[2::-1]
     assert german[-1][2] == "Titel"
-    assert Favourite.objects.entry_rows(first.user.pk, "en")[-1][2] != "Titel"
-
-
-def test_the_token_query_defers_the_fields_the_api_does_not_read(
-    api: Any, django_assert_num_queries: Any
-) -> None:
-    from dch_favourites.api.authentication import find_access_token
-
-    with django_assert_num_queries(1):
-        token = find_access_token(api.token.token_checksum)
-        assert (token.pk, token.scope, token.user.pk, token.user.is_active) == (
-            api.token.pk,
-            "read write",
-            api.user.pk,
-            True,
-        )
-    # Deferred fields load on first access, as with .only().
-    with django_assert_num_queries(1):
-        assert token.user.username == "listener"
-    assert find_access_token("0" * 64) is None
+    assert document_rows(first.user.pk, "en", "default")[1][-1][2] != "Titel"

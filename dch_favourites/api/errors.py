@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from dch_favourites.services import FavouritesError, ListFull, UnknownItems
+from dch_favourites.exceptions import FavouritesError, ListFull, UnknownItems
 
 logger = logging.getLogger("dch_favourites")
 
@@ -59,6 +59,13 @@ class PayloadTooLarge(exceptions.APIException):
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = _lazy("Request body too large.")
+
+
+class LengthRequired(exceptions.APIException):
+    """411: a body sent without ``Content-Length`` (chunked) that the server did not read."""
+
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = _lazy("A request body needs a Content-Length header.")
 
 
 def excerpt(value: str, limit: int) -> str:

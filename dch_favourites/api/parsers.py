@@ -1,26 +1,64 @@
-"""What the client sent: the POST body as a form, multipart or JSON, strictly UTF-8.
+"""What the client sent: the POST body's length, then the body as a form, multipart or JSON.
 
 DRF's own parsers fall back to Latin-1 for a form that is not UTF-8, report a JSON body
-that is not UTF-8 as a codec error, and let a deeply nested JSON body or too many form
-fields escape as non-DRF exceptions. These subclasses turn each of those into a 400 with a
-message the client can act on.
+that is not UTF-8 as a codec error, let the last of two equal JSON keys win silently, and
+let a deeply nested JSON body or too many form fields escape as non-DRF exceptions. These
+parsers turn each of those into a 400 with a message the client can act on.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import orjson
 from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
 
-if TYPE_CHECKING:
-    from django.http.request import _ImmutableQueryDict
-    from django.utils.datastructures import MultiValueDict
+from dch_favourites.api.errors import LengthRequired, PayloadTooLarge, excerpt
+from dch_favourites.conf import app_settings
+
+# More digits than this (leading zeros aside) is past any MAX_BODY_SIZE, and int() of
+# thousands of digits is refused by Python (or slow), so such a length is not converted.
+_LENGTH_DIGITS = 19
+_SPACE = " \t"
+
+
+def request_body_length(request: HttpRequest | Request) -> int:
+    """The POST body's length in bytes, checked before anything reads the body.
+
+    ``Content-Length`` is ASCII digits (RFC 9110 8.6); the spaces or tabs around a field
+    value are not part of it. Anything else (``²``, ``٣``, ``-1``, ``+1``, ``1e3``,
+    ``12, 12``) is a 400, a length past ``MAX_BODY_SIZE`` a 413. A body without
+    ``Content-Length`` but with ``Transfer-Encoding`` (chunked) reaches a WSGI application
+    only when the server has read it and set ``Content-Length``, as a buffering proxy in
+    front does; otherwise Django would read it as empty, so it is a 411. Both headers
+    together are ambiguous (RFC 9112 6.3): a 400. No body is length 0.
+    """
+    meta = request.META
+    declared = meta.get("CONTENT_LENGTH")
+    encoded = meta.get("HTTP_TRANSFER_ENCODING")
+    if declared in (None, ""):
+        if encoded:
+            raise LengthRequired
+        return 0
+    if encoded:
+        raise ParseError(_("Content-Length and Transfer-Encoding cannot be sent together."))
+    digits = str(declared).strip(_SPACE)
+    if not (digits.isascii() and digits.isdigit()):
+        raise ParseError(_("The Content-Length header is not a number."))
+    digits = digits.lstrip("0") or "0"
+    limit = app_settings.MAX_BODY_SIZE
+    if len(digits) > _LENGTH_DIGITS or int(digits) > limit:
+        raise PayloadTooLarge(
+            _("Request body too large: at most %(limit)d bytes.") % {"limit": limit}
+        )
+    return int(digits)
 
 
 def _read_utf8(stream: IO[Any] | None) -> str:
@@ -35,15 +73,17 @@ def _too_many_fields() -> ParseError:
     return ParseError(_("The request body has too many fields."))
 
 
-class FormParser(parsers.FormParser):
+class FormParser(parsers.BaseParser):
     """``application/x-www-form-urlencoded``, UTF-8 only (percent-escapes included)."""
+
+    media_type = "application/x-www-form-urlencoded"
 
     def parse(
         self,
         stream: IO[Any] | None,
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
-    ) -> _ImmutableQueryDict:
+    ) -> QueryDict:
         text = _read_utf8(stream)
         try:
             return QueryDict(text, encoding="utf-8")
@@ -59,7 +99,7 @@ class MultiPartParser(parsers.MultiPartParser):
         stream: IO[Any],
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
-    ) -> parsers.DataAndFiles[_ImmutableQueryDict, MultiValueDict[str, Any]]:
+    ) -> parsers.DataAndFiles[Any, Any]:
         try:
             return super().parse(stream, media_type, parser_context)
         except (TooManyFieldsSent, TooManyFilesSent):
@@ -67,7 +107,7 @@ class MultiPartParser(parsers.MultiPartParser):
 
 
 class JSONParser(parsers.JSONParser):
-    """``application/json`` read with orjson: UTF-8, no NaN, nesting bounded."""
+    """``application/json`` read with orjson: UTF-8, no NaN, nesting bounded, keys unique."""
 
     def parse(
         self,
@@ -77,12 +117,53 @@ class JSONParser(parsers.JSONParser):
     ) -> Any:
         text = _read_utf8(stream)
         try:
-            return orjson.loads(text)
+            data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise ParseError(
                 _("The request body is not valid JSON (line %(line)d, column %(column)d).")
                 % {"line": exc.lineno, "column": exc.colno}
             ) from None
+        if isinstance(data, dict | list):
+            duplicate = first_duplicate_key(text)
+            if duplicate is not None:
+                raise ParseError(
+                    _("The request body gives the key '%(key)s' more than once.")
+                    % {"key": excerpt(duplicate, 40)}
+                )
+        return data
+
+
+# Strings (with their escapes) and the punctuation of JSON; numbers, literals and
+# whitespace fall between the matches.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
+
+
+def first_duplicate_key(text: str) -> str | None:
+    """The first key given twice in one object of ``text``, valid JSON, at any depth.
+
+    One pass over the tokens with an explicit stack (no recursion, so as deep as orjson
+    allows); keys compare as decoded, so ``"a"`` and ``"\\u0061"`` are the same key.
+    """
+    seen: list[set[str] | None] = []
+    last_string = ""
+    for match in _JSON_TOKEN.finditer(text):
+        lexeme = match.group()
+        if lexeme == "{":
+            seen.append(set())
+        elif lexeme == "[":
+            seen.append(None)
+        elif lexeme in ("}", "]"):
+            seen.pop()
+        elif lexeme == ":":
+            keys = seen[-1]
+            key = orjson.loads(last_string) if "\\" in last_string else last_string[1:-1]
+            if keys is not None:
+                if key in keys:
+                    return str(key)
+                keys.add(key)
+        else:
+            last_string = lexeme
+    return None
 
 
 PARSER_CLASSES = (FormParser, MultiPartParser, JSONParser)

@@ -2,259 +2,204 @@
 
 drf-spectacular is optional: this module is imported by
 :meth:`dch_favourites.apps.DchFavouritesConfig.ready` only when ``drf_spectacular`` is in
-``INSTALLED_APPS``, and the app runs without it. It registers drf-spectacular extensions,
-so the views carry no schema code, and the app's operations are described by
-:class:`ContractAutoSchema` whatever the site's ``DEFAULT_SCHEMA_CLASS``. A site sets up
-drf-spectacular as its documentation says (``DEFAULT_SCHEMA_CLASS``, and
-``drf_spectacular_sidecar`` for a docs page without a CDN) and serves the schema with its
-views::
+``INSTALLED_APPS``, and the app runs without it. A site sets up drf-spectacular as its
+documentation says (``DEFAULT_SCHEMA_CLASS``, and ``drf_spectacular_sidecar`` for a docs
+page without a CDN) and serves the schema with its views::
 
     path("v2/schema/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("v2/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 
-Every status the endpoints answer is described with its exact body, including the original
-service's 401 body and the router's 405 message.
+The bodies are generated from the serializers of :mod:`dch_favourites.api.serializers`.
+This module adds, through drf-spectacular's extension points, only what introspection
+cannot see: which entry layout each type has, that ``id`` is one id or a list, the
+original service's 401 body, and each operation's statuses with examples of their bodies.
+Everything that follows a setting (paths, limits, languages, scopes) is read when the
+schema is generated.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiViewExtension
+from django.utils.translation import get_language_info
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+    OpenApiViewExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import (
+    Direction,
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema_serializer,
+)
+from oauth2_provider.settings import oauth2_settings
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from dch_favourites.api.errors import LEGACY_401_MESSAGE
 from dch_favourites.api.serializers import (
-    ACTIONS,
     ENTRY_LAYOUTS,
+    ITEM_LAYOUTS,
+    MISSING_ACTION,
+    MISSING_ACTION_JSON_HINT,
+    ActionField,
     CatalogueItemSerializer,
+    EntrySerializer,
     FavouriteChangeSerializer,
     FavouritesSerializer,
+    ItemIdField,
+    ItemIdsField,
+    ItemTypeField,
 )
 from dch_favourites.conf import app_settings
 from dch_favourites.models import ITEM_ID_PATTERN, ItemType
 
 SECURITY_SCHEME = "bearerAuth"
-BEARER_SCHEME = {
-    "type": "http",
-    "scheme": "bearer",
-    "description": "An access token of django-oauth-toolkit (POST /oauth2/token). "
-    "GET /user/favourites needs the read scope, POST the write scope.",
-}
-
-#: :data:`dch_favourites.models.ITEM_ID_PATTERN` as an ECMA-262 pattern (``^...$``).
-ITEM_ID_PATTERN_TEXT = ITEM_ID_PATTERN.pattern.replace("\\A", "^").replace("\\Z", "$")
-ITEM_ID = {
-    "type": "string",
-    "pattern": ITEM_ID_PATTERN_TEXT,
-    "minLength": 1,
-    "maxLength": 64,
-    "example": "23427-1",
-}
-# A JSON body may give an id as a non-negative integer (``"id": 301``).
-ITEM_ID_NUMBER = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "example": 301}
-UNIX_SECONDS = {"type": "integer", "minimum": 0, "description": "Unix seconds."}
-NULLABLE_UNIX_SECONDS = {**UNIX_SECONDS, "nullable": True}
-IMAGE_TEMPLATE = {
-    "type": "string",
-    "nullable": True,
-    "description": "URL template with the literal placeholders {width}x{height}.",
-    "example": "//www.example.com/cms/thumbnails/{width}x{height}/images/core/a.jpg",
-}
 
 
-def _entry_schema(types: list[str], *, short_title: bool, begin: bool) -> dict[str, Any]:
-    date: dict[str, Any] = {"published": UNIX_SECONDS}
-    if begin:
-        date["begin"] = NULLABLE_UNIX_SECONDS
-    properties: dict[str, Any] = {
-        "href": {"type": "string", "example": "//api.example.com/v2/work/23427-1"},
-        "updated": UNIX_SECONDS,
-        "id": {"type": "string", "example": "23427-1"},
-        "title": {"type": "string"},
+def ecma_pattern(regex: re.Pattern[str]) -> str:
+    """A Python pattern anchored with ``\\A``/``\\Z`` as an ECMA-262 one (``^``/``$``)."""
+    return regex.pattern.replace("\\A", "^").replace("\\Z", "$")
+
+
+# Fields and serializers whose shape introspection cannot see.
+
+
+class ItemTypeFieldSchema(OpenApiSerializerFieldExtension):
+    """An entry's ``type``: the enum of its layout's types."""
+
+    target_class = ItemTypeField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        # Wrapped in allOf (kept, with a sibling key): drf-spectacular's enum post-processing
+        # names enums by property and would warn about the layouts' different `type` sets.
+        return {
+            "allOf": [{"type": "string", "enum": [str(c) for c in self.target.choices]}],
+            "description": "The catalogue type; it decides which keys the object has.",
+        }
+
+
+class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
+    """``id``: one id or a list of them (introspection sees only the list)."""
+
+    target_class = ItemIdsField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        ids: ItemIdsField = self.target
+        assert isinstance(ids.child, ItemIdField)
+        one = {"type": "string", "pattern": ecma_pattern(ids.child.regex), "example": "23427-1"}
+        # A JSON body may give an id as a non-negative integer (`"id": 301`).
+        number = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "example": 301}
+        many: dict[str, Any] = {"type": "array", "items": {"anyOf": [one, number]}, "minItems": 1}
+        if ids.max_length is not None:
+            many["maxItems"] = ids.max_length
+        return {
+            "anyOf": [one, number, many],
+            "description": "One id, or several: a repeated form field or a JSON list.",
+        }
+
+
+def layouts_schema(
+    auto_schema: AutoSchema, direction: Direction, layouts: dict[str, Any]
+) -> dict[str, Any]:
+    """One of the layout components, told apart by ``type``."""
+    mapping = {
+        item_type: auto_schema.resolve_serializer(layout, direction).ref["$ref"]
+        for item_type, layout in layouts.items()
     }
-    if short_title:
-        properties["short_title"] = {"type": "string", "nullable": True}
-    properties.update(
-        is_free={"type": "boolean"},
-        date={
-            "type": "object",
-            "properties": date,
-            "required": list(date),
-            "additionalProperties": False,
-        },
-        image={
-            "type": "object",
-            "properties": {"overview": IMAGE_TEMPLATE, "detail": IMAGE_TEMPLATE},
-            "required": ["overview", "detail"],
-            "additionalProperties": False,
-        },
-        # Wrapped in allOf so that drf-spectacular's enum post-processing, which names enums
-        # by property, does not merge the per-layout type sets into one component.
-        type={"allOf": [{"type": "string", "enum": types}]},
-    )
     return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
+        "oneOf": [{"$ref": ref} for ref in dict.fromkeys(mapping.values())],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
     }
 
 
-def entry_schemas() -> list[dict[str, Any]]:
-    """One schema per entry layout of :data:`ENTRY_LAYOUTS` (the keys depend on the type)."""
-    by_layout: dict[Any, list[str]] = {}
-    for item_type, layout in ENTRY_LAYOUTS.items():
-        by_layout.setdefault(layout, []).append(str(item_type))
-    return [
-        _entry_schema(types, short_title=layout.short_title, begin=layout.begin)
-        for layout, types in by_layout.items()
-    ]
+class EntrySchema(OpenApiSerializerExtension):
+    """A favourites entry: the layout of its type."""
+
+    target_class = EntrySerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        return {
+            "description": "One favourite; which keys it has depends on its type.",
+            **layouts_schema(auto_schema, direction, ENTRY_LAYOUTS),
+        }
 
 
-def _with_links(schema: dict[str, Any]) -> dict[str, Any]:
-    properties = {
-        **schema["properties"],
-        "_links": {
-            "type": "object",
-            "properties": {
-                "self": {
-                    "type": "object",
-                    "properties": {"href": {"type": "string"}},
-                    "required": ["href"],
-                    "additionalProperties": False,
-                }
-            },
-            "required": ["self"],
-            "additionalProperties": False,
-        },
-        "favourited": {
-            "type": "boolean",
-            "description": "Whether the item is on the list of the token's listener; "
-            "only when a token was sent.",
-        },
-    }
-    return {**schema, "properties": properties, "required": [*schema["required"], "_links"]}
+class CatalogueItemSchema(OpenApiSerializerExtension):
+    """A catalogue item: the item layout of its type."""
+
+    target_class = CatalogueItemSerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        layouts = {item_type: ITEM_LAYOUTS[layout] for item_type, layout in ENTRY_LAYOUTS.items()}
+        return {
+            "description": "One catalogue item: its favourites entry plus `_links.self`.",
+            **layouts_schema(auto_schema, direction, layouts),
+        }
 
 
-COMPONENTS: dict[str, dict[str, Any]] = {
-    "Favourites": {
-        "type": "object",
-        "description": "The listener's favourites, newest first. `updated` is the time of "
-        "the list's last change (0 for a listener who never had a favourite).",
-        "properties": {
-            "updated": UNIX_SECONDS,
-            "_links": {
-                "type": "object",
-                "properties": {
-                    "favourites": {
-                        "type": "array",
-                        "items": {"oneOf": entry_schemas()},
-                    }
-                },
-                "required": ["favourites"],
-                "additionalProperties": False,
-            },
-        },
-        "required": ["updated", "_links"],
-        "additionalProperties": False,
-    },
-    "CatalogueItem": {
-        "description": "One catalogue item: its favourites entry plus `_links.self`.",
-        "oneOf": [_with_links(schema) for schema in entry_schemas()],
-    },
-    "FavouriteChange": {
-        "type": "object",
-        "description": "`action` applied to every `id` at once; `id` may be repeated "
-        "(`id=a&id=b`, or a JSON list). One unknown id refuses the whole request.",
-        "properties": {
-            "action": {"type": "string", "enum": list(ACTIONS)},
-            "id": {
-                "anyOf": [
-                    ITEM_ID,
-                    ITEM_ID_NUMBER,
-                    {"type": "array", "items": {"anyOf": [ITEM_ID, ITEM_ID_NUMBER]}, "minItems": 1},
-                ]
-            },
-        },
-        "required": ["action", "id"],
-    },
-    "Error": {
-        "type": "object",
-        "description": "Every error but the 401.",
-        "properties": {
-            "error": {
-                "type": "object",
-                "properties": {"message": {"type": "string"}},
-                "required": ["message"],
-                "additionalProperties": False,
-            }
-        },
-        "required": ["error"],
-        "additionalProperties": False,
-    },
-    "TokenNotFound": {
-        "type": "object",
-        "description": "The original service's 401 body, kept as it was.",
-        "properties": {"message": {"type": "string", "enum": [LEGACY_401_MESSAGE]}},
-        "required": ["message"],
-        "additionalProperties": False,
-    },
-}
+@extend_schema_serializer(many=False, component_name="Favourites")
+class FavouritesBody(FavouritesSerializer):
+    """The listener's favourites, newest first: the whole list, no pagination.
+
+    `updated` is the time of the list's last change (0 for a listener who never had a
+    favourite).
+    """
 
 
-class ErrorBody(serializers.BaseSerializer[Any]):
-    """Stands for ``{"error": {"message": ...}}`` in the schema; never used on the wire."""
+@extend_schema_serializer(component_name="FavouriteChange")
+class FavouriteChangeBody(FavouriteChangeSerializer):
+    """`action` applied to every `id` at once; `remove` means `delete`.
+
+    `id` may be repeated (`id=a&id=b`, or a JSON list). One unknown id refuses the whole
+    request.
+    """
+
+
+class ErrorMessageSerializer(serializers.Serializer[Any]):
+    """What went wrong, in the negotiated language where translated."""
+
+    message = serializers.CharField()
+
+
+class ErrorBody(serializers.Serializer[Any]):
+    """Every error but the 401."""
+
+    error = ErrorMessageSerializer()
 
 
 class TokenNotFoundBody(serializers.BaseSerializer[Any]):
     """Stands for the legacy 401 body in the schema; never used on the wire."""
 
 
-class _ComponentExtension(OpenApiSerializerExtension):
-    """A serializer drf-spectacular cannot read, described by a schema of :data:`COMPONENTS`."""
+class TokenNotFoundSchema(OpenApiSerializerExtension):
+    """The original service's 401 body, kept as it was."""
 
-    component: str
-
-    def get_name(self, auto_schema: AutoSchema, direction: Any) -> str:
-        return self.component
-
-    def map_serializer(self, auto_schema: AutoSchema, direction: Any) -> dict[str, Any]:
-        # A copy: drf-spectacular's post-processing rewrites enums in place.
-        return copy.deepcopy(COMPONENTS[self.component])
-
-
-class FavouritesComponent(_ComponentExtension):
-    target_class = FavouritesSerializer
-    component = "Favourites"
-
-
-class CatalogueItemComponent(_ComponentExtension):
-    target_class = CatalogueItemSerializer
-    component = "CatalogueItem"
-
-
-class FavouriteChangeComponent(_ComponentExtension):
-    target_class = FavouriteChangeSerializer
-    component = "FavouriteChange"
-
-
-class ErrorComponent(_ComponentExtension):
-    target_class = ErrorBody
-    component = "Error"
-
-
-class TokenNotFoundComponent(_ComponentExtension):
     target_class = TokenNotFoundBody
-    component = "TokenNotFound"
+
+    def get_name(self, auto_schema: AutoSchema, direction: Direction) -> str:
+        return "TokenNotFound"
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "description": "The original service's 401 body, kept as it was.",
+            "properties": {"message": {"type": "string", "enum": [LEGACY_401_MESSAGE]}},
+            "required": ["message"],
+        }
 
 
-def _error(description: str, *examples: tuple[str, str]) -> OpenApiResponse:
+# Operations: statuses, headers and examples, read from the settings at generation time.
+
+
+def error(description: str, *examples: tuple[str, str]) -> OpenApiResponse:
+    """An error response with example messages."""
     return OpenApiResponse(
         response=ErrorBody,
         description=description,
@@ -265,14 +210,21 @@ def _error(description: str, *examples: tuple[str, str]) -> OpenApiResponse:
     )
 
 
-def _method_not_allowed(path: str, allowed: str) -> OpenApiResponse:
-    return _error(
+def method_not_allowed(path: str, allowed: str) -> OpenApiResponse:
+    """The router's 405, for ``path`` with its variables filled in."""
+    concrete = path.replace("{item_type}", "film").replace("{item_id}", "301")
+    return error(
         "Any other method on this path (PUT, PATCH, DELETE, OPTIONS, ...), answered before "
         f"the token is looked at, with `Allow: {allowed}, HEAD`.",
-        (
-            "PUT",
-            f'No route found for "PUT {path}": Method Not Allowed (Allow: {allowed})',
-        ),
+        ("PUT", f'No route found for "PUT {concrete}": Method Not Allowed (Allow: {allowed})'),
+    )
+
+
+def insufficient_scope(description: str, scope: str) -> OpenApiResponse:
+    """The 403 of a token without ``scope``."""
+    return error(
+        description,
+        ("InsufficientScope", f"The access token does not grant the '{scope}' scope."),
     )
 
 
@@ -284,35 +236,45 @@ UNAUTHORIZED = OpenApiResponse(
         OpenApiExample("TokenNotFound", value={"message": LEGACY_401_MESSAGE}, response_only=True)
     ],
 )
-NOT_ACCEPTABLE = _error(
+NOT_ACCEPTABLE = error(
     "`Accept` admits none of application/hal+json, application/json, text/json.",
     (
         "NotAcceptable",
         "Not acceptable: this endpoint serves application/hal+json, application/json, text/json.",
     ),
 )
-UNAVAILABLE = _error(
+UNAVAILABLE = error(
     "The database is unreachable; retry after `Retry-After` seconds.",
     ("Unavailable", "Service temporarily unavailable."),
 )
-SERVER_ERROR = _error("An unexpected error (logged).", ("ServerError", "Internal server error."))
+SERVER_ERROR = error("An unexpected error (logged).", ("ServerError", "Internal server error."))
 NOT_MODIFIED = OpenApiResponse(description="The client's copy (If-None-Match) is current.")
 
 
-def _header(name: str, description: str, codes: list[int], **kwargs: Any) -> OpenApiParameter:
+def language_name(code: str) -> str:
+    """The English name of a language code, or the code itself when Django does not know it."""
+    try:
+        return str(get_language_info(code)["name"])
+    except KeyError:
+        return code
+
+
+def accept_language(description: str) -> OpenApiParameter:
+    """``Accept-Language``, naming the languages the site serves."""
+    languages = ", ".join(app_settings.LANGUAGES)
+    default = language_name(app_settings.DEFAULT_LANGUAGE)
     return OpenApiParameter(
-        name, str, OpenApiParameter.HEADER, description=description, response=codes, **kwargs
+        "Accept-Language",
+        str,
+        OpenApiParameter.HEADER,
+        description=f"{description} ({languages}); anything else falls back to {default}.",
     )
 
 
-def _request_headers(*, conditional_since: bool) -> list[OpenApiParameter]:
+def request_headers(*, conditional_since: bool) -> list[OpenApiParameter]:
+    """The headers a read may send."""
     headers = [
-        OpenApiParameter(
-            "Accept-Language",
-            str,
-            OpenApiParameter.HEADER,
-            description="Language of the titles (en, de); anything else falls back to English.",
-        ),
+        accept_language("Language of the titles"),
         OpenApiParameter(
             "If-None-Match",
             str,
@@ -332,15 +294,30 @@ def _request_headers(*, conditional_since: bool) -> list[OpenApiParameter]:
     return headers
 
 
-def _response_headers(*, write: bool) -> list[OpenApiParameter]:
-    headers = [
-        _header("ETag", "Strong validator of this answer.", [200, 304]),
-        _header("Last-Modified", "HTTP date of the body's `updated`.", [200, 304]),
-        _header("WWW-Authenticate", "RFC 6750 challenge.", [401, 403]),
-        _header("Allow", "The methods the path serves.", [405]),
-        _header("Retry-After", "Seconds to wait before retrying.", [429, 503] if write else [503]),
+def response_header(name: str, description: str, codes: list[int]) -> OpenApiParameter:
+    """A header sent with the answers of ``codes``."""
+    return OpenApiParameter(
+        name, str, OpenApiParameter.HEADER, description=description, response=codes
+    )
+
+
+def response_headers(*, write: bool) -> list[OpenApiParameter]:
+    """The headers an operation answers with."""
+    return [
+        response_header("ETag", "Strong validator of this answer.", [200, 304]),
+        response_header("Last-Modified", "HTTP date of the body's `updated`.", [200, 304]),
+        response_header("WWW-Authenticate", "RFC 6750 challenge.", [401, 403]),
+        response_header("Allow", "The methods the path serves.", [405]),
+        response_header(
+            "Retry-After", "Seconds to wait before retrying.", [429, 503] if write else [503]
+        ),
     ]
-    return headers
+
+
+def no_format_parameter() -> list[OpenApiParameter]:
+    """The views ignore ``?format=``: the Accept header alone picks the renderer."""
+    name = api_settings.URL_FORMAT_OVERRIDE
+    return [OpenApiParameter(name, exclude=True)] if name else []
 
 
 @dataclass(frozen=True)
@@ -353,15 +330,15 @@ class Operation:
     parameters: list[OpenApiParameter]
     responses: dict[int, OpenApiResponse]
     request: Any = None
-    examples: tuple[OpenApiExample, ...] = ()
+    examples: list[OpenApiExample] = field(default_factory=list)
 
 
-def favourites_operations() -> dict[str, Operation]:
-    """``GET`` and ``POST /user/favourites``, by view action."""
-    path = "/v2/user/favourites"
+def favourites_operations(path: str) -> dict[str, Operation]:
+    """``GET`` and ``POST`` of the favourites at ``path``, by view action."""
+    read_scope, write_scope = oauth2_settings.READ_SCOPE, oauth2_settings.WRITE_SCOPE
     common = {
         401: UNAUTHORIZED,
-        405: _method_not_allowed(path, "GET, POST"),
+        405: method_not_allowed(path, "GET, POST"),
         406: NOT_ACCEPTABLE,
         500: SERVER_ERROR,
         503: UNAVAILABLE,
@@ -369,77 +346,81 @@ def favourites_operations() -> dict[str, Operation]:
     read = Operation(
         operation_id="favourites_list",
         summary="The listener's favourites",
-        description="The whole list, newest first (no pagination). Needs the read scope.",
-        parameters=[*_request_headers(conditional_since=True), *_response_headers(write=False)],
+        description="The whole list, newest first (no pagination). "
+        f"Needs the '{read_scope}' scope.",
+        parameters=[
+            *request_headers(conditional_since=True),
+            *response_headers(write=False),
+            *no_format_parameter(),
+        ],
         responses={
-            200: OpenApiResponse(response=FavouritesSerializer, description="The list."),
+            200: OpenApiResponse(response=FavouritesBody, description="The list."),
             304: NOT_MODIFIED,
-            403: _error(
-                "The token lacks the read scope.",
-                ("InsufficientScope", "The access token does not grant the 'read' scope."),
-            ),
+            403: insufficient_scope(f"The token lacks the '{read_scope}' scope.", read_scope),
             **common,
         },
     )
+    unknown_action = ActionField.default_error_messages["invalid_choice"]
+    too_many = ItemIdsField.default_error_messages["max_length"]
     write = Operation(
         operation_id="favourites_change",
         summary="Add or delete favourites",
         description=(
-            "`action=add|delete` with one or more `id`, form-encoded as the original service "
-            "took it; multipart and JSON with the same fields work too. Answers with the whole "
-            "updated list. An add of a listed item and a delete of an unlisted one change "
-            "nothing. Needs the write scope."
+            "`action=add|delete` (or `remove`, the same as `delete`) with one or more `id`, "
+            "form-encoded as the original service took it; multipart and JSON with the same "
+            "fields work too. Answers with the whole updated list. An add of a listed item "
+            "and a delete of an unlisted one change nothing. "
+            f"Needs the '{read_scope}' and '{write_scope}' scopes."
         ),
-        request=FavouriteChangeSerializer,
-        examples=(
+        request=FavouriteChangeBody,
+        examples=[
             OpenApiExample("Add one", value={"action": "add", "id": "301"}, request_only=True),
             OpenApiExample(
                 "Delete two",
                 value={"action": "delete", "id": ["301", "23427-1"]},
                 request_only=True,
             ),
-        ),
+        ],
         parameters=[
-            OpenApiParameter(
-                "Accept-Language",
-                str,
-                OpenApiParameter.HEADER,
-                description="Language of the titles in the answer.",
-            ),
-            *_response_headers(write=True),
+            accept_language("Language of the titles in the answer"),
+            *response_headers(write=True),
+            *no_format_parameter(),
         ],
         responses={
-            200: OpenApiResponse(
-                response=FavouritesSerializer, description="The list after the change."
-            ),
-            400: _error(
+            200: OpenApiResponse(response=FavouritesBody, description="The list after the change."),
+            400: error(
                 "A parameter is missing, blank, repeated or malformed, the body is not valid "
                 "UTF-8 or JSON, or it carries more ids than allowed.",
-                ("MissingAction", "Missing parameter 'action': use add or delete."),
-                ("UnknownAction", "Unknown action 'ADD': use add or delete."),
-                ("TooManyIds", "Too many ids: at most 50 per request."),
+                ("MissingAction", str(MISSING_ACTION)),
+                ("JSONWithoutContentType", str(MISSING_ACTION_JSON_HINT)),
+                ("UnknownAction", str(unknown_action) % {"action": "ADD"}),
+                ("TooManyIds", str(too_many) % {"limit": app_settings.MAX_IDS_PER_REQUEST}),
             ),
-            403: _error(
-                "The token lacks the write scope.",
-                ("InsufficientScope", "The access token does not grant the 'write' scope."),
-            ),
-            404: _error(
+            403: insufficient_scope(f"The token lacks the '{write_scope}' scope.", write_scope),
+            404: error(
                 "An id of an add names no catalogue item; nothing was changed.",
                 ("UnknownId", "Unknown catalogue id: 99999."),
             ),
-            409: _error(
+            409: error(
                 "The add would take the list past its maximum length; nothing was changed.",
-                ("ListFull", "The favourites list is full: it holds at most 1000 items."),
+                (
+                    "ListFull",
+                    "The favourites list is full: it holds at most "
+                    f"{app_settings.MAX_FAVOURITES_PER_USER} items.",
+                ),
             ),
-            413: _error(
+            413: error(
                 "The body is larger than allowed.",
-                ("TooLarge", "Request body too large: at most 16384 bytes."),
+                (
+                    "TooLarge",
+                    f"Request body too large: at most {app_settings.MAX_BODY_SIZE} bytes.",
+                ),
             ),
-            415: _error(
+            415: error(
                 "The body is not form-encoded, multipart or JSON.",
                 ("Unsupported", 'Unsupported media type "text/plain" in request.'),
             ),
-            429: _error(
+            429: error(
                 "Too many changes in a short time; retry after `Retry-After` seconds.",
                 ("Throttled", "Request was throttled. Expected available in 30 seconds."),
             ),
@@ -449,8 +430,10 @@ def favourites_operations() -> dict[str, Operation]:
     return {"list": read, "create": write}
 
 
-def catalogue_item_operations() -> dict[str, Operation]:
-    """``GET /<type>/<id>``, by view action."""
+def catalogue_item_operations(path: str) -> dict[str, Operation]:
+    """``GET`` of the catalogue items at ``path`` (``.../{item_type}/{item_id}``)."""
+    read_scope = oauth2_settings.READ_SCOPE
+    types = [str(value) for value in ItemType.values]
     retrieve = Operation(
         operation_id="catalogue_item",
         summary="One catalogue item",
@@ -462,37 +445,36 @@ def catalogue_item_operations() -> dict[str, Operation]:
                 "item_type",
                 str,
                 OpenApiParameter.PATH,
-                enum=[str(value) for value in ItemType.values],
+                enum=types,
                 examples=[OpenApiExample("Film", value="film")],
             ),
             OpenApiParameter(
                 "item_id",
                 str,
                 OpenApiParameter.PATH,
-                pattern=ITEM_ID_PATTERN_TEXT,
+                pattern=ecma_pattern(ITEM_ID_PATTERN),
                 examples=[OpenApiExample("Film", value="301")],
             ),
-            *_request_headers(conditional_since=False),
-            *_response_headers(write=False),
+            *request_headers(conditional_since=False),
+            *response_headers(write=False),
+            *no_format_parameter(),
         ],
         responses={
             200: OpenApiResponse(response=CatalogueItemSerializer, description="The item."),
             304: NOT_MODIFIED,
             401: UNAUTHORIZED,
-            403: _error(
-                "A token was sent but lacks the read scope.",
-                ("InsufficientScope", "The access token does not grant the 'read' scope."),
+            403: insufficient_scope(
+                f"A token was sent but lacks the '{read_scope}' scope.", read_scope
             ),
-            404: _error(
+            404: error(
                 "No item of that type and id.",
                 ("UnknownItem", "No film with id '99999'."),
                 (
                     "UnknownType",
-                    "Unknown catalogue type 'song': use one of concert, work, interview, "
-                    "film, playlist.",
+                    f"Unknown catalogue type 'song': use one of {', '.join(types)}.",
                 ),
             ),
-            405: _method_not_allowed("/v2/film/301", "GET"),
+            405: method_not_allowed(path, "GET"),
             406: NOT_ACCEPTABLE,
             500: SERVER_ERROR,
             503: UNAVAILABLE,
@@ -502,47 +484,45 @@ def catalogue_item_operations() -> dict[str, Operation]:
 
 
 class ContractAutoSchema(AutoSchema):
-    """Reads each action's :class:`Operation`; the views carry no schema code themselves."""
+    """Describes each view action by its :class:`Operation`; the views carry no schema code."""
 
-    operations: dict[str, Operation] = {}
+    contract: Operation
 
-    def _operation(self) -> Operation:
-        return self.operations[self._action()]
+    def contract_operations(self, path: str) -> dict[str, Operation]:
+        """The operations of the view at ``path``, by action."""
+        raise NotImplementedError
 
-    def _action(self) -> str:
-        return str(getattr(self.view, "action", ""))
+    def get_operation(
+        self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
+    ) -> Any:
+        # Worked out per generation, so the schema follows the settings and the mount.
+        action = str(getattr(self.view, "action", ""))
+        self.contract = self.contract_operations(path)[action]
+        return super().get_operation(path, path_regex, path_prefix, method, registry)
 
     def get_operation_id(self) -> str:
-        return self._operation().operation_id
+        return self.contract.operation_id
 
     def get_summary(self) -> str:
-        return self._operation().summary
+        return self.contract.summary
 
     def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
-        return self._operation().description
+        return self.contract.description
 
     def get_tags(self) -> list[str]:
         return ["favourites"]
 
     def get_override_parameters(self) -> list[Any]:
-        return list(self._operation().parameters)
+        return list(self.contract.parameters)
 
     def get_examples(self) -> list[OpenApiExample]:
-        return list(self._operation().examples)
+        return list(self.contract.examples)
 
     def get_request_serializer(self) -> Any:
-        return self._operation().request
+        return self.contract.request
 
     def get_response_serializers(self) -> Any:
-        return dict(sorted(self._operation().responses.items()))
-
-    def _get_format_parameters(self) -> list[dict[str, Any]]:
-        # The views ignore ?format=: the Accept header alone picks the renderer.
-        return []
-
-    def _is_list_view(self, serializer: Any = None) -> bool:
-        # `list` answers one document (the whole list), not an array of resources.
-        return False
+        return dict(sorted(self.contract.responses.items()))
 
     def get_auth(self) -> list[dict[str, Any]]:
         # Every view takes django-oauth-toolkit's bearer tokens (with or without device
@@ -552,24 +532,36 @@ class ContractAutoSchema(AutoSchema):
                 name=SECURITY_SCHEME,
                 type=ResolvedComponent.SECURITY_SCHEMA,
                 object=SECURITY_SCHEME,
-                schema=dict(BEARER_SCHEME),
+                schema={
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An access token of django-oauth-toolkit. Reading needs "
+                    f"the '{oauth2_settings.READ_SCOPE}' scope, changing the list also "
+                    f"the '{oauth2_settings.WRITE_SCOPE}' scope.",
+                },
             )
         )
         auths: list[dict[str, Any]] = [{SECURITY_SCHEME: []}]
-        if self._action() == "retrieve" and app_settings.ITEM_ENDPOINT_PUBLIC:
+        if self.contract.operation_id == "catalogue_item" and app_settings.ITEM_ENDPOINT_PUBLIC:
             auths.append({})
         return auths
 
 
 class FavouritesSchema(ContractAutoSchema):
-    operations = favourites_operations()
+    """``/user/favourites``."""
+
+    def contract_operations(self, path: str) -> dict[str, Operation]:
+        return favourites_operations(path)
 
 
-class CatalogueItemSchema(ContractAutoSchema):
-    operations = catalogue_item_operations()
+class CatalogueItemViewSchema(ContractAutoSchema):
+    """``/<type>/<id>``."""
+
+    def contract_operations(self, path: str) -> dict[str, Operation]:
+        return catalogue_item_operations(path)
 
 
-class FavouritesViewSchema(OpenApiViewExtension):
+class FavouritesViewDocumentation(OpenApiViewExtension):
     """Documents :class:`~dch_favourites.api.views.FavouritesViewSet`."""
 
     target_class = "dch_favourites.api.views.FavouritesViewSet"
@@ -581,13 +573,13 @@ class FavouritesViewSchema(OpenApiViewExtension):
         return Documented
 
 
-class CatalogueItemViewSchema(OpenApiViewExtension):
+class CatalogueItemViewDocumentation(OpenApiViewExtension):
     """Documents :class:`~dch_favourites.api.views.CatalogueItemViewSet`."""
 
     target_class = "dch_favourites.api.views.CatalogueItemViewSet"
 
     def view_replacement(self) -> Any:
         class Documented(self.target_class):  # type: ignore[name-defined,misc]
-            schema = CatalogueItemSchema()
+            schema = CatalogueItemViewSchema()
 
         return Documented

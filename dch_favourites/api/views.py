@@ -8,17 +8,19 @@ defaults cannot change the contract.
 from __future__ import annotations
 
 import hashlib
+import time
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.db import router, transaction
+from django.db import router
 from django.db.models import Exists, OuterRef
+from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import override
-from rest_framework import permissions, viewsets
+from rest_framework import viewsets
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,9 +28,8 @@ from rest_framework.response import Response
 from dch_favourites.api.authentication import (
     BearerTokenAuthentication,
     DeviceTokenAuthentication,
-    HasMethodScope,
-    WriteRateThrottle,
 )
+from dch_favourites.api.cache import cached_document, document_key, store_document
 from dch_favourites.api.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
@@ -37,28 +38,36 @@ from dch_favourites.api.errors import (
 )
 from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
 from dch_favourites.api.parsers import PARSER_CLASSES
+from dch_favourites.api.permissions import HasMethodScope, PublicOrReadScope
 from dch_favourites.api.serializers import (
     CatalogueItemSerializer,
     FavouriteChangeSerializer,
     FavouritesDocument,
     FavouritesSerializer,
 )
+from dch_favourites.api.throttling import WriteRateThrottle
 from dch_favourites.conf import app_settings
 from dch_favourites.models import (
     ENTRY_COLUMNS,
     ITEM_ID_PATTERN,
     CatalogueItem,
     Favourite,
+    FavouriteListState,
     ItemType,
+    document_rows,
+    document_state,
+    document_updated,
     entry_columns,
 )
-from dch_favourites.services import ListState, Source, add_favourites, remove_favourites
+from dch_favourites.services import Source, add_favourites, remove_favourites
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 VARY = ("Authorization", "Accept", "Accept-Language")
 CACHE_CONTROL = "private, no-cache"
+#: Changes when the bytes of a document for the same versions would change (a release).
+DOCUMENT_FORMAT = "1"
 
 
 class ContractViewSet(viewsets.ViewSet):
@@ -101,17 +110,7 @@ class ContractViewSet(viewsets.ViewSet):
         # into the negotiated language, whether or not the site runs LocaleMiddleware.
         self.language = negotiate_language(request)
         with override(self.language):
-            response = super().dispatch(request, *args, **kwargs)
-        # DRF leaves the view, its Request and the Response referring to one another
-        # (view.response, request.parser_context["view"] and ["request"], and once rendered
-        # response.renderer_context["response"]). Unlinked, all of it, the body's data
-        # included, is freed as soon as the server drops the response instead of waiting
-        # for the cyclic garbage collector, which then costs every request and pauses.
-        del self.response
-        self.request.parser_context = {}
-        if isinstance(response, Response):
-            response.add_post_render_callback(_forget_rendering_context)
-        return response
+            return super().dispatch(request, *args, **kwargs)
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
@@ -123,7 +122,10 @@ class ContractViewSet(viewsets.ViewSet):
         if language and response.status_code < 400:
             response["Content-Language"] = language
         if request.method == "HEAD":
-            response.add_post_render_callback(_strip_body)
+            if isinstance(response, Response):
+                response.add_post_render_callback(_strip_body)
+            else:
+                response.content = b""
         return response
 
     def base_url(self, request: Request) -> str:
@@ -163,94 +165,151 @@ def _strip_body(response: Any) -> Any:
     return response
 
 
-def _forget_rendering_context(response: Any) -> None:
-    response.renderer_context.pop("response", None)
+def not_modified(request: Request, etag: str, updated: int | None) -> bool:
+    """Whether a GET may be answered 304 (If-None-Match first, else If-Modified-Since).
 
-
-def not_modified(request: Request, etag: str, last_modified: int | None) -> bool:
-    """Whether a GET may be answered 304 (If-None-Match first, else If-Modified-Since)."""
+    ``If-Modified-Since`` is compared with the resource's own ``updated``, which may run
+    ahead of the clock (``Last-Modified`` never does): a change in the second the client
+    was served in always makes ``updated`` later than what it holds.
+    """
     if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
     if if_none_match is not None:
         tags = parse_etags(if_none_match)
         return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
-    if last_modified is None:
+    if updated is None:
         return False
     header = request.META.get("HTTP_IF_MODIFIED_SINCE")
     if not header:
         return False
     since = parse_http_date_safe(header)
-    return since is not None and last_modified <= since
+    return since is not None and updated <= since
+
+
+def last_modified(updated: int) -> str:
+    """``Last-Modified`` for ``updated``: never later than now (RFC 9110 8.8.2.1)."""
+    return http_date(min(updated, int(time.time())))
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """What a listener's document depends on in the database (:data:`STATE_COLUMNS`)."""
+
+    list_version: int
+    list_updated: int
+    list_catalogue_version: int
+    catalogue_version: int
+    catalogue_updated: int
+
+    @property
+    def updated(self) -> int:
+        """The document's top-level ``updated``."""
+        return document_updated(
+            self.list_version,
+            self.list_updated,
+            self.list_catalogue_version,
+            self.catalogue_version,
+            self.catalogue_updated,
+        )
 
 
 class FavouritesViewSet(ContractViewSet):
-    """``GET`` the listener's favourites; ``POST action=add|delete&id=...`` to change them."""
+    """``GET`` the listener's favourites; ``POST action=add|delete&id=...`` to change them.
+
+    A GET reads the state of the list and of the catalogue (one query after the token's),
+    answers 304 when the client's copy is current, else the rendered document from the
+    document cache, else reads state and rows in one statement, renders and caches them.
+    """
 
     permission_classes = (HasMethodScope,)
     throttle_classes = (WriteRateThrottle,)
     route_suffix_parts = 2
 
-    def list(self, request: Request) -> Response:
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "POST":
+            # Before the token is looked at: the toolkit reads form bodies.
+            check_body_length(request)
+        super().initial(request, *args, **kwargs)
+
+    def list(self, request: Request) -> HttpResponse | Response:
         """The listener's favourites, newest first; 304 when the client's copy is current."""
         user = request.user
-        state = state_of(user)
+        db = router.db_for_read(FavouriteListState)
+        state = DocumentState(*document_state(user.pk, db))
         headers = self.list_validators(request, user.pk, state)
         if not_modified(request, headers["ETag"], state.updated):
             return Response(status=304, headers=headers)
-        rows = Favourite.objects.entry_rows(user.pk, self.language)
-        return self.document(request, state, rows, headers)
+        key = document_key(user.pk, headers["ETag"])
+        body = cached_document(key)
+        if body is None:
+            return self.document(request, user.pk, db)
+        return self.document_response(request, body, headers)
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: Request) -> HttpResponse:
         """Apply ``action`` to every ``id`` at once, then answer with the whole list."""
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if not length.isdigit():
-            raise ParseError(_("The Content-Length header is not a number."))
-        if int(length) > app_settings.MAX_BODY_SIZE:
-            raise PayloadTooLarge(
-                _("Request body too large: at most %(limit)d bytes.")
-                % {"limit": app_settings.MAX_BODY_SIZE}
-            )
         serializer = FavouriteChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         change = serializer.validated_data
         apply = add_favourites if change.action == "add" else remove_favourites
         # HasMethodScope lets through only a token with a user.
         user = cast("AbstractBaseUser", request.user)
-        with transaction.atomic(using=router.db_for_write(Favourite)):
-            # Rows are read under the list's lock, so body and `updated` agree.
-            state = apply(user, change.item_ids, source=Source.API).state
-            rows = Favourite.objects.entry_rows(user.pk, self.language)
-        return self.document(request, state, rows, self.list_validators(request, user.pk, state))
-
-    def list_validators(self, request: Request, user_pk: Any, state: ListState) -> dict[str, str]:
-        """``ETag`` and ``Last-Modified`` of the listener's list in this state."""
-        etag = self.etag(request, user_pk, state.version, state.updated)
-        return {"ETag": etag, "Last-Modified": http_date(state.updated)}
-
-    def document(
-        self, request: Request, state: ListState, rows: Any, headers: dict[str, str]
-    ) -> Response:
-        serializer = FavouritesSerializer(
-            FavouritesDocument(state, rows), context={"base_url": self.base_url(request)}
+        # The answer is read in the change's transaction, on the database written to (never
+        # a replica that may lag), so it shows the change, and nothing if the read fails.
+        applied = apply(
+            user,
+            change.item_ids,
+            source=Source.API,
+            read_back=lambda db: self.document(request, user.pk, db),
         )
-        return Response(serializer.data, headers=headers)
+        return cast(HttpResponse, applied.answer)
+
+    def document(self, request: Request, user_pk: Any, db: str) -> HttpResponse:
+        """Read, render and cache the listener's document, state and rows in one statement."""
+        values, rows = document_rows(user_pk, self.language, db)
+        state = DocumentState(*values)
+        headers = self.list_validators(request, user_pk, state)
+        serializer = FavouritesSerializer(
+            FavouritesDocument(updated=state.updated, rows=rows),
+            context={"base_url": self.base_url(request)},
+        )
+        renderer = request.accepted_renderer
+        body = renderer.render(serializer.data, request.accepted_media_type)
+        store_document(document_key(user_pk, headers["ETag"]), body, db)
+        return self.document_response(request, body, headers)
+
+    def document_response(
+        self, request: Request, body: bytes, headers: dict[str, str]
+    ) -> HttpResponse:
+        """A rendered document as the response, with its validators."""
+        content_type = f"{request.accepted_media_type}; charset=utf-8"
+        return HttpResponse(body, content_type=content_type, headers=headers)
+
+    def list_validators(
+        self, request: Request, user_pk: Any, state: DocumentState
+    ) -> dict[str, str]:
+        """``ETag`` and ``Last-Modified`` of the listener's document in this state."""
+        etag = self.etag(
+            request,
+            user_pk,
+            state.list_version,
+            state.catalogue_version if state.list_version else 0,
+            state.updated,
+            app_settings.DEFAULT_LANGUAGE,
+            DOCUMENT_FORMAT,
+        )
+        return {"ETag": etag, "Last-Modified": last_modified(state.updated)}
 
 
-def state_of(user: Any) -> ListState:
-    """The list state fetched with the token (no query when it came with it)."""
-    try:
-        state = user.dch_favourites_state
-    except ObjectDoesNotExist:
-        return ListState()
-    return ListState(state.version, state.updated)
-
-
-class PublicOrReadScope(permissions.BasePermission):
-    """Anyone when ``ITEM_ENDPOINT_PUBLIC``; else a token with the read scope."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if app_settings.ITEM_ENDPOINT_PUBLIC:
-            return True
-        return HasMethodScope().has_permission(request, view)
+def check_body_length(request: Request) -> int:
+    """The declared length of a POST body; 400 when malformed, 413 past ``MAX_BODY_SIZE``."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not (length.isascii() and length.isdigit()):
+        raise ParseError(_("The Content-Length header is not a number."))
+    if int(length) > app_settings.MAX_BODY_SIZE:
+        raise PayloadTooLarge(
+            _("Request body too large: at most %(limit)d bytes.")
+            % {"limit": app_settings.MAX_BODY_SIZE}
+        )
+    return int(length)
 
 
 class CatalogueItemViewSet(ContractViewSet):
@@ -292,7 +351,7 @@ class CatalogueItemViewSet(ContractViewSet):
         # The row is everything the body is made of (timestamps in whole seconds).
         etag = self.etag(request, repr(tuple(row)), favourited)
         updated = row[ENTRY_COLUMNS.index("entry_updated")]
-        headers = {"ETag": etag, "Last-Modified": http_date(updated)}
+        headers = {"ETag": etag, "Last-Modified": last_modified(updated)}
         if not_modified(request, etag, None):
             return Response(status=304, headers=headers)
         serializer = CatalogueItemSerializer(

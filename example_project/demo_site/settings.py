@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -24,6 +25,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "oauth2_provider",
+    "corsheaders",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "dch_favourites",
@@ -32,6 +35,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Browser apps (CORS): before anything that may answer, so errors carry the headers too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -39,6 +44,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "demo_site.urls"
@@ -82,12 +89,79 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "/admin/login/"
 
+# The key that signs access tokens (RS256 JWTs, as the original service's): from the
+# environment, else the file `manage.py demo` creates on first run (never committed).
+JWT_KEY_FILE = Path(os.environ.get("DCH_JWT_KEY_FILE", BASE_DIR / "var" / "jwt-signing-key.pem"))
+JWT_PRIVATE_KEY = os.environ.get("DCH_JWT_PRIVATE_KEY") or (
+    JWT_KEY_FILE.read_text(encoding="ascii") if JWT_KEY_FILE.is_file() else ""
+)
+
 OAUTH2_PROVIDER = {
     "SCOPES": {"read": "Read your favourites", "write": "Change your favourites"},
     "DEFAULT_SCOPES": ["read", "write"],
     # The original service's tokens lasted years.
     "ACCESS_TOKEN_EXPIRE_SECONDS": 5 * 365 * 24 * 3600,
+    # Apps that sign in like the original (README): the device grant, sign-in with the
+    # device token, devices kept and disconnectable, JWT access tokens, opaque refresh tokens.
+    "OAUTH2_SERVER_CLASS": "dch_favourites.oauth2.server.DeviceServer",
+    "OAUTH2_VALIDATOR_CLASS": "dch_favourites.oauth2.validators.DeviceOAuth2Validator",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    # django-oauth-toolkit's RFC 9700 gates, all on but the password grant: the original
+    # apps sign in with it (grant_type=password authenticated by their device token) and
+    # cannot be changed, so it stays, guarded by django-axes below.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # What those gates require of the settings they validate.
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
+if JWT_PRIVATE_KEY:
+    # Without a key the site issues opaque access tokens until `manage.py demo` made one.
+    OAUTH2_PROVIDER["ACCESS_TOKEN_GENERATOR"] = "dch_favourites.oauth2.generators.signed_access_token"
+    OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"] = JWT_PRIVATE_KEY
+
+# Browser apps (django-cors-headers): origins from the environment, comma-separated, e.g.
+# DCH_CORS_ALLOWED_ORIGINS=https://www.digitalconcerthall.com,http://localhost:3000
+CORS_ALLOWED_ORIGINS = [
+    origin.strip()
+    for origin in os.environ.get("DCH_CORS_ALLOWED_ORIGINS", "").split(",")
+    if origin.strip()
+]
+CORS_URLS_REGEX = r"^/v2/"
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "accept-language",
+    "authorization",
+    "cache-control",
+    "content-type",
+    "if-modified-since",
+    "if-none-match",
+)
+CORS_EXPOSE_HEADERS = ("ETag", "Last-Modified", "Content-Language", "Retry-After")
+CORS_PREFLIGHT_MAX_AGE = 86400
+
+# Password guessing at the token endpoint (and the admin login): django-axes locks a
+# username, or a client address, out after AXES_FAILURE_LIMIT failures for
+# AXES_COOLOFF_TIME; the token endpoint then answers 429 with Retry-After.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("DCH_AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lock do not extend it, so Retry-After holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Behind a proxy, name the header that carries the client address, e.g.
+# AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR"].
 
 # drf-spectacular's own setup step; the app's views pin their schema class regardless.
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
@@ -107,9 +181,15 @@ DCH_FAVOURITES: dict[str, object] = {
     # Unset API_BASE_URL: hrefs follow the host the request came to, e.g. //127.0.0.1:8000/v2.
 }
 
+# Errors leave a trace on the console: the app's own log, and every 500 Django answers
+# (the admin's included) with its stack trace. Django logs the path without the query
+# string and no header or body; a secret in a query string stays out of the log.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"dch_favourites": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "dch_favourites": {"handlers": ["console"], "level": "INFO"},
+        "django.request": {"handlers": ["console"], "level": "ERROR"},
+    },
 }

@@ -3,11 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
-from oauth2_provider.views import TokenView
+
+from dch_favourites.oauth2.views import TokenView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # The original service's token endpoint had no trailing slash.
+    # The original service's token endpoint had no trailing slash; it is also at
+    # /v2/oauth2/token, where the apps look for it. Both answer JSON, whatever happens.
     path("oauth2/token", TokenView.as_view(), name="token"),
     path("oauth2/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     # The OpenAPI schema and Swagger UI on drf-spectacular-sidecar's static files, no CDN

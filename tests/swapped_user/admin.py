@@ -1,12 +1,13 @@
-"""The site's own user admin, registered before dch_favourites' admin is imported."""
+"""The site's own user admin, with the favourites inline mixed in (the site opts in)."""
 
 from django.contrib import admin
 
+from dch_favourites.admin import UserFavouritesAdminMixin
 from swapped_user.models import Member
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(UserFavouritesAdminMixin, admin.ModelAdmin):
     """Members by e-mail."""
 
     list_display = ("email", "name", "is_staff")

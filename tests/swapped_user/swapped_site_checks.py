@@ -37,7 +37,7 @@ def test_the_sites_own_user_admin_got_the_inline() -> None:
     assert get_user_model() is Member
     assert isinstance(model_admin, MemberAdmin)
     assert isinstance(model_admin, UserFavouritesAdminMixin)
-    assert list(model_admin.inlines) == [FavouriteInline]
+    assert list(model_admin.get_inlines(RequestFactory().get("/"), Member())) == [FavouriteInline]
     assert model_admin.search_fields == ("email", "name")
     call_command("check", fail_level="WARNING")
 

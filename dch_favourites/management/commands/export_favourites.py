@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import router, transaction
+from django.utils.translation import ngettext
 
 from dch_favourites.management.listeners import (
     add_listener_arguments,
@@ -75,6 +76,12 @@ class Command(BaseCommand):
                 handle.write(text)
         except OSError as exc:
             raise CommandError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+        count = len(document["favourites"])
         self.stdout.write(
-            f"Exported {len(document['favourites'])} favourites of user {describe(user)} to {path}."
+            ngettext(
+                "Exported %(count)d favourite of user %(user)s to %(path)s.",
+                "Exported %(count)d favourites of user %(user)s to %(path)s.",
+                count,
+            )
+            % {"count": count, "user": describe(user), "path": path}
         )

@@ -8,6 +8,7 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from dch_favourites.catalogue_import import CatalogueImportError, import_catalogue
 
@@ -39,7 +40,19 @@ class Command(BaseCommand):
             result = import_catalogue(records)
         except CatalogueImportError as exc:
             raise CommandError(f"Nothing imported. {exc}") from exc
+        count = len(result.ids)
         self.stdout.write(
-            f"Imported {len(result.ids)} items: {result.created} created, "
-            f"{result.updated} updated, {result.unchanged} unchanged."
+            ngettext(
+                "Imported %(count)d item: %(created)d created, %(updated)d updated, "
+                "%(unchanged)d unchanged.",
+                "Imported %(count)d items: %(created)d created, %(updated)d updated, "
+                "%(unchanged)d unchanged.",
+                count,
+            )
+            % {
+                "count": count,
+                "created": result.created,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+            }
         )

@@ -6,6 +6,8 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from dch_favourites.management.listeners import (
     add_listener_arguments,
@@ -39,16 +41,30 @@ class Command(BaseCommand):
         who = describe(user)
         count = Favourite.objects.filter(user_id=user.pk).count()
         if count == 0:
-            self.stdout.write(f"User {who} has no favourites; nothing removed.")
+            self.stdout.write(
+                _("User %(user)s has no favourites; nothing removed.") % {"user": who}
+            )
             return
+        question = ngettext(
+            "Remove the %(count)d favourite of user %(user)s? This cannot be undone.",
+            "Remove all %(count)d favourites of user %(user)s? This cannot be undone.",
+            count,
+        ) % {"count": count, "user": who}
         if options["interactive"] and not self.confirmed(
-            f"Remove all {count} favourites of user {who}? This cannot be undone.\n"
-            "Type 'yes' to continue, or 'no' to cancel: "
+            question + "\n" + _("Type 'yes' to continue, or 'no' to cancel: ")
         ):
-            self.stdout.write("Cancelled; nothing removed.")
+            self.stdout.write(_("Cancelled; nothing removed."))
             return
         change = remove_all_favourites(user, source=Source.COMMAND)
-        self.stdout.write(f"Removed {len(change.item_ids)} favourites of user {who}.")
+        removed = len(change.item_ids)
+        self.stdout.write(
+            ngettext(
+                "Removed %(count)d favourite of user %(user)s.",
+                "Removed %(count)d favourites of user %(user)s.",
+                removed,
+            )
+            % {"count": removed, "user": who}
+        )
 
     def confirmed(self, question: str) -> bool:
         """Whether the operator typed ``yes`` (end of input counts as no)."""

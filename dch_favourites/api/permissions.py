@@ -1,0 +1,44 @@
+"""Who may do what: scopes of django-oauth-toolkit's ``READ_SCOPE`` and ``WRITE_SCOPE``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oauth2_provider.settings import oauth2_settings
+from rest_framework import permissions
+from rest_framework.request import Request
+
+from dch_favourites.api.errors import InsufficientScope
+from dch_favourites.conf import app_settings
+
+
+def required_scopes(method: str | None) -> list[str]:
+    """The scopes a request needs: reading needs ``READ_SCOPE``; a change needs both.
+
+    A POST answers with the whole list, so a write-only token must not read through it.
+    """
+    if method in permissions.SAFE_METHODS:
+        return [oauth2_settings.READ_SCOPE]
+    return [oauth2_settings.READ_SCOPE, oauth2_settings.WRITE_SCOPE]
+
+
+class HasMethodScope(permissions.BasePermission):
+    """A token with the scopes :func:`required_scopes` names for the request's method."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth  # what the authentication class returned
+        if token is None:
+            return False
+        for scope in required_scopes(request.method):
+            if not token.allow_scopes([scope]):
+                raise InsufficientScope(scope)
+        return True
+
+
+class PublicOrReadScope(permissions.BasePermission):
+    """Anyone when ``ITEM_ENDPOINT_PUBLIC``; else a token with the read scope."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if app_settings.ITEM_ENDPOINT_PUBLIC:
+            return True
+        return HasMethodScope().has_permission(request, view)

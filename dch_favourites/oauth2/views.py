@@ -1,0 +1,146 @@
+"""The token endpoint under the API's mount, JSON whatever happens, and the JWKS document.
+
+:class:`TokenView` is django-oauth-toolkit's ``TokenView``, so every grant, validator and
+setting of the toolkit applies. Around it, every answer is JSON as RFC 6749 §5.2 has it
+(``{"error": ..., "error_description": ...}``) with ``Cache-Control: no-store``: a wrong
+method (405), a body too large (413), a database that is down (503 with ``Retry-After``),
+an unexpected error (500, logged, never sent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.views import TokenView as ToolkitTokenView
+
+from dch_favourites.oauth2.generators import signing_key
+
+logger = logging.getLogger("dch_favourites")
+
+#: Seconds a client waits before retrying while the database is unreachable.
+RETRY_AFTER_SECONDS = 5
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def token_error(
+    status: int, error: str, description: str, headers: dict[str, str] | None = None
+) -> HttpResponse:
+    """An RFC 6749 §5.2 error body."""
+    response = HttpResponse(
+        json.dumps({"error": error, "error_description": description}),
+        status=status,
+        content_type="application/json",
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(login_not_required, name="dispatch")
+class TokenView(ToolkitTokenView):  # type: ignore[misc]
+    """django-oauth-toolkit's token endpoint; every answer JSON (RFC 6749 §5.1, §5.2)."""
+
+    http_method_names = ["post", "options"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response: HttpResponse = super().dispatch(request, *args, **kwargs)
+        except (OperationalError, InterfaceError) as error:
+            logger.error("Database unavailable at the token endpoint: %s", type(error).__name__)
+            return token_error(
+                503,
+                "temporarily_unavailable",
+                "The service is temporarily unavailable.",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        except RequestDataTooBig:
+            return token_error(413, "invalid_request", "The request body is too large.")
+        except (TooManyFieldsSent, SuspiciousOperation):
+            return token_error(400, "invalid_request", "The request body is malformed.")
+        except DatabaseError as error:
+            logger.error("Database error at the token endpoint: %s", type(error).__name__)
+            return token_error(500, "server_error", "Internal server error.")
+        except Exception:
+            logger.exception("Unhandled error at the token endpoint")
+            return token_error(500, "server_error", "Internal server error.")
+        # The toolkit's HttpResponse keeps Django's text/html default where oauthlib
+        # set no Content-Type (errors raised outside a grant); the body is JSON.
+        response["Content-Type"] = "application/json"
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        params = request.POST
+        if params.get("grant_type") == DEVICE_CODE_GRANT_TYPE and not params.get("device_code"):
+            return token_error(400, "invalid_request", "Request is missing device_code parameter.")
+        response: HttpResponse = super().post(request, *args, **kwargs)
+        return response
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = HttpResponse(status=204)
+        response["Allow"] = "POST, OPTIONS"
+        return response
+
+    def http_method_not_allowed(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        return token_error(
+            405,
+            "invalid_request",
+            f"The token endpoint accepts POST, not {request.method}.",
+            {"Allow": "POST, OPTIONS"},
+        )
+
+
+@method_decorator(login_not_required, name="dispatch")
+class JwksView(View):
+    """The public keys that sign access tokens (RFC 7517), the active one first.
+
+    The keys are django-oauth-toolkit's ``OIDC_RSA_PRIVATE_KEY`` and
+    ``OIDC_RSA_PRIVATE_KEYS_INACTIVE`` (keys being rotated out), each with its RFC 7638
+    thumbprint as ``kid``.
+    """
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        keys = []
+        active = oauth2_settings.OIDC_RSA_PRIVATE_KEY
+        for pem in [active, *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE] if active else []:
+            key = signing_key(pem)
+            keys.append(
+                {
+                    "alg": "RS256",
+                    "use": "sig",
+                    "kid": key.thumbprint(),
+                    **key.export_public(as_dict=True),
+                }
+            )
+        response = JsonResponse({"keys": keys})
+        max_age = oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS
+        response["Cache-Control"] = f"public, max-age={max_age}"
+        return response
+
+    def http_method_not_allowed(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        return token_error(
+            405,
+            "invalid_request",
+            f"The key set accepts GET, not {request.method}.",
+            {"Allow": "GET, HEAD"},
+        )

@@ -25,8 +25,9 @@ class DchFavouritesConfig(AppConfig):
         # models reach services only through this config.
         from dch_favourites import checks, services
         from dch_favourites.models import CatalogueItem, CatalogueItemTranslation
+        from dch_favourites.oauth2 import checks as oauth2_checks
 
-        del checks  # imported for its @register side effect
+        del checks, oauth2_checks  # imported for their @register side effect
         self.write_path = services
         uid = "dch_favourites."
         post_save.connect(

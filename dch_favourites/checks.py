@@ -39,15 +39,6 @@ def check_settings(
     if not isinstance(raw, dict):
         return [_error(1, f"{SETTINGS_NAME} must be a dict.", f"Set {SETTINGS_NAME} = {{...}}.")]
     errors: list[CheckMessage] = []
-    for key in sorted(set(raw) & set(REMOVED)):
-        errors.append(
-            _error(
-                13,
-                f"{SETTINGS_NAME}['{key}'] is no longer read.",
-                f"The scope comes from django-oauth-toolkit: set {REMOVED[key]} instead, "
-                f"and remove {key} from {SETTINGS_NAME}.",
-            )
-        )
     unknown = sorted(set(raw) - set(DEFAULTS) - set(REMOVED))
     if unknown:
         errors.append(
@@ -145,10 +136,19 @@ def check_settings(
                 "Default: True.",
             )
         )
+    for key in sorted(set(raw) & set(REMOVED)):
+        errors.append(
+            _error(
+                13,
+                f"{SETTINGS_NAME}['{key}'] is no longer read.",
+                f"The scope comes from django-oauth-toolkit: set {REMOVED[key]} instead, "
+                f"and remove {key} from {SETTINGS_NAME}.",
+            )
+        )
     return errors
 
 
-@register(deploy=False)
+@register()
 def check_throttle_cache(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:

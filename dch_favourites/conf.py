@@ -76,49 +76,49 @@ class AppSettings:
         self._values = None
 
     @property
-    def API_BASE_URL(self) -> str | None:  # noqa: N802  (named as the setting)
+    def API_BASE_URL(self) -> str | None:
         return self.as_dict()["API_BASE_URL"]  # type: ignore[no-any-return]
 
     @property
-    def MAX_IDS_PER_REQUEST(self) -> int:  # noqa: N802
+    def MAX_IDS_PER_REQUEST(self) -> int:
         return int(self.as_dict()["MAX_IDS_PER_REQUEST"])
 
     @property
-    def MAX_FAVOURITES_PER_USER(self) -> int:  # noqa: N802
+    def MAX_FAVOURITES_PER_USER(self) -> int:
         return int(self.as_dict()["MAX_FAVOURITES_PER_USER"])
 
     @property
-    def LANGUAGES(self) -> tuple[str, ...]:  # noqa: N802
+    def LANGUAGES(self) -> tuple[str, ...]:
         return tuple(self.as_dict()["LANGUAGES"])
 
     @property
-    def DEFAULT_LANGUAGE(self) -> str:  # noqa: N802
+    def DEFAULT_LANGUAGE(self) -> str:
         return str(self.as_dict()["DEFAULT_LANGUAGE"])
 
     @property
-    def WRITE_THROTTLE_RATE(self) -> str | None:  # noqa: N802
+    def WRITE_THROTTLE_RATE(self) -> str | None:
         rate = self.as_dict()["WRITE_THROTTLE_RATE"]
         return rate if isinstance(rate, str) else None
 
     @property
-    def THROTTLE_CACHE(self) -> str:  # noqa: N802
+    def THROTTLE_CACHE(self) -> str:
         return str(self.as_dict()["THROTTLE_CACHE"])
 
     @property
-    def DOCUMENT_CACHE(self) -> str | None:  # noqa: N802
+    def DOCUMENT_CACHE(self) -> str | None:
         alias = self.as_dict()["DOCUMENT_CACHE"]
         return alias if isinstance(alias, str) else None
 
     @property
-    def DOCUMENT_CACHE_TIMEOUT(self) -> int:  # noqa: N802
+    def DOCUMENT_CACHE_TIMEOUT(self) -> int:
         return int(self.as_dict()["DOCUMENT_CACHE_TIMEOUT"])
 
     @property
-    def MAX_BODY_SIZE(self) -> int:  # noqa: N802
+    def MAX_BODY_SIZE(self) -> int:
         return int(self.as_dict()["MAX_BODY_SIZE"])
 
     @property
-    def ITEM_ENDPOINT_PUBLIC(self) -> bool:  # noqa: N802
+    def ITEM_ENDPOINT_PUBLIC(self) -> bool:
         return bool(self.as_dict()["ITEM_ENDPOINT_PUBLIC"])
 
 

@@ -110,7 +110,9 @@ class CatalogueItemQuerySet(models.QuerySet["CatalogueItem"]):
 
     update.alters_data = True  # type: ignore[attr-defined]
 
-    def bulk_update(self, objs: Iterable[CatalogueItem], fields: Sequence[str], **kwargs: Any) -> int:
+    def bulk_update(
+        self, objs: Iterable[CatalogueItem], fields: Sequence[str], **kwargs: Any
+    ) -> int:
         """``bulk_update()`` that moves the catalogue clock, as :meth:`update` does."""
         updated = super().bulk_update(objs, fields, **kwargs)
         if updated:
@@ -119,7 +121,9 @@ class CatalogueItemQuerySet(models.QuerySet["CatalogueItem"]):
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
 
-    def bulk_create(self, objs: Iterable[CatalogueItem], *args: Any, **kwargs: Any) -> list[CatalogueItem]:
+    def bulk_create(
+        self, objs: Iterable[CatalogueItem], *args: Any, **kwargs: Any
+    ) -> list[CatalogueItem]:
         """``bulk_create()``; an upsert (``update_conflicts``) may change listed items."""
         created = super().bulk_create(objs, *args, **kwargs)
         if kwargs.get("update_conflicts") or any(item.type == ItemType.CONCERT for item in created):
@@ -533,7 +537,9 @@ class Favourite(models.Model):
         if not stored.exists():
             raise FavouritesError(_not_editable())
 
-    def delete(self, *args: Any, source: str | None = None, **kwargs: Any) -> tuple[int, dict[str, int]]:
+    def delete(
+        self, *args: Any, source: str | None = None, **kwargs: Any
+    ) -> tuple[int, dict[str, int]]:
         """Remove the favourite through the write path."""
         removed = write_path().remove_favourites(self.user, [self.item_id], source=source)
         return len(removed.item_ids), {Favourite._meta.label: len(removed.item_ids)}

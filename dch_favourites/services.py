@@ -210,7 +210,9 @@ def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: str | None =
     db = router.db_for_write(Favourite)
     by_user: dict[Any, list[str]] = defaultdict(list)
     with transaction.atomic(using=db):
-        selected = queryset.using(db).order_by("user_id", "-added").values_list("user_id", "item_id")
+        selected = (
+            queryset.using(db).order_by("user_id", "-added").values_list("user_id", "item_id")
+        )
         for user_id, item_id in selected:
             by_user[user_id].append(item_id)
         users = get_user_model()._default_manager.using(db).in_bulk(list(by_user))
@@ -220,7 +222,9 @@ def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: str | None =
         )
 
 
-def add_favourite_rows(favourites: Sequence[Favourite], *, db: str | None = None) -> list[Favourite]:
+def add_favourite_rows(
+    favourites: Sequence[Favourite], *, db: str | None = None
+) -> list[Favourite]:
     """Add unsaved ``Favourite`` instances (``bulk_create()``, the many-to-many ``add()``).
 
     Grouped by listener, each group through :func:`add_favourites`, all in one

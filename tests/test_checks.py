@@ -43,24 +43,6 @@ BAD_VALUES: list[tuple[str, Any, Error]] = [
         ),
     ),
     (
-        "READ_SCOPE",
-        "read write",
-        error(
-            4,
-            "DCH_FAVOURITES['READ_SCOPE'] must be one OAuth2 scope name.",
-            "A non-empty string without spaces or quotes, e.g. 'read'.",
-        ),
-    ),
-    (
-        "WRITE_SCOPE",
-        "",
-        error(
-            5,
-            "DCH_FAVOURITES['WRITE_SCOPE'] must be one OAuth2 scope name.",
-            "A non-empty string without spaces or quotes, e.g. 'read'.",
-        ),
-    ),
-    (
         "MAX_IDS_PER_REQUEST",
         0,
         error(
@@ -109,6 +91,33 @@ BAD_VALUES: list[tuple[str, Any, Error]] = [
         ),
     ),
     (
+        "THROTTLE_CACHE",
+        "nowhere",
+        error(
+            14,
+            "DCH_FAVOURITES['THROTTLE_CACHE'] must name one of the CACHES.",
+            "Known aliases: default.",
+        ),
+    ),
+    (
+        "DOCUMENT_CACHE",
+        "nowhere",
+        error(
+            15,
+            "DCH_FAVOURITES['DOCUMENT_CACHE'] must name one of the CACHES, or be None.",
+            "Known aliases: default.",
+        ),
+    ),
+    (
+        "DOCUMENT_CACHE_TIMEOUT",
+        0,
+        error(
+            16,
+            "DCH_FAVOURITES['DOCUMENT_CACHE_TIMEOUT'] must be a positive integer.",
+            "Seconds; default: 86400.",
+        ),
+    ),
+    (
         "ITEM_ENDPOINT_PUBLIC",
         "yes",
         error(
@@ -148,7 +157,7 @@ def test_e001_setting_not_a_dict() -> None:
 
 
 def test_e002_unknown_keys_are_listed_sorted() -> None:
-    assert run_checks({"MAX_IDS": 5, "API_BASE": "//x/v2", "READ_SCOPE": "read"}) == [
+    assert run_checks({"MAX_IDS": 5, "API_BASE": "//x/v2"}) == [
         error(
             2,
             "DCH_FAVOURITES has unknown keys: API_BASE, MAX_IDS.",
@@ -157,12 +166,51 @@ def test_e002_unknown_keys_are_listed_sorted() -> None:
     ]
 
 
+@pytest.mark.parametrize("key", ["READ_SCOPE", "WRITE_SCOPE"])
+def test_e013_the_scope_keys_of_earlier_releases_name_their_replacement(key: str) -> None:
+    assert run_checks({key: "read"}) == [
+        error(
+            13,
+            f"DCH_FAVOURITES['{key}'] is no longer read.",
+            f'The scope comes from django-oauth-toolkit: set OAUTH2_PROVIDER["{key}"] instead, '
+            f"and remove {key} from DCH_FAVOURITES.",
+        )
+    ]
+
+
+def test_w001_a_per_process_throttle_cache_outside_debug(settings: Any) -> None:
+    from dch_favourites.checks import check_throttle_cache
+
+    settings.DEBUG = False
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.DCH_FAVOURITES = {"WRITE_THROTTLE_RATE": "20/min"}
+    [warning] = check_throttle_cache()
+    assert warning.id == "dch_favourites.W001"
+    assert "per-process cache 'default'" in warning.msg
+    assert "RedisCache" in warning.hint
+    assert not warning.is_serious()
+
+    settings.DEBUG = True
+    assert check_throttle_cache() == []
+    settings.DEBUG = False
+    settings.DCH_FAVOURITES = {"WRITE_THROTTLE_RATE": None}
+    assert check_throttle_cache() == []
+    settings.DCH_FAVOURITES = {"WRITE_THROTTLE_RATE": "20/min"}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/14",
+        }
+    }
+    assert check_throttle_cache() == []
+
+
 def test_every_bad_value_is_reported_at_once() -> None:
     found = run_checks({setting: value for setting, value, _ in BAD_VALUES})
 
     # DEFAULT_LANGUAGE is only judged against a valid LANGUAGES.
     assert [message.id for message in found] == [
-        f"dch_favourites.E{number:03d}" for number in (3, 4, 5, 6, 7, 8, 9, 11, 12)
+        f"dch_favourites.E{number:03d}" for number in (3, 6, 7, 8, 9, 11, 14, 15, 16, 12)
     ]
 
 
@@ -173,7 +221,8 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("API_BASE_URL", "https://api.example.com"),
         ("API_BASE_URL", "http://127.0.0.1:8000/v2"),
         ("API_BASE_URL", None),
-        ("READ_SCOPE", "favourites:read"),
+        ("DOCUMENT_CACHE", None),
+        ("THROTTLE_CACHE", "default"),
         ("MAX_IDS_PER_REQUEST", 1),
         ("LANGUAGES", ["de"]),
         ("LANGUAGES", ("en", "de", "pt-br")),
@@ -196,8 +245,9 @@ def test_good_values_pass(setting: str, value: Any) -> None:
         ("API_BASE_URL", "//"),
         ("API_BASE_URL", "//api.example.com/{v2}"),
         ("API_BASE_URL", 42),
-        ("READ_SCOPE", 'say "hi"'),
-        ("READ_SCOPE", None),
+        ("THROTTLE_CACHE", None),
+        ("DOCUMENT_CACHE", 7),
+        ("DOCUMENT_CACHE_TIMEOUT", -5),
         ("MAX_IDS_PER_REQUEST", -1),
         ("MAX_IDS_PER_REQUEST", 5.0),
         ("LANGUAGES", ()),
@@ -255,7 +305,7 @@ def run_manage_py_check(tmp_path: Path, dch_favourites: str) -> subprocess.Compl
 
 
 def test_manage_py_check_fails_on_a_bad_setting(tmp_path: Path) -> None:
-    result = run_manage_py_check(tmp_path, '{"MAX_IDS_PER_REQUEST": 0, "READ_SCOPE": "a b"}')
+    result = run_manage_py_check(tmp_path, '{"MAX_IDS_PER_REQUEST": 0, "READ_SCOPE": "read"}')
 
     assert result.returncode == 1
     assert result.stdout == ""
@@ -263,11 +313,12 @@ def test_manage_py_check_fails_on_a_bad_setting(tmp_path: Path) -> None:
         "SystemCheckError: System check identified some issues:\n"
         "\n"
         "ERRORS:\n"
-        "?: (dch_favourites.E004) DCH_FAVOURITES['READ_SCOPE'] must be one OAuth2 scope name.\n"
-        "\tHINT: A non-empty string without spaces or quotes, e.g. 'read'.\n"
         "?: (dch_favourites.E006) DCH_FAVOURITES['MAX_IDS_PER_REQUEST'] must be a positive "
         "integer.\n"
         "\tHINT: Default: 50.\n"
+        "?: (dch_favourites.E013) DCH_FAVOURITES['READ_SCOPE'] is no longer read.\n"
+        "\tHINT: The scope comes from django-oauth-toolkit: set OAUTH2_PROVIDER[\"READ_SCOPE\"] "
+        "instead, and remove READ_SCOPE from DCH_FAVOURITES.\n"
         "\n"
         "System check identified 2 issues (0 silenced).\n"
     )

@@ -343,6 +343,17 @@ ELSEWHERE = {
     "python manage.py remove_favourites --user-id 42 --yes": (
         "tests/test_commands.py::test_remove_without_asking"
     ),
+    # The same command for two apps; the test runs it with the first app's arguments.
+    'python manage.py createapplication confidential password --name "DCH Android" '
+    '--client-id dch.android --client-secret "$ANDROID_SECRET"': (
+        "tests/test_signin_settings.py::"
+        "test_the_readme_createapplication_line_makes_an_app_that_signs_in"
+    ),
+    'python manage.py createapplication confidential password --name "DCH web app" '
+    '--client-id dch.webapp --client-secret "$WEBAPP_SECRET"': (
+        "tests/test_signin_settings.py::"
+        "test_the_readme_createapplication_line_makes_an_app_that_signs_in"
+    ),
 }
 
 

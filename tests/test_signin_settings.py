@@ -187,10 +187,23 @@ def test_check_is_quiet_when_configured_or_opaque() -> None:
         assert check_token_signing() == []
 
 
-def test_check_is_registered() -> None:
-    from django.core.checks import registry
-
-    assert check_token_signing in registry.registry.get_checks()
+def test_check_is_registered_when_the_app_loads() -> None:
+    # In a fresh process: importing this test module registers it anyway.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "demo_site.settings"}
+    code = (
+        "import django; django.setup(); from django.core.checks import registry; "
+        "print(sorted({c.__module__ for c in registry.registry.get_checks()}))"
+    )
+    result = subprocess.run(  # noqa: S603  (this interpreter, fixed code)
+        [sys.executable, "-c", code],
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "dch_favourites.oauth2.checks" in result.stdout
 
 
 # -- CORS ------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ bare_debug_site = override_settings(ROOT_URLCONF=__name__, DEBUG=True)
         "/v2/user/favourites/",
         "/v2/user/favourites//",
         "/v2/user/",
-        "/v2/user",
         "/v2/",
         "/v2/film/301/",
         "/v2/film/301/extra",

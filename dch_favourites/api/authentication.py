@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from dch_favourites.api.errors import REALM, InvalidToken
 
 #: The reason given when the validator refused a token without saying why.
-REFUSED = "The access token is unknown, expired or revoked."  # noqa: S105  (a message)
+REFUSED = "The access token is unknown, expired or revoked."
 
 
 class BearerTokenAuthentication(OAuth2Authentication):

@@ -35,7 +35,7 @@ def cached_document(key: str) -> bytes | None:
         return None
     try:
         body = caches[alias].get(key)
-    except Exception:  # noqa: BLE001  (any backend's connection error)
+    except Exception:
         logger.warning("Document cache %r unavailable; reading the database.", alias)
         return None
     return body if isinstance(body, bytes) else None
@@ -51,7 +51,7 @@ def store_document(key: str, body: bytes, using: str) -> None:
     def store() -> None:
         try:
             caches[alias].set(key, body, timeout=timeout)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.warning("Document cache %r unavailable; document not kept.", alias)
 
     transaction.on_commit(store, using=using)

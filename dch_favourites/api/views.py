@@ -21,7 +21,7 @@ from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 from rest_framework import viewsets
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,14 +30,9 @@ from dch_favourites.api.authentication import (
     DeviceTokenAuthentication,
 )
 from dch_favourites.api.cache import cached_document, document_key, store_document
-from dch_favourites.api.errors import (
-    MethodNotAllowed,
-    PayloadTooLarge,
-    exception_handler,
-    excerpt,
-)
+from dch_favourites.api.errors import MethodNotAllowed, exception_handler, excerpt
 from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
-from dch_favourites.api.parsers import PARSER_CLASSES
+from dch_favourites.api.parsers import PARSER_CLASSES, request_body_length
 from dch_favourites.api.permissions import HasMethodScope, PublicOrReadScope
 from dch_favourites.api.serializers import (
     CatalogueItemSerializer,
@@ -225,9 +220,10 @@ class FavouritesViewSet(ContractViewSet):
     route_suffix_parts = 2
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if request.method == "POST":
-            # Before the token is looked at: the toolkit reads form bodies.
-            check_body_length(request)
+        if request.method == "POST" and "HTTP_AUTHORIZATION" in request.META:
+            # Before the token is judged: the toolkit reads a form body to do so. Without
+            # credentials the 401 comes first and the body is never read.
+            request_body_length(request)
         super().initial(request, *args, **kwargs)
 
     def list(self, request: Request) -> HttpResponse | Response:
@@ -297,19 +293,6 @@ class FavouritesViewSet(ContractViewSet):
             DOCUMENT_FORMAT,
         )
         return {"ETag": etag, "Last-Modified": last_modified(state.updated)}
-
-
-def check_body_length(request: Request) -> int:
-    """The declared length of a POST body; 400 when malformed, 413 past ``MAX_BODY_SIZE``."""
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    if not (length.isascii() and length.isdigit()):
-        raise ParseError(_("The Content-Length header is not a number."))
-    if int(length) > app_settings.MAX_BODY_SIZE:
-        raise PayloadTooLarge(
-            _("Request body too large: at most %(limit)d bytes.")
-            % {"limit": app_settings.MAX_BODY_SIZE}
-        )
-    return int(length)
 
 
 class CatalogueItemViewSet(ContractViewSet):

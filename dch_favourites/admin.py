@@ -29,6 +29,7 @@ from django.contrib.admin.utils import display_for_value
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import router, transaction
 from django.db.models import Count, ForeignKey, Manager, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
@@ -39,10 +40,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from dch_favourites import services
 from dch_favourites.conf import app_settings
-from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, Favourite
+from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, Device, Favourite
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import InlineModelAdmin
@@ -272,6 +274,24 @@ class CatalogueItemAdmin(MalformedInputAdmin):
     )
     readonly_fields = ("concert_link", "favourite_count", "updated")
     inlines = (CatalogueItemTranslationInline,)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        # The item and its translations move the catalogue's clock once, in the save's
+        # own transaction.
+        with transaction.atomic(using=router.db_for_write(self.model)), services.catalogue_batch():
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CatalogueItem]) -> None:
+        with transaction.atomic(using=router.db_for_write(self.model)), services.catalogue_batch():
+            super().delete_queryset(request, queryset)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CatalogueItem]:
         held = (
@@ -663,10 +683,6 @@ def register_user_favourites(site: admin.AdminSite = admin.site) -> bool:
 # Devices (dch_favourites.oauth2): staff see the app installations and disconnect them,
 # which revokes every token issued through the device.
 # ---------------------------------------------------------------------------------------
-
-from django.utils.translation import ngettext  # noqa: E402  (this section is self-contained)
-
-from dch_favourites.models import Device  # noqa: E402
 
 
 @admin.register(Device)

@@ -34,7 +34,7 @@ from importlib.resources import files
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
 
 from dch_favourites.conf import app_settings
 from dch_favourites.models import (
@@ -45,6 +45,7 @@ from dch_favourites.models import (
     ItemType,
     concert_id_of,
 )
+from dch_favourites.services import catalogue_batch
 
 MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 ITEM_FIELDS = frozenset(
@@ -131,20 +132,25 @@ def import_catalogue(records: Any) -> ImportResult:
     concerts = [item for item in parsed if item.fields["type"] == ItemType.CONCERT]
     others = [item for item in parsed if item.fields["type"] != ItemType.CONCERT]
     result = ImportResult()
-    with transaction.atomic():
+    # Every read and write on the database written to (never a replica that lags), in one
+    # transaction that moves the catalogue's clock once.
+    db = router.db_for_write(CatalogueItem)
+    with transaction.atomic(using=db), catalogue_batch():
         for batch in (concerts, others):
-            existing = CatalogueItem.objects.in_bulk([item.fields["id"] for item in batch])
+            ids = [item.fields["id"] for item in batch]
+            existing = CatalogueItem.objects.using(db).in_bulk(ids)
             for item in batch:
-                _store(item, existing.get(item.fields["id"]), result)
+                _store(item, existing.get(item.fields["id"]), result, db)
     return result
 
 
-def _store(record: ItemRecord, current: CatalogueItem | None, result: ImportResult) -> None:
+def _store(
+    record: ItemRecord, current: CatalogueItem | None, result: ImportResult, db: str
+) -> None:
     item = current or CatalogueItem(id=record.fields["id"])
+    translations = CatalogueItemTranslation.objects.using(db).filter(item_id=item.id)
     stored = (
-        {t.language: (t.title, t.short_title) for t in item.translations.all()}
-        if current is not None
-        else {}
+        {t.language: (t.title, t.short_title) for t in translations} if current is not None else {}
     )
     wanted = stored if record.translations is None else record.translations
     changed = (
@@ -166,19 +172,19 @@ def _store(record: ItemRecord, current: CatalogueItem | None, result: ImportResu
         item.full_clean(exclude=["updated", "concert"], validate_unique=False)
     except ValidationError as exc:
         raise CatalogueImportError(record.position, item.id, "; ".join(exc.messages)) from exc
-    item.save(keep_updated=record.updated is not None)
+    item.save(using=db, keep_updated=record.updated is not None)
     if translations_changed:
-        item.translations.exclude(language__in=list(wanted)).delete()
+        translations.exclude(language__in=list(wanted)).delete()
         for language, (title, short_title) in wanted.items():
             if stored.get(language) != (title, short_title):
-                CatalogueItemTranslation.objects.update_or_create(
+                CatalogueItemTranslation.objects.using(db).update_or_create(
                     item=item,
                     language=language,
                     defaults={"title": title, "short_title": short_title},
                 )
         if record.updated is not None:
             # Saving a translation stamps its item; the file's `updated` wins.
-            CatalogueItem.objects.filter(pk=item.pk).update(updated=record.updated)
+            CatalogueItem.objects.using(db).filter(pk=item.pk).update(updated=record.updated)
     if current is None:
         result.created += 1
     else:

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import NotSupportedError, models
+from django.db import NotSupportedError, models, router, transaction
 from django.db.models import Count, F, FilteredRelation, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from oauth2_provider.models import get_access_token_model, revoke_access_token
 
 from dch_favourites.conf import app_settings
 from dch_favourites.exceptions import FavouritesError
@@ -227,8 +228,15 @@ class CatalogueItem(models.Model):
         """
         self.concert_id = concert_id_of(self.id) if self.type in CONCERT_PART_TYPES else None
         if self.type == ItemType.CONCERT:
-            # Its parts show this begin: the post-save hook moves their lists when it changed.
-            stored = type(self)._default_manager.filter(pk=self.pk).values_list("begin", flat=True)
+            # Its parts show this begin: the post-save hook renews their documents when it
+            # changed. Read where the save writes, never a replica.
+            db = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+            stored = (
+                type(self)
+                ._meta.default_manager.using(db)
+                .filter(pk=self.pk)
+                .values_list("begin", flat=True)
+            )
             self.begin_changed = list(stored) != [self.begin]
         if not keep_updated or self.updated is None:
             self.updated = timezone.now()
@@ -531,8 +539,11 @@ class Favourite(models.Model):
                 self, lambda: super(Favourite, self).save(*args, **kwargs), source=source
             )
             return
-        stored = type(self)._default_manager.filter(
-            pk=self.pk, user_id=self.user_id, item_id=self.item_id
+        db = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        stored = (
+            type(self)
+            ._meta.default_manager.using(db)
+            .filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id)
         )
         if not stored.exists():
             raise FavouritesError(_not_editable())
@@ -772,9 +783,6 @@ class Device(models.Model):
         its refresh token is revoked with it. The device keeps its row, marked
         ``disconnected``, and no token can be issued through it again.
         """
-        from django.db import router, transaction
-        from oauth2_provider.models import get_access_token_model, revoke_access_token
-
         token_model = get_access_token_model()
         with transaction.atomic(using=router.db_for_write(token_model)):
             locked = type(self).objects.select_for_update().get(pk=self.pk)

@@ -16,10 +16,12 @@ deleting it does not make them wait. On SQLite the whole transaction is serialis
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -215,7 +217,7 @@ def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: str | None =
         )
         for user_id, item_id in selected:
             by_user[user_id].append(item_id)
-        users = get_user_model()._default_manager.using(db).in_bulk(list(by_user))
+        users = get_user_model()._meta.default_manager.using(db).in_bulk(list(by_user))
         return sum(
             len(remove_favourites(users[user_id], item_ids, source=source).item_ids)
             for user_id, item_ids in by_user.items()
@@ -235,7 +237,7 @@ def add_favourite_rows(
     for favourite in favourites:
         by_user[favourite.user_id].append(favourite.item_id)
     with transaction.atomic(using=db):
-        users = get_user_model()._default_manager.using(db).in_bulk(list(by_user))
+        users = get_user_model()._meta.default_manager.using(db).in_bulk(list(by_user))
         missing_users = [user_id for user_id in by_user if user_id not in users]
         if missing_users:
             raise FavouritesError(f"Unknown listener: {', '.join(map(str, missing_users))}.")
@@ -267,13 +269,49 @@ def add_favourite_instance(
         raise AlreadyListed(favourite.item_id)
 
 
+#: The databases whose catalogue clock a :func:`catalogue_batch` will move on its way out.
+_pending_catalogue_changes: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "dch_favourites_pending_catalogue_changes", default=None
+)
+
+
+@contextmanager
+def catalogue_batch() -> Iterator[None]:
+    """Many catalogue edits, one move of the catalogue clock (an import, a bulk action).
+
+    Inside, :func:`catalogue_changed` only notes the database; the clock moves once per
+    database when the block ends without an error, inside the caller's transaction. Use it
+    within that transaction, so edits and clock commit together::
+
+        with transaction.atomic(), catalogue_batch():
+            for item in items:
+                item.save()
+    """
+    if _pending_catalogue_changes.get() is not None:
+        yield  # already batched by an outer block
+        return
+    pending: set[str] = set()
+    token = _pending_catalogue_changes.set(pending)
+    try:
+        yield
+    finally:
+        _pending_catalogue_changes.reset(token)
+    for db in sorted(pending):
+        catalogue_changed(db=db)
+
+
 def catalogue_changed(*, db: str | None = None) -> None:
     """Move the catalogue clock: every document that shows catalogue data is renewed.
 
     One row is updated, inside the caller's transaction if there is one, so the change
-    and the clock commit together; no listener's list state is touched.
+    and the clock commit together; no listener's list state is touched. Within a
+    :func:`catalogue_batch` the move is deferred to the batch's end.
     """
     db = db or router.db_for_write(CatalogueState)
+    pending = _pending_catalogue_changes.get()
+    if pending is not None:
+        pending.add(db)
+        return
     now = now_seconds()
     states = models.QuerySet(CatalogueState, using=db).filter(pk=CATALOGUE_STATE_ID)
     bump = {"version": F("version") + 1, "updated": Greatest(Value(now), F("updated") + 1)}
@@ -442,7 +480,7 @@ def _touch_parts(concert_id: str, db: str) -> None:
 
 def _tell_holders(holders: Sequence[Any], item_id: str, db: str) -> None:
     """``favourite_removed`` for every holder of a deleted item, users loaded in batches."""
-    users = get_user_model()._default_manager.using(db)
+    users = get_user_model()._meta.default_manager.using(db)
     for start in range(0, len(holders), SIGNAL_BATCH):
         ids = holders[start : start + SIGNAL_BATCH]
         batch = users.in_bulk(ids)

@@ -56,7 +56,7 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 
 def test_every_default_has_a_typed_attribute() -> None:
-    for name, default in DEFAULTS.items():
+    for name in DEFAULTS:
         assert getattr(type(app_settings), name).fget is not None
         value = getattr(app_settings, name)
         raw = app_settings.as_dict()[name]

@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -150,8 +153,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 
 def _api_prefix() -> str | None:
-    from django.urls import NoReverseMatch, reverse
-
     try:
         return reverse("dch_favourites:favourites").removesuffix("user/favourites")
     except NoReverseMatch:
@@ -159,14 +160,10 @@ def _api_prefix() -> str | None:
 
 
 def _site_handler(code: int, message: str | Promise, fallback: Any) -> Any:
-    from django.http import HttpResponse
-
     def handler(request: Any, exception: Exception | None = None) -> Any:
         prefix = _api_prefix()
         if prefix is None or not request.path.startswith(prefix):
             return fallback(request) if exception is None else fallback(request, exception)
-        import orjson
-
         response = HttpResponse(
             orjson.dumps(error_body(str(message))),
             status=code,
@@ -178,13 +175,7 @@ def _site_handler(code: int, message: str | Promise, fallback: Any) -> Any:
     return handler
 
 
-def _defaults() -> tuple[Any, Any, Any]:
-    from django.views import defaults
-
-    return defaults.bad_request, defaults.page_not_found, defaults.server_error
-
-
 # Lazy: the message is translated into the language of the request being answered.
-handler400 = _site_handler(400, _lazy("Bad request."), _defaults()[0])
-handler404 = _site_handler(404, _lazy("Not found."), _defaults()[1])
-handler500 = _site_handler(500, _lazy("Internal server error."), _defaults()[2])
+handler400 = _site_handler(400, _lazy("Bad request."), defaults.bad_request)
+handler404 = _site_handler(404, _lazy("Not found."), defaults.page_not_found)
+handler500 = _site_handler(500, _lazy("Internal server error."), defaults.server_error)

@@ -22,7 +22,7 @@ def add_listener_arguments(parser: ArgumentParser) -> None:
 def listener_from_options(options: dict[str, Any]) -> Any:
     """The user the options name; ``CommandError`` when there is none."""
     user_model = get_user_model()
-    users = user_model._default_manager.all()
+    users = user_model._meta.default_manager.all()
     if options.get("username") is not None:
         field = user_model.USERNAME_FIELD
         user = users.filter(**{field: options["username"]}).first()

@@ -13,7 +13,7 @@ PIP := $(BIN)/python -m pip install --quiet --no-compile
 GROUPS_lint := lint demo
 GROUPS_dev := dev demo
 
-.PHONY: demo test dev lint bench venv clean
+.PHONY: demo serve test dev lint bench venv clean
 
 # The virtualenv with a pip that knows dependency groups (--group, pip 25.1).
 $(BIN)/.pip:
@@ -37,6 +37,13 @@ $(VENV)/.group-package: pyproject.toml | $(BIN)/.pip
 demo: $(VENV)/.group-demo
 	$(MANAGE) demo --base http://127.0.0.1:$(PORT)
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+## The production profile (README, "Deploying"): migrate, then gunicorn with
+## example_project/gunicorn.conf.py (package + production group). Takes DJANGO_SECRET_KEY,
+## DATABASE_URL, REDIS_URL, DJANGO_ALLOWED_HOSTS, WEB_CONCURRENCY, GUNICORN_BIND from the
+## environment; DJANGO_DEBUG is 0 unless set.
+serve: $(VENV)/.group-production
+	export DJANGO_DEBUG=$${DJANGO_DEBUG:-0} && $(MANAGE) migrate --noinput && exec ../$(BIN)/gunicorn -c gunicorn.conf.py
 
 ## Set up (package + test group) and run the suite (SQLite; DATABASE_URL=postgres://... for
 ## PostgreSQL). PYTEST_ARGS="tests/test_x.py -k y" for a selection.

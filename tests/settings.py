@@ -25,3 +25,9 @@ OAUTH2_PROVIDER = {
     .decode("ascii"),
     "ALWAYS_RELOAD_OAUTHLIB_CORE": True,
 }
+
+# tests/test_throttle_shared.py runs this module under gunicorn with a write throttle on.
+import os  # noqa: E402
+
+if os.environ.get("DCH_TEST_THROTTLE_RATE"):
+    DCH_FAVOURITES = {**DCH_FAVOURITES, "WRITE_THROTTLE_RATE": os.environ["DCH_TEST_THROTTLE_RATE"]}

@@ -28,8 +28,9 @@ from factories import (
 )
 
 # Transactional: the cache is filled after commit (at once in autocommit), which a test
-# wrapped in a transaction never reaches.
-pytestmark = pytest.mark.django_db(transaction=True)
+# wrapped in a transaction never reaches. Each test runs on the per-process cache and on
+# Redis (conftest.cache_backend).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("cache_backend")]
 
 
 def body(response: Any) -> dict[str, Any]:

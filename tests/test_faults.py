@@ -262,6 +262,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("cache_backend")
 @override_settings(DCH_FAVOURITES={"WRITE_THROTTLE_RATE": "2/min"})
 def test_writes_over_the_rate_are_429_with_retry_after(
     make_api: Any, frozen_clock: list[float]

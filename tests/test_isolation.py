@@ -358,6 +358,7 @@ def test_scopes(
         assert sorted(listed(response)) == ["301", "302"]
 
 
+@pytest.mark.usefixtures("cache_backend")
 @override_settings(DCH_FAVOURITES={"WRITE_THROTTLE_RATE": "3/min"})
 def test_no_token_in_logs_or_error_bodies(
     two: dict[str, Any], caplog: pytest.LogCaptureFixture

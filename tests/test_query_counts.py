@@ -56,6 +56,7 @@ def listener_with(api: Any, count: int) -> list[str]:
     return ids
 
 
+@pytest.mark.usefixtures("cache_backend")
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("size", [1, 10, 100])
 def test_get_costs_the_same_queries_at_any_length(
@@ -78,6 +79,7 @@ def test_get_costs_the_same_queries_at_any_length(
     assert HIT_QUERIES <= 2
 
 
+@pytest.mark.usefixtures("cache_backend")
 @pytest.mark.django_db(transaction=True)
 def test_a_post_fills_the_cache_for_the_next_get(api: Any, django_assert_num_queries: Any) -> None:
     ids = listener_with(api, 3)
@@ -103,6 +105,7 @@ def test_with_the_document_cache_off_every_get_reads_the_list(
         assert len(json.loads(response.content)["_links"]["favourites"]) == 5
 
 
+@pytest.mark.usefixtures("cache_backend")
 @pytest.mark.django_db(transaction=True)
 def test_each_media_type_and_language_is_a_document_of_its_own(
     api: Any, django_assert_num_queries: Any

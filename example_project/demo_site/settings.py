@@ -75,6 +75,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers queue for the database lock instead of failing half-way through.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif os.environ.get("DJANGO_DB_POOL", "0" if DEBUG else "1") == "1":
+    # Production (DJANGO_DEBUG=0, or DJANGO_DB_POOL=1): psycopg's connection pool, one per
+    # worker process, instead of a connection per request. The pool hands out only
+    # connections that pass its check (CONN_HEALTH_CHECKS); it requires CONN_MAX_AGE = 0.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DJANGO_DB_POOL_MIN_SIZE", "1")),
+        "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX_SIZE", "4")),
+        "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
+    }
+
+# The cache of rendered documents and of the write throttle's counts: Redis, shared by
+# every worker, when REDIS_URL is set (e.g. redis://127.0.0.1:6379/0); else per-process
+# memory, fine for runserver but counting the throttle once per worker (check W001).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that hangs is skipped quickly: the app then reads the database.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -26,8 +26,19 @@ OAUTH2_PROVIDER = {
     "ALWAYS_RELOAD_OAUTHLIB_CORE": True,
 }
 
-# tests/test_throttle_shared.py runs this module under gunicorn with a write throttle on.
+# The suite's cache is per-process memory whatever REDIS_URL says (tests clear it); the
+# tests that run on Redis switch to it themselves (conftest.cache_backend).
+# tests/test_throttle_shared.py runs this module under gunicorn with a write throttle on,
+# on Redis or not.
 import os  # noqa: E402
 
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("DCH_TEST_SERVER_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["DCH_TEST_SERVER_REDIS_URL"],
+        }
+    }
 if os.environ.get("DCH_TEST_THROTTLE_RATE"):
     DCH_FAVOURITES = {**DCH_FAVOURITES, "WRITE_THROTTLE_RATE": os.environ["DCH_TEST_THROTTLE_RATE"]}

@@ -331,6 +331,11 @@ ELSEWHERE = {
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/dch_favourites make test": ".ci/run",
     "make test PYTEST_ARGS=--create-db": ".ci/run",
     "dropdb test_dch_favourites": "tests/test_readme.py::test_dropdb_removes_a_test_database",
+    "make serve": "tests/test_production_profile.py::test_make_serve",
+    'python manage.py shell -c "from django.core.cache import cache; cache.clear()"': (
+        "tests/test_production_profile.py::"
+        "test_the_readme_command_after_a_restore_empties_the_shared_cache"
+    ),
     "python manage.py export_favourites --username listener": (
         "tests/test_commands.py::test_export_to_standard_output"
     ),

@@ -234,3 +234,32 @@ def test_the_document_rows_answer_each_listener_and_language(make_api: Any) -> N
     assert [row[0] for row in german] == ids[2::-1]
     assert german[-1][2] == "Titel"
     assert document_rows(first.user.pk, "en", "default")[1][-1][2] != "Titel"
+
+
+def test_the_sql_read_and_the_orm_read_agree(make_api: Any, monkeypatch: Any) -> None:
+    from dch_favourites import models
+
+    first, second, empty = make_api(), make_api(), make_api()
+    concert = CatalogueItemFactory(id="900", type="concert", title="Concert")
+    work = WorkFactory(id="900-1", title="Symphony", short_title="Sym")
+    TranslationFactory(item=work, language="de", title="Sinfonie", short_title=None)
+    ids = catalogue(3)
+    add_favourites(first.user, [concert.id, work.id, *ids])
+    add_favourites(second.user, ids[:1])
+    add_favourites(empty.user, ids[:1])
+    Favourite.objects.filter(user=empty.user).delete()
+
+    def read_all() -> list[Any]:
+        return [
+            document_rows(listener.pk, language, "default")
+            for listener in (first.user, second.user, empty.user)
+            for language in (None, "en", "de")
+        ]
+
+    by_sql = read_all()
+    monkeypatch.setattr(models, "UNIX_SECONDS_SQL", {})
+    assert read_all() == by_sql
+    german = {row[0]: row for row in by_sql[2][1]}  # the first listener, in German
+    assert (german["900-1"][2], german["900-1"][3]) == ("Sinfonie", "Sym")
+    assert german["900"][2] == "Concert"
+    assert by_sql[8] == (by_sql[8][0], [])

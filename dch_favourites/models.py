@@ -628,7 +628,8 @@ STATE_COLUMNS = (
 )
 
 
-def _catalogue_column(name: str) -> Subquery:
+def catalogue_column(name: str) -> Subquery:
+    """The catalogue clock's ``version`` or ``updated``, as a subquery of another query."""
     row = CatalogueState.objects.filter(pk=CATALOGUE_STATE_ID).values(name)[:1]
     return Subquery(row, output_field=models.BigIntegerField())
 
@@ -646,8 +647,8 @@ def document_state(user_id: Any, using: str) -> tuple[int, ...]:
             list_version=F("version"),
             list_updated=F("updated"),
             list_catalogue_version=F("catalogue_version"),
-            catalogue_version_now=_catalogue_column("version"),
-            catalogue_updated=_catalogue_column("updated"),
+            catalogue_version_now=catalogue_column("version"),
+            catalogue_updated=catalogue_column("updated"),
         )
         .values_list(*STATE_COLUMNS)
         .first()
@@ -747,8 +748,8 @@ def _document_rows_queryset(user_id: Any, language: str | None, using: str) -> l
             list_version=F("version"),
             list_updated=F("updated"),
             list_catalogue_version=F("catalogue_version"),
-            catalogue_version_now=_catalogue_column("version"),
-            catalogue_updated=_catalogue_column("updated"),
+            catalogue_version_now=catalogue_column("version"),
+            catalogue_updated=catalogue_column("updated"),
             **entry_columns(f"{prefix}item__", language),
         )
         .order_by(f"-{prefix}added", f"-{prefix}id")

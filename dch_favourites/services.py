@@ -44,6 +44,7 @@ from dch_favourites.models import (
     Favourite,
     FavouriteListState,
     ItemType,
+    catalogue_column,
     document_updated,
 )
 from dch_favourites.signals import favourite_added, favourite_removed
@@ -438,8 +439,19 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
 
 
 def _lock_state(user: AbstractBaseUser, db: str) -> FavouriteListState:
-    """The listener's state row, created when missing, locked until commit."""
-    states = FavouriteListState.objects.using(db).select_for_update()
+    """The listener's state row, created when missing, locked until commit.
+
+    The catalogue's clock is read in the same statement (``catalogue_version_now`` and
+    ``catalogue_updated_now`` on the instance), for :func:`_bump`.
+    """
+    states = (
+        FavouriteListState.objects.using(db)
+        .select_for_update(of=("self",))
+        .annotate(
+            catalogue_version_now=catalogue_column("version"),
+            catalogue_updated_now=catalogue_column("updated"),
+        )
+    )
     try:
         return states.get(user_id=user.pk)
     except FavouriteListState.DoesNotExist:
@@ -454,13 +466,11 @@ def _bump(state: FavouriteListState, db: str) -> None:
 
     ``updated`` becomes later than the document's ``updated`` was, catalogue changes since
     the last bump included (:func:`~dch_favourites.models.document_updated`), and the
-    catalogue version they are included up to is noted.
+    catalogue version they are included up to is noted. ``state`` comes from
+    :func:`_lock_state`, with the catalogue's clock.
     """
-    catalogue = models.QuerySet(CatalogueState, using=db).filter(pk=CATALOGUE_STATE_ID)
-    catalogue_version, catalogue_updated = catalogue.values_list("version", "updated").first() or (
-        0,
-        0,
-    )
+    catalogue_version = getattr(state, "catalogue_version_now", None) or 0
+    catalogue_updated = getattr(state, "catalogue_updated_now", None) or 0
     before = document_updated(
         state.version, state.updated, state.catalogue_version, catalogue_version, catalogue_updated
     )

@@ -14,7 +14,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,6 +28,8 @@ from oauth2_provider.models import get_access_token_model, revoke_access_token
 
 from dch_favourites.conf import app_settings
 from dch_favourites.exceptions import FavouritesError
+
+M = TypeVar("M", bound=models.Model)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -57,6 +59,14 @@ def concert_id_of(item_id: str) -> str | None:
     """The concert id named by a work's or interview's id prefix (``"23427-1"`` -> ``"23427"``)."""
     match = PART_ID_PATTERN.match(item_id)
     return match.group(1) if match else None
+
+
+def default_manager(model: type[M]) -> models.Manager[M]:
+    """``model._meta.default_manager``, which every concrete model has."""
+    manager = model._meta.default_manager
+    if manager is None:  # only abstract models have none
+        raise TypeError(f"{model._meta.label} has no default manager")
+    return manager
 
 
 def write_path() -> ModuleType:
@@ -113,10 +123,10 @@ class CatalogueItemQuerySet(models.QuerySet["CatalogueItem"]):
     update.alters_data = True  # type: ignore[attr-defined]
 
     def bulk_update(
-        self, objs: Iterable[CatalogueItem], fields: Sequence[str], **kwargs: Any
+        self, objs: Iterable[CatalogueItem], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
         """``bulk_update()`` that moves the catalogue clock, as :meth:`update` does."""
-        updated = super().bulk_update(objs, fields, **kwargs)
+        updated = super().bulk_update(objs, fields, batch_size=batch_size)
         if updated:
             write_path().catalogue_changed(db=self.db)
         return updated
@@ -233,8 +243,8 @@ class CatalogueItem(models.Model):
             # changed. Read where the save writes, never a replica.
             db = kwargs.get("using") or router.db_for_write(type(self), instance=self)
             stored = (
-                type(self)
-                ._meta.default_manager.using(db)
+                default_manager(type(self))
+                .using(db)
                 .filter(pk=self.pk)
                 .values_list("begin", flat=True)
             )
@@ -277,10 +287,13 @@ class TranslationQuerySet(models.QuerySet["CatalogueItemTranslation"]):
     update.alters_data = True  # type: ignore[attr-defined]
 
     def bulk_update(
-        self, objs: Iterable[CatalogueItemTranslation], fields: Sequence[str], **kwargs: Any
+        self,
+        objs: Iterable[CatalogueItemTranslation],
+        fields: Iterable[str],
+        batch_size: int | None = None,
     ) -> int:
         """``bulk_update()`` that moves the catalogue clock."""
-        updated = super().bulk_update(objs, fields, **kwargs)
+        updated = super().bulk_update(objs, fields, batch_size=batch_size)
         if updated:
             write_path().catalogue_changed(db=self.db)
         return updated
@@ -459,7 +472,9 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
 
     update.alters_data = True  # type: ignore[attr-defined]
 
-    def bulk_update(self, objs: Iterable[Favourite], fields: Sequence[str], **kwargs: Any) -> int:
+    def bulk_update(
+        self, objs: Iterable[Favourite], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
         """Refused, as :meth:`update`."""
         raise FavouritesError(_not_editable())
 
@@ -542,8 +557,8 @@ class Favourite(models.Model):
             return
         db = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         stored = (
-            type(self)
-            ._meta.default_manager.using(db)
+            default_manager(type(self))
+            .using(db)
             .filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id)
         )
         if not stored.exists():

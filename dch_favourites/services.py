@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import connections, models, router, transaction
@@ -45,6 +45,7 @@ from dch_favourites.models import (
     FavouriteListState,
     ItemType,
     catalogue_column,
+    default_manager,
     document_updated,
 )
 from dch_favourites.signals import favourite_added, favourite_removed
@@ -66,6 +67,8 @@ __all__ = [
     "remove_all_favourites",
     "remove_favourites",
 ]
+
+M = TypeVar("M", bound=models.Model)
 
 #: How many holders' signals are sent per batch after an item is deleted.
 SIGNAL_BATCH = 1000
@@ -218,7 +221,7 @@ def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: str | None =
         )
         for user_id, item_id in selected:
             by_user[user_id].append(item_id)
-        users = get_user_model()._meta.default_manager.using(db).in_bulk(list(by_user))
+        users = default_manager(get_user_model()).using(db).in_bulk(list(by_user))
         return sum(
             len(remove_favourites(users[user_id], item_ids, source=source).item_ids)
             for user_id, item_ids in by_user.items()
@@ -238,7 +241,7 @@ def add_favourite_rows(
     for favourite in favourites:
         by_user[favourite.user_id].append(favourite.item_id)
     with transaction.atomic(using=db):
-        users = get_user_model()._meta.default_manager.using(db).in_bulk(list(by_user))
+        users = default_manager(get_user_model()).using(db).in_bulk(list(by_user))
         missing_users = [user_id for user_id in by_user if user_id not in users]
         if missing_users:
             raise FavouritesError(f"Unknown listener: {', '.join(map(str, missing_users))}.")
@@ -314,7 +317,7 @@ def catalogue_changed(*, db: str | None = None) -> None:
         pending.add(db)
         return
     now = now_seconds()
-    states = models.QuerySet(CatalogueState, using=db).filter(pk=CATALOGUE_STATE_ID)
+    states = _plain(CatalogueState, db).filter(pk=CATALOGUE_STATE_ID)
     bump = {"version": F("version") + 1, "updated": Greatest(Value(now), F("updated") + 1)}
     with transaction.atomic(using=db):
         if not states.update(**bump):
@@ -351,7 +354,7 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     finds the item gone.
     """
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
-    models.QuerySet(CatalogueItem, using=db).select_for_update().filter(pk=instance.pk).exists()
+    _plain(CatalogueItem, db).select_for_update().filter(pk=instance.pk).exists()
     holders = list(
         Favourite.objects.using(db)
         .filter(item_id=instance.pk)
@@ -369,9 +372,7 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
 def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
     """A translation was saved or deleted: the item's entry changed in that language."""
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
-    models.QuerySet(CatalogueItem, using=db).filter(pk=instance.item_id).update(
-        updated=timezone.now()
-    )
+    _plain(CatalogueItem, db).filter(pk=instance.item_id).update(updated=timezone.now())
     catalogue_changed(db=db)
 
 
@@ -395,12 +396,17 @@ def _source(source: str | None) -> Source:
     return Source(source) if source is not None else Source.PYTHON
 
 
-def _rows(db: str) -> QuerySet[Favourite]:
-    """Favourite rows as plain Django writes them: for this module only.
+def _plain(model: type[M], db: str) -> QuerySet[M]:
+    """A model's rows as plain Django reads and writes them: for this module only.
 
-    The model's own manager routes writes here; the write path itself must not go round.
+    The models' own managers route writes here; the write path itself must not go round.
     """
-    return models.QuerySet(Favourite, using=db)
+    return models.QuerySet(model, using=db)
+
+
+def _rows(db: str) -> QuerySet[Favourite]:
+    """Favourite rows as plain Django writes them."""
+    return _plain(Favourite, db)
 
 
 def _unique(item_ids: Iterable[str]) -> list[str]:
@@ -434,7 +440,7 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
                 [list(item_ids)],
             )
             return {row[0] for row in cursor.fetchall()}
-    items = models.QuerySet(CatalogueItem, using=db).filter(pk__in=item_ids)
+    items = _plain(CatalogueItem, db).filter(pk__in=item_ids)
     return set(items.values_list("pk", flat=True))
 
 
@@ -482,15 +488,13 @@ def _bump(state: FavouriteListState, db: str) -> None:
 
 def _touch_parts(concert_id: str, db: str) -> None:
     """Stamp the works and interviews of a concert as updated (their begin changed)."""
-    parts = models.QuerySet(CatalogueItem, using=db).filter(
-        concert_id=concert_id, type__in=CONCERT_PART_TYPES
-    )
+    parts = _plain(CatalogueItem, db).filter(concert_id=concert_id, type__in=CONCERT_PART_TYPES)
     parts.update(updated=timezone.now())
 
 
 def _tell_holders(holders: Sequence[Any], item_id: str, db: str) -> None:
     """``favourite_removed`` for every holder of a deleted item, users loaded in batches."""
-    users = get_user_model()._meta.default_manager.using(db)
+    users = default_manager(get_user_model()).using(db)
     for start in range(0, len(holders), SIGNAL_BATCH):
         ids = holders[start : start + SIGNAL_BATCH]
         batch = users.in_bulk(ids)

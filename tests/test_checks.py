@@ -317,7 +317,7 @@ def test_manage_py_check_fails_on_a_bad_setting(tmp_path: Path) -> None:
         "integer.\n"
         "\tHINT: Default: 50.\n"
         "?: (dch_favourites.E013) DCH_FAVOURITES['READ_SCOPE'] is no longer read.\n"
-        "\tHINT: The scope comes from django-oauth-toolkit: set OAUTH2_PROVIDER[\"READ_SCOPE\"] "
+        '\tHINT: The scope comes from django-oauth-toolkit: set OAUTH2_PROVIDER["READ_SCOPE"] '
         "instead, and remove READ_SCOPE from DCH_FAVOURITES.\n"
         "\n"
         "System check identified 2 issues (0 silenced).\n"

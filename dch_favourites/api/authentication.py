@@ -22,7 +22,7 @@ from dch_favourites.api.errors import REALM, InvalidToken
 REFUSED = "The access token is unknown, expired or revoked."
 
 
-class BearerTokenAuthentication(OAuth2Authentication):
+class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
     """``Authorization: Bearer <token>``: a django-oauth-toolkit token of an active listener.
 
     No ``Authorization`` header means no credentials (401 with a plain challenge). A token

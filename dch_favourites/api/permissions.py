@@ -26,7 +26,7 @@ class HasMethodScope(permissions.BasePermission):
     """A token with the scopes :func:`required_scopes` names for the request's method."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        token = request.auth  # what the authentication class returned
+        token: Any = request.auth  # the access token the authentication class returned
         if token is None:
             return False
         for scope in required_scopes(request.method):

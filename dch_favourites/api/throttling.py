@@ -34,26 +34,32 @@ class WriteRateThrottle(throttling.SimpleRateThrottle):
     def get_rate(self) -> str | None:
         return app_settings.WRITE_THROTTLE_RATE
 
+    #: The window's length in seconds and when the request came, set by allow_request().
+    window: int = 60
+    now: float = 0.0
+
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        ident = request.user.pk if request.user and request.user.is_authenticated else None
-        if ident is None:
-            ident = self.get_ident(request)
-        window = int(self.now // self.duration)
+        user = request.user
+        ident = str(user.pk) if user and user.is_authenticated else self.get_ident(request)
+        window = int(self.now // self.window)
         return f"dch_favourites:throttle:{self.scope}:{ident}:{window}"
 
     def allow_request(self, request: Request, view: Any) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
-        self.rate = self.get_rate()
-        if self.rate is None:
+        rate = self.get_rate()
+        if rate is None:
             return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        limit, duration = self.parse_rate(rate)
+        if limit is None or duration is None:
+            return True
+        self.window = duration
         self.now = self.timer()
         key = self.get_cache_key(request, view)
         if key is None:
             return True
         cache = caches[app_settings.THROTTLE_CACHE]
-        timeout = self.duration + 1
+        timeout = duration + 1
         try:
             cache.add(key, 0, timeout=timeout)
             try:
@@ -64,7 +70,7 @@ class WriteRateThrottle(throttling.SimpleRateThrottle):
         except Exception:
             logger.warning("Write throttle cache %r unavailable; request let through.", cache)
             return True
-        return count <= self.num_requests
+        return count <= limit
 
     def wait(self) -> float | None:
-        return max(1.0, math.ceil(self.duration - self.now % self.duration))
+        return max(1.0, math.ceil(self.window - self.now % self.window))

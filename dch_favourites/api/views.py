@@ -271,7 +271,8 @@ class FavouritesViewSet(ContractViewSet):
             context={"base_url": self.base_url(request)},
         )
         renderer = request.accepted_renderer
-        body = renderer.render(serializer.data, request.accepted_media_type)
+        rendered = renderer.render(serializer.data, request.accepted_media_type)
+        body = rendered.encode() if isinstance(rendered, str) else rendered
         store_document(document_key(user_pk, headers["ETag"]), body, db)
         return self.document_response(request, body, headers)
 

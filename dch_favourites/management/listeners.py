@@ -9,6 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
+from dch_favourites.models import default_manager
+
 
 def add_listener_arguments(parser: ArgumentParser) -> None:
     """The two ways to name a listener; exactly one is required."""
@@ -22,7 +24,7 @@ def add_listener_arguments(parser: ArgumentParser) -> None:
 def listener_from_options(options: dict[str, Any]) -> Any:
     """The user the options name; ``CommandError`` when there is none."""
     user_model = get_user_model()
-    users = user_model._meta.default_manager.all()
+    users = default_manager(user_model).all()
     if options.get("username") is not None:
         field = user_model.USERNAME_FIELD
         user = users.filter(**{field: options["username"]}).first()

@@ -119,8 +119,8 @@ def token_statement(db: str) -> TokenStatement:
     token_sql, token = _columns(token_model, "t", 0, connection)
     user_sql, user = _columns(user_model, "u", len(token_sql), connection)
     meta = token_model._meta
-    user_fk = meta.get_field("user").column
-    app_fk = meta.get_field("application").column
+    user_fk = str(meta.get_field("user").column)
+    app_fk = str(meta.get_field("application").column)
     app_sql: list[str] = []
     application: ModelColumns | None = None
     app_join = ""
@@ -141,11 +141,11 @@ def token_statement(db: str) -> TokenStatement:
         "s.version, s.updated, s.catalogue_version, c.version, c.updated "
         f"FROM {quote(meta.db_table)} t "
         f"LEFT JOIN {quote(user_model._meta.db_table)} u "
-        f"ON u.{quote(user_model._meta.pk.column)} = t.{quote(user_fk)} "
+        f"ON u.{quote(str(user_model._meta.pk.column))} = t.{quote(user_fk)} "
         f"{app_join}"
         f"LEFT JOIN {states} s ON s.user_id = t.{quote(user_fk)} "
         f"LEFT JOIN {catalogue} c ON c.id = {CATALOGUE_STATE_ID} "
-        f"WHERE t.{quote(meta.get_field('token_checksum').column)} = %s"
+        f"WHERE t.{quote(str(meta.get_field('token_checksum').column))} = %s"
     )
     statement = TokenStatement(sql, token, user, application, state_start)
     _statements[key] = statement
@@ -167,7 +167,7 @@ def load_access_token(token: str) -> Any | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    access_token = statement.token.instance(db, row, connection)
+    access_token: Any = statement.token.instance(db, row, connection)
     access_token.user = statement.user.instance(db, row, connection)
     if statement.application is not None:
         access_token.application = statement.application.instance(db, row, connection)

@@ -3,14 +3,16 @@
 For 10 000 and 100 000 holders of one item, on PostgreSQL, three operations run in the
 main process (its own database connection): 20 edits of the item (``item.title = ...;
 item.save()``), ``import_catalogue`` of 1 000 changed items held by 100 listeners each,
-and ``item.delete()`` of an item every holder has. Meanwhile processes, each with its own
-connection and its own WSGI handler, send holders' ``POST action=add|delete`` through
-Django's WSGI handler: two on spare items the operation does not touch, two on the item
-(or an imported item) the operation changes. Reported per operation: its duration, the
-queries it ran, and the max and p99 latency of the POSTs that overlapped it; the target
-is every one of them answered within 0.3 s. After each operation a holder who did not
+and ``item.delete()`` of an item every holder has. Meanwhile forked processes, each with
+its own connection, send holders' ``POST action=add|delete`` through Django's WSGI
+handler: two on spare items the operation does not touch, two on the item (or an
+imported item) the operation changes; one more process polls ``pg_stat_activity`` for
+what their statements wait on (locks, WAL flushes). Reported per operation: its duration,
+the queries it ran, the median, p99 and max latency of the POSTs that overlapped it and
+the longest lock wait seen; the target is every one of them answered within 0.3 s. A
+15-second run with no operation is the baseline. After each operation a holder who did not
 POST must see the change: a new ETag, a 200 (not 304) for the old one, the change in the
-body, and a top-level ``updated`` that did not go backwards.
+body, and a top-level ``updated`` that did not go backwards; anything else fails loudly.
 
 The data is written with ``generate_series`` (users, favourites, list states); only the
 listeners who POST or check have a token.
@@ -18,6 +20,7 @@ listeners who POST or check have a token.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import multiprocessing
@@ -39,6 +42,8 @@ OTHER_POSTERS = 2
 SAME_POSTERS = 2
 #: Pause of a POSTing thread between two of its requests.
 THINK = 0.02
+#: Seconds of POSTs with no operation running, the baseline.
+BASELINE = 15.0
 #: Seconds the POSTing holders run before and after each operation.
 MARGIN = 0.3
 TARGET = 0.3
@@ -227,6 +232,15 @@ def backend_pid() -> int:
         return int(cursor.fetchone()[0])
 
 
+def checkpoint_count() -> int:
+    """Checkpoints the server has run (timed and requested), from ``pg_stat_bgwriter``."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+        return int(cursor.fetchone()[0])
+
+
 def post_loop(
     kind: str, token: str, item_id: str, add_first: bool, ready: Any, stop: Any, results: Any
 ) -> None:
@@ -284,25 +298,35 @@ class LockWait:
         return self.event.startswith("Lock:")
 
 
+#: Waiting statements of this database, and what elsewhere on the server makes everyone
+#: wait (a database created or dropped forces a checkpoint).
+WATCH = r"""
+SELECT pid,
+       CASE WHEN datname = current_database() THEN wait_event_type || ':' || wait_event
+            ELSE 'elsewhere:' || left(query, 40) END,
+       extract(epoch FROM clock_timestamp() - query_start)::float8,
+       CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END
+FROM pg_stat_activity
+WHERE state = 'active' AND pid <> pg_backend_pid()
+  AND ((datname = current_database() AND wait_event IS NOT NULL)
+       OR query ~* '^\s*(CREATE DATABASE|DROP DATABASE|CHECKPOINT)')
+"""
+
+
 def watch_locks(url: str, ready: Any, stop: Any, results: Any) -> None:
     """Poll ``pg_stat_activity`` every few ms for statements that wait (locks, I/O, ...)."""
     import psycopg
 
     waits: list[LockWait] = []
+    polls: list[float] = []
     error = ""
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             ready.set()
             while not stop.is_set():
-                rows = conn.execute(
-                    "SELECT pid, wait_event_type || ':' || wait_event,"
-                    " extract(epoch FROM clock_timestamp() - query_start)::float8,"
-                    " CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END"
-                    " FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND state = 'active' AND wait_event IS NOT NULL"
-                    " AND pid <> pg_backend_pid()"
-                ).fetchall()
+                rows = conn.execute(WATCH).fetchall()
                 now = time.perf_counter()
+                polls.append(now)
                 waits += [
                     LockWait(pid, now, event, wait, tuple(by or ()))
                     for pid, event, wait, by in rows
@@ -312,7 +336,7 @@ def watch_locks(url: str, ready: Any, stop: Any, results: Any) -> None:
         error = repr(exc)
     finally:
         ready.set()
-        results.send((waits, error))
+        results.send((waits, polls, error))
         results.close()
 
 
@@ -334,7 +358,9 @@ class Posting:
     posts: list[Post] = field(default_factory=list)
     kinds: dict[int, str] = field(default_factory=dict)  # poster backend pid -> kind
     waits: list[LockWait] = field(default_factory=list)
+    polls: list[float] = field(default_factory=list)  # when the watcher looked
     operation_pid: int = 0
+    checkpoints: int = 0
 
     def during(self, windows: list[tuple[float, float]]) -> list[Post]:
         return [
@@ -358,9 +384,17 @@ class Posting:
         """What the backend of ``post`` was seen waiting on while it ran, most often first."""
         counts: dict[str, int] = {}
         for wait in self.waits:
-            if wait.pid == post.pid and post.started <= wait.at <= post.ended:
+            mine = wait.pid == post.pid or wait.event.startswith("elsewhere:")
+            if mine and post.started <= wait.at <= post.ended:
                 counts[wait.event] = counts.get(wait.event, 0) + 1
         return sorted(counts, key=lambda event: -counts[event])
+
+    def watcher_gap(self, post: Post) -> float:
+        """The longest time the watcher did not look while ``post`` ran (it stalls too when
+        the whole machine does)."""
+        inside = [at for at in self.polls if post.started <= at <= post.ended]
+        marks = [post.started, *inside, post.ended]
+        return max(later - earlier for earlier, later in itertools.pairwise(marks))
 
 
 def fork(context: Any, target: Callable[..., None], *args: Any) -> Worker:
@@ -404,9 +438,11 @@ def posting(url: str, holders: Holders, same_items: list[str]) -> Iterator[Posti
             if not worker.ready.wait(timeout=60):
                 raise AssertionError("a helper process did not get going")
         run.operation_pid = backend_pid()
+        checkpoints = checkpoint_count()
         time.sleep(MARGIN)
         yield run
         time.sleep(MARGIN)
+        run.checkpoints = checkpoint_count() - checkpoints
     finally:
         for worker in reversed(workers):
             worker.stop.set()
@@ -420,7 +456,7 @@ def posting(url: str, holders: Holders, same_items: list[str]) -> Iterator[Posti
             worker.process.join(timeout=30)
     if errors:
         raise AssertionError("a helper process failed: " + "; ".join(errors))
-    run.waits = workers[0].answer[0]
+    run.waits, run.polls = workers[0].answer[0], workers[0].answer[1]
     for worker, kind in zip(workers[1:], kinds, strict=True):
         pid, posts, _error = worker.answer
         run.kinds[pid] = kind
@@ -485,10 +521,11 @@ class Outcome:
     posts: list[Post] = field(default_factory=list)
     run: Posting = field(default_factory=Posting)
     note: str = ""
+    checkpoints: int = 0  # that the server ran while the POSTs ran
 
     def record(self, run: Posting, refused: str | None = None) -> None:
         """Keep the run's POSTs; every one must be a 200 (an add of ``refused`` may be a 404)."""
-        self.run, self.posts = run, run.during(self.windows)
+        self.run, self.posts, self.checkpoints = run, run.during(self.windows), run.checkpoints
         for post in run.posts:
             allowed = post.status == 404 and post.action == "add" and post.item_id == refused
             if post.status != 200 and not allowed:
@@ -663,11 +700,11 @@ def delete(url: str, client: Any, holders: Holders) -> Outcome:
 
 
 def idle(url: str, holders: Holders) -> Outcome:
-    """The same POSTs for a second with no operation running: the baseline."""
-    outcome = Outcome(holders.count, "(nothing: baseline)", [], 0, [])
+    """The same POSTs with no operation running (:data:`BASELINE` seconds)."""
+    outcome = Outcome(holders.count, f"(nothing, {BASELINE:.0f} s: baseline)", [], 0, [])
     with posting(url, holders, [holders.hot] * SAME_POSTERS) as run:
         started = time.perf_counter()
-        time.sleep(1.0)
+        time.sleep(BASELINE)
         outcome.windows = [(started, time.perf_counter())]
     outcome.record(run)
     return outcome
@@ -686,7 +723,8 @@ def row(outcome: Outcome) -> list[str]:
         duration = f"{statistics.median(seconds) * 1000:.1f} ms / {max(seconds) * 1000:.1f} ms"
     other, same = outcome.latencies("other"), outcome.latencies("same")
     baseline = outcome.operation.startswith("(")
-    verdict = "-" if baseline else ("met" if outcome.met else "MISSED")
+    over = sum(post.seconds > TARGET for post in outcome.posts)
+    verdict = f"{over}" + ("" if baseline else (" met" if outcome.met else " MISSED"))
     return [
         f"{outcome.holders:,}",
         outcome.operation,
@@ -697,6 +735,7 @@ def row(outcome: Outcome) -> list[str]:
         latency(same),
         f"{waited(outcome, 'other')} / {waited(outcome, 'same')}",
         verdict,
+        str(outcome.checkpoints),
     ]
 
 
@@ -764,7 +803,8 @@ def fanout(url: str) -> bool:
         "other POST ms (median / p99 / max)",
         "same POST ms (median / p99 / max)",
         "longest lock wait ms (other / same)",
-        "<= 300 ms",
+        "POSTs over 300 ms",
+        "checkpoints",
     ]
     print(table(headers, [row(outcome) for outcome in outcomes]))
     notes = [f"- {o.holders:,} holders, delete: {o.note}" for o in outcomes if o.note]
@@ -775,21 +815,39 @@ def fanout(url: str) -> bool:
     )
     measured = [o for o in outcomes if not o.operation.startswith("(")]
     met = all(o.met for o in measured)
+    print(
+        "\nTargets (end to end, as a holder sees it; and the part the design controls, the "
+        "longest lock wait a holder's statement was seen in):\n"
+    )
     for outcome in measured:
-        if not outcome.met:
-            slow = [p for p in outcome.posts if p.seconds > TARGET]
-            worst = max(slow, key=lambda p: p.seconds)
+        over = sum(post.seconds > TARGET for post in outcome.posts)
+        waits = [outcome.longest_wait(kind) for kind in ("other", "same")]
+        longest = max((wait.seconds for wait in waits if wait is not None), default=0.0)
+        print(
+            f"- {outcome.holders:,} holders, {outcome.operation}: every POST within "
+            f"{TARGET * 1000:.0f} ms "
+            + ("met" if outcome.met else f"MISSED ({over} over)")
+            + f"; lock waits within {TARGET * 1000:.0f} ms "
+            + ("met" if longest <= TARGET else "MISSED")
+            + f" (longest {longest * 1000:,.0f} ms)"
+        )
+    print("\nEvery POST over the target, and what its backend was seen waiting on:\n")
+    for outcome in outcomes:
+        slow = sorted((p for p in outcome.posts if p.seconds > TARGET), key=lambda p: p.started)
+        if not slow:
+            continue
+        begin, end = outcome.windows[0][0], outcome.windows[-1][1]
+        print(
+            f"- {outcome.holders:,} holders, {outcome.operation} (+0 to +{end - begin:.2f} s, "
+            f"{outcome.checkpoints} checkpoints on the server meanwhile):"
+        )
+        for post in slow:
+            seen = ", ".join(outcome.run.waits_of(post)) or "nothing"
             print(
-                f"- MISSED: {outcome.holders:,} holders, {outcome.operation}: {len(slow)} POSTs "
-                f"over {TARGET * 1000:.0f} ms, worst {worst.seconds * 1000:,.0f} ms "
-                f"({worst.kind}: {worst.action} {worst.item_id} -> {worst.status})"
+                f"  - {post.seconds * 1000:,.0f} ms from {post.started - begin:+.2f} s, "
+                f"{post.kind} {post.action} {post.item_id} -> {post.status}: waiting on {seen} "
+                f"(the watcher's longest gap {outcome.run.watcher_gap(post) * 1000:,.0f} ms)"
             )
-            for post in sorted(slow, key=lambda p: -p.seconds):
-                seen = ", ".join(outcome.run.waits_of(post)) or "no wait seen (CPU)"
-                print(
-                    f"  - {post.seconds * 1000:,.0f} ms, {post.kind} {post.action} "
-                    f"{post.item_id}: waiting on {seen}"
-                )
     print("\nAll targets: " + ("met" if met else "MISSED"))
     print(f"(whole mode: {time.monotonic() - started:.0f} s)")
     return met

@@ -151,7 +151,9 @@ OAUTH2_PROVIDER = {
 }
 if JWT_PRIVATE_KEY:
     # Without a key the site issues opaque access tokens until `manage.py demo` made one.
-    OAUTH2_PROVIDER["ACCESS_TOKEN_GENERATOR"] = "dch_favourites.oauth2.generators.signed_access_token"
+    OAUTH2_PROVIDER["ACCESS_TOKEN_GENERATOR"] = (
+        "dch_favourites.oauth2.generators.signed_access_token"
+    )
     OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"] = JWT_PRIVATE_KEY
 
 # Browser apps (django-cors-headers): origins from the environment, comma-separated, e.g.

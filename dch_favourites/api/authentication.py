@@ -13,13 +13,36 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import SuspiciousOperation
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from oauth2_provider.oauth2_backends import get_oauthlib_core
+from oauth2_provider.settings import oauth2_settings
 from rest_framework.request import Request
 
 from dch_favourites.api.errors import REALM, InvalidToken
 
 #: The reason given when the validator refused a token without saying why.
 REFUSED = "The access token is unknown, expired or revoked."
+
+
+_cores: list[Any] = []
+
+
+def oauthlib_core() -> Any:
+    """django-oauth-toolkit's ``get_oauthlib_core()``, kept for the process."""
+    if oauth2_settings.ALWAYS_RELOAD_OAUTHLIB_CORE:
+        return get_oauthlib_core()
+    if not _cores:
+        _cores.append(get_oauthlib_core())
+    return _cores[0]
+
+
+@receiver(setting_changed)
+def _forget_oauthlib_core(*, setting: str, **kwargs: Any) -> None:
+    if setting == "OAUTH2_PROVIDER":
+        _cores.clear()
 
 
 class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
@@ -36,7 +59,7 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         if "HTTP_AUTHORIZATION" not in request.META and not self.token_elsewhere(request):
             return None
-        found = super().authenticate(request)
+        found = self.verify(request)
         if found is None:
             error = getattr(request, "oauth2_error", None) or {}
             raise InvalidToken(str(error.get("error_description") or REFUSED))
@@ -48,6 +71,24 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
         if not user.is_active:
             raise InvalidToken("The access token does not belong to an active user.")
         return user, access_token
+
+    def verify(self, request: Request) -> tuple[Any, Any] | None:
+        """The toolkit's verdict: ``(user, token)``, or None with ``request.oauth2_error``.
+
+        What ``OAuth2Authentication.authenticate`` does, with the oauthlib core built once
+        per process, as the toolkit's own views keep theirs (rebuilt on every request when
+        ``ALWAYS_RELOAD_OAUTHLIB_CORE`` is set, and when ``OAUTH2_PROVIDER`` changes).
+        """
+        try:
+            valid, oauthlib_request = oauthlib_core().verify_request(request, scopes=[])
+        except ValueError as error:
+            if str(error) == "Invalid hex encoding in query string.":
+                raise SuspiciousOperation(error) from error
+            raise
+        if valid:
+            return oauthlib_request.user, oauthlib_request.access_token
+        setattr(request, "oauth2_error", getattr(oauthlib_request, "oauth2_error", {}))  # noqa: B010  (as the toolkit sets it)
+        return None
 
     def token_elsewhere(self, request: Request) -> bool:
         """Whether a token may come in the query string or a form body (RFC 6750 2.2, 2.3).

@@ -85,7 +85,51 @@ validate_item_id = RegexValidator(
 )
 
 
-class CatalogueItemQuerySet(models.QuerySet["CatalogueItem"]):
+class CatalogueQuerySet(models.QuerySet[M]):
+    """Catalogue rows whose writes by queryset move the catalogue clock (lists show them).
+
+    ``update()``, ``bulk_update()`` and, when :meth:`creation_changes_catalogue` says so,
+    ``bulk_create()`` call :func:`dch_favourites.services.catalogue_changed`.
+    """
+
+    def update(self, **kwargs: Any) -> int:
+        """Update the rows and move the catalogue clock."""
+        updated = super().update(**kwargs)
+        if updated:
+            write_path().catalogue_changed(db=self.db)
+        return updated
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_update(
+        self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
+        """``bulk_update()`` that moves the catalogue clock once, as :meth:`update` does."""
+        # Django may implement it with update(): one batch, one move of the clock, in the
+        # same transaction as the rows.
+        with transaction.atomic(using=self.db), write_path().catalogue_batch():
+            updated = super().bulk_update(objs, fields, batch_size=batch_size)
+            if updated:
+                write_path().catalogue_changed(db=self.db)
+        return updated
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
+        """``bulk_create()`` that moves the catalogue clock when the new rows can show."""
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created and self.creation_changes_catalogue(created, **kwargs):
+            write_path().catalogue_changed(db=self.db)
+        return created
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+    def creation_changes_catalogue(self, created: list[M], **options: Any) -> bool:
+        """Whether rows made by ``bulk_create()`` can change what a list shows."""
+        return True
+
+
+class CatalogueItemQuerySet(CatalogueQuerySet["CatalogueItem"]):
     """Catalogue items, with the favourites ranking."""
 
     def popular(
@@ -113,36 +157,11 @@ class CatalogueItemQuerySet(models.QuerySet["CatalogueItem"]):
         )
         return ranked[:limit] if limit is not None else ranked
 
-    def update(self, **kwargs: Any) -> int:
-        """Update the items and move the catalogue clock: lists that show them change."""
-        updated = super().update(**kwargs)
-        if updated:
-            write_path().catalogue_changed(db=self.db)
-        return updated
-
-    update.alters_data = True  # type: ignore[attr-defined]
-
-    def bulk_update(
-        self, objs: Iterable[CatalogueItem], fields: Iterable[str], batch_size: int | None = None
-    ) -> int:
-        """``bulk_update()`` that moves the catalogue clock, as :meth:`update` does."""
-        updated = super().bulk_update(objs, fields, batch_size=batch_size)
-        if updated:
-            write_path().catalogue_changed(db=self.db)
-        return updated
-
-    bulk_update.alters_data = True  # type: ignore[attr-defined]
-
-    def bulk_create(
-        self, objs: Iterable[CatalogueItem], *args: Any, **kwargs: Any
-    ) -> list[CatalogueItem]:
-        """``bulk_create()``; an upsert (``update_conflicts``) may change listed items."""
-        created = super().bulk_create(objs, *args, **kwargs)
-        if kwargs.get("update_conflicts") or any(item.type == ItemType.CONCERT for item in created):
-            write_path().catalogue_changed(db=self.db)
-        return created
-
-    bulk_create.alters_data = True  # type: ignore[attr-defined]
+    def creation_changes_catalogue(self, created: list[CatalogueItem], **options: Any) -> bool:
+        """An upsert may change listed items; a new concert gives its parts their begin."""
+        return bool(options.get("update_conflicts")) or any(
+            item.type == ItemType.CONCERT for item in created
+        )
 
 
 CatalogueItemManager = models.Manager.from_queryset(CatalogueItemQuerySet)
@@ -274,42 +293,8 @@ class CatalogueItem(models.Model):
         return self.begin
 
 
-class TranslationQuerySet(models.QuerySet["CatalogueItemTranslation"]):
+class TranslationQuerySet(CatalogueQuerySet["CatalogueItemTranslation"]):
     """Translations; writes by queryset move the catalogue clock (titles change)."""
-
-    def update(self, **kwargs: Any) -> int:
-        """Update the translations and move the catalogue clock."""
-        updated = super().update(**kwargs)
-        if updated:
-            write_path().catalogue_changed(db=self.db)
-        return updated
-
-    update.alters_data = True  # type: ignore[attr-defined]
-
-    def bulk_update(
-        self,
-        objs: Iterable[CatalogueItemTranslation],
-        fields: Iterable[str],
-        batch_size: int | None = None,
-    ) -> int:
-        """``bulk_update()`` that moves the catalogue clock."""
-        updated = super().bulk_update(objs, fields, batch_size=batch_size)
-        if updated:
-            write_path().catalogue_changed(db=self.db)
-        return updated
-
-    bulk_update.alters_data = True  # type: ignore[attr-defined]
-
-    def bulk_create(
-        self, objs: Iterable[CatalogueItemTranslation], *args: Any, **kwargs: Any
-    ) -> list[CatalogueItemTranslation]:
-        """``bulk_create()`` that moves the catalogue clock."""
-        created = super().bulk_create(objs, *args, **kwargs)
-        if created:
-            write_path().catalogue_changed(db=self.db)
-        return created
-
-    bulk_create.alters_data = True  # type: ignore[attr-defined]
 
 
 TranslationManager = models.Manager.from_queryset(TranslationQuerySet)

@@ -82,3 +82,40 @@ def test_unix_seconds_refuses_a_database_it_has_no_sql_for() -> None:
 
     with pytest.raises(NotSupportedError, match=r"^UnixSeconds is not implemented for oracle\.$"):
         expression.as_sql(compiler=None, connection=oracle)
+
+
+def test_catalogue_writes_by_queryset_move_the_catalogue_clock(db: Any) -> None:
+    from dch_favourites.models import CatalogueItemTranslation, CatalogueState
+
+    def clock() -> int:
+        return CatalogueState.objects.values_list("version", flat=True).first() or 0
+
+    film = CatalogueItemFactory(id="301")
+    start = clock()
+    CatalogueItem.objects.bulk_create(
+        [
+            CatalogueItem(
+                id="302", type="film", title="New", published=film.published, updated=film.updated
+            )
+        ]
+    )
+    assert clock() == start  # a new film is on no list yet
+    CatalogueItem.objects.bulk_create(
+        [
+            CatalogueItem(
+                id="777", type="concert", title="C", published=film.published, updated=film.updated
+            )
+        ]
+    )
+    assert clock() == start + 1  # a concert gives its parts their begin
+    film.title = "Renamed"
+    CatalogueItem.objects.bulk_update([film], ["title"])
+    assert clock() == start + 2
+    translation = CatalogueItemTranslation.objects.create(item=film, language="de", title="Film")
+    assert clock() == start + 3
+    translation.title = "Der Film"
+    CatalogueItemTranslation.objects.bulk_update([translation], ["title"])
+    CatalogueItemTranslation.objects.filter(pk=translation.pk).update(title="Neu")
+    assert clock() == start + 5
+    assert CatalogueItem.objects.filter(pk="nothing").update(title="x") == 0
+    assert clock() == start + 5

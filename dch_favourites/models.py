@@ -653,10 +653,14 @@ def document_state(user_id: Any, using: str) -> tuple[int, ...]:
         .values_list(*STATE_COLUMNS)
         .first()
     )
-    return _state(found)
+    return state_of(found)
 
 
-def _state(values: Sequence[Any] | None) -> tuple[int, ...]:
+def state_of(values: Sequence[Any] | None) -> tuple[int, ...]:
+    """:data:`STATE_COLUMNS` as read (None, or NULLs from a LEFT JOIN), normalised.
+
+    All zeros without a list: that body depends on nothing else.
+    """
     if values is None or not values[0]:
         return (0,) * len(STATE_COLUMNS)
     return tuple(value or 0 for value in values)
@@ -687,7 +691,7 @@ def document_rows(
     else:
         rows = _document_rows_queryset(user_id, language, using)
     width = len(STATE_COLUMNS)
-    state = _state(rows[0][:width] if rows else None)
+    state = state_of(rows[0][:width] if rows else None)
     entries = [row[width:] for row in rows if row[width] is not None]
     return state, entries
 

@@ -291,7 +291,7 @@ class FavouritesViewSet(ContractViewSet):
             request,
             user_pk,
             state.list_version,
-            state.catalogue_version if state.list_version else 0,
+            state.catalogue_version,
             state.updated,
             app_settings.DEFAULT_LANGUAGE,
             DOCUMENT_FORMAT,

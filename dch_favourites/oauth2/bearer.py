@@ -31,7 +31,12 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
-from dch_favourites.models import CATALOGUE_STATE_ID, CatalogueState, FavouriteListState
+from dch_favourites.models import (
+    CATALOGUE_STATE_ID,
+    CatalogueState,
+    FavouriteListState,
+    state_of,
+)
 
 #: The attribute of a loaded access token that carries the listener's document state
 #: (:data:`dch_favourites.models.STATE_COLUMNS`), read in the same statement.
@@ -171,8 +176,7 @@ def load_access_token(token: str) -> Any | None:
     access_token.user = statement.user.instance(db, row, connection)
     if statement.application is not None:
         access_token.application = statement.application.instance(db, row, connection)
-    state = tuple(value or 0 for value in row[statement.state_start :])
-    setattr(access_token, DOCUMENT_STATE_ATTRIBUTE, state if state[0] else (0,) * len(state))
+    setattr(access_token, DOCUMENT_STATE_ATTRIBUTE, state_of(row[statement.state_start :]))
     return access_token
 
 

@@ -15,10 +15,14 @@ GROUPS_dev := dev demo
 
 .PHONY: demo serve test dev lint bench venv clean
 
-# The virtualenv with a pip that knows dependency groups (--group, pip 25.1).
+# The virtualenv with a pip that knows dependency groups (--group, pip 25.1). Made without
+# ensurepip's bundled pip, which the upgrade would replace at once: the interpreter's own pip
+# (22.3+, for --python) installs the new pip into it; where that pip is missing or older,
+# ensurepip bootstraps one and upgrades it.
 $(BIN)/.pip:
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) --upgrade "pip>=25.1"
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --no-compile "pip>=25.1" \
+		|| { $(BIN)/python -m ensurepip --default-pip && $(PIP) --upgrade "pip>=25.1"; }
 	touch $@
 
 # The package (editable) and the groups a target needs: .venv/.group-demo and so on.

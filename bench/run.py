@@ -125,6 +125,8 @@ FLOOR_TARGETS = {
 }
 #: The cold GET (cache miss) at 1000 must be at least this much faster than plain DRF.
 DRF_TARGET = 3.0
+#: Server mode: the app's requests/s at least this share of the floor's, 100 favourites.
+SERVER_TARGET = 0.9
 #: At most this many queries: (cache miss, cache hit, 304).
 QUERY_TARGETS = (3, 2, 2)
 
@@ -276,10 +278,14 @@ def server(seconds: int, repeats: int, sizes: tuple[int, ...], connections: int)
 
     listeners = build(sizes)
     port = free_port()
+    flush_redis()
+    # The production profile: Redis as the shared cache, psycopg's pool in each worker.
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "BENCH_DATABASE_URL": url,
+        "BENCH_REDIS_URL": REDIS,
+        "BENCH_DB_POOL": "1",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_project")]),
     }
     command = [
@@ -301,11 +307,15 @@ def server(seconds: int, repeats: int, sizes: tuple[int, ...], connections: int)
                 break
             except OSError:
                 time.sleep(0.1)
-        print(f"\n## gunicorn + wrk, PostgreSQL {postgres_version()}\n\n{machine()}\n")
         print(
-            f"gunicorn --workers 2 (sync), `wrk -t1 -c{connections} -d{seconds}s --latency` on "
-            f"127.0.0.1, {repeats} runs per variant alternating app and floor; medians of the "
-            "runs' requests/s and p99.\n"
+            f"\n## gunicorn + wrk, PostgreSQL {postgres_version()}, Redis ({REDIS})\n\n"
+            f"{machine()}\n"
+        )
+        print(
+            f"gunicorn --workers 2 (sync), psycopg's connection pool in each worker, the "
+            f"document cache in Redis; `wrk -t1 -c{connections} -d{seconds}s --latency` on "
+            f"127.0.0.1, GETs of an unchanged list, {repeats} runs per variant alternating "
+            "app and floor; medians of the runs' requests/s and p99.\n"
         )
         rows = []
         base = f"http://127.0.0.1:{port}"
@@ -322,7 +332,8 @@ def server(seconds: int, repeats: int, sizes: tuple[int, ...], connections: int)
             rps = {name: statistics.median(r for r, _p in done) for name, done in runs.items()}
             p99 = {name: statistics.median(p for _r, p in done) for name, done in runs.items()}
             share = rps["app"] / rps["floor"]
-            met = met and share >= 0.8
+            if size == 100:
+                met = met and share >= SERVER_TARGET
             rows.append(
                 [
                     str(size),
@@ -335,7 +346,10 @@ def server(seconds: int, repeats: int, sizes: tuple[int, ...], connections: int)
             )
         headers = ["favourites", "app req/s", "floor req/s", "app / floor"]
         print(table([*headers, "app p99 ms", "floor p99 ms"], rows))
-        print("\nTarget (app >= 80% of the floor's requests/s): " + ("met" if met else "MISSED"))
+        print(
+            f"\nTarget (app >= {SERVER_TARGET:.0%} of the floor's requests/s at 100): "
+            + ("met" if met else "MISSED")
+        )
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
@@ -419,7 +433,7 @@ def main() -> int:
         # The targets are set for PostgreSQL; SQLite is reported for information.
         return 0 if met or args.db == "sqlite" else 1
     if args.mode == "server":
-        met = server(args.seconds, args.repeats, (100, 1000), args.connections)
+        met = server(args.seconds, args.repeats, sizes, args.connections)
         return 0 if met else 1
     if args.mode == "fanout":
         from bench.fanout import fanout

@@ -1,8 +1,9 @@
 """Settings of the benchmark: the example site, plus the floor and plain-DRF reference views.
 
 The database comes from ``BENCH_DATABASE_URL`` (set by ``bench/run.py``). Connections are
-persistent and without per-request health checks, as a production site would run them;
-every variant shares this configuration and the example site's middleware.
+persistent and without per-request health checks, or taken from psycopg's pool
+(``BENCH_DB_POOL=1``, server mode), as a production site would run them; every variant
+shares this configuration and the example site's middleware.
 """
 
 import os
@@ -22,6 +23,10 @@ if os.environ.get("BENCH_SCALE_DATABASE_URL"):
         os.environ["BENCH_SCALE_DATABASE_URL"], conn_max_age=None
     )
     DATABASE_ROUTERS = ["bench.scale.SwitchRouter"]
+if os.environ.get("BENCH_DB_POOL") == "1":
+    # The production profile's pool (server mode): it requires CONN_MAX_AGE = 0.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 4}
 for _db in DATABASES.values():
     if _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}

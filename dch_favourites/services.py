@@ -44,7 +44,6 @@ from dch_favourites.models import (
     Favourite,
     FavouriteListState,
     ItemType,
-    catalogue_column,
     default_manager,
     document_updated,
 )
@@ -153,13 +152,12 @@ def _add(
         if missing:
             raise UnknownItems(missing)
         state = _lock_state(user, db)
-        rows = _rows(db).filter(user_id=user.pk)
-        present = set(rows.filter(item_id__in=ids).values_list("item_id", flat=True))
+        present = _listed_of(user.pk, ids, db)
         new_ids = [item_id for item_id in ids if item_id not in present]
         if not new_ids:
             return ListChange(_as_state(state), answer=_answer(read_back, db))
         limit = app_settings.MAX_FAVOURITES_PER_USER
-        if rows.count() + len(new_ids) > limit:
+        if _list_length(user.pk, db) + len(new_ids) > limit:
             raise ListFull(limit)
         if insert is None:
             added = timezone.now()
@@ -189,12 +187,11 @@ def remove_favourites(
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db):
         state = _lock_state(user, db)
-        rows = _rows(db).filter(user_id=user.pk, item_id__in=ids)
-        present = set(rows.values_list("item_id", flat=True))
+        present = _listed_of(user.pk, ids, db)
         removed = [item_id for item_id in ids if item_id in present]
         if not removed:
             return ListChange(_as_state(state), answer=_answer(read_back, db))
-        rows.delete()
+        _rows(db).filter(user_id=user.pk, item_id__in=removed).delete()
         _bump(state, db)
         _send_on_commit(favourite_removed, user, removed, _source(source), db)
         answer = _answer(read_back, db)
@@ -419,8 +416,107 @@ def _listed_item_ids(user_pk: Any, db: str) -> list[str]:
     return list(rows.values_list("item_id", flat=True))
 
 
-def _as_state(state: FavouriteListState) -> ListState:
+def _as_state(state: LockedState) -> ListState:
     return ListState(version=state.version, updated=state.updated)
+
+
+@dataclass
+class LockedState:
+    """A listener's list state, locked in the current transaction, and the catalogue's clock.
+
+    The catalogue's clock (``catalogue_version_now``, ``catalogue_updated_now``) is read in
+    the same statement, for :func:`_bump`.
+    """
+
+    user_id: Any
+    version: int
+    updated: int
+    catalogue_version: int
+    catalogue_version_now: int
+    catalogue_updated_now: int
+
+
+@dataclass(frozen=True)
+class WriteStatements:
+    """The write path's statements on one database, in SQL built once from ``_meta``.
+
+    They run on every change of a list; built and compiled by the ORM they would cost more
+    than running them. Plain SQL every backend speaks: row locks only where the backend
+    has them (``features.has_select_for_update``).
+    """
+
+    lock_state: str
+    list_length: str
+    listed_of: str
+    bump: str
+
+    @classmethod
+    def build(cls, db: str) -> WriteStatements:
+        connection = connections[db]
+        quote = connection.ops.quote_name
+
+        def column(model: type[models.Model], name: str) -> str:
+            return quote(str(model._meta.get_field(name).column))
+
+        states = quote(FavouriteListState._meta.db_table)
+        catalogue = quote(CatalogueState._meta.db_table)
+        favourites = quote(Favourite._meta.db_table)
+        state_user = column(FavouriteListState, "user")
+        version, updated, catalogue_version = (
+            column(FavouriteListState, name) for name in ("version", "updated", "catalogue_version")
+        )
+        features = connection.features
+        lock = ""
+        if features.has_select_for_update:
+            lock = " FOR UPDATE OF s" if features.has_select_for_update_of else " FOR UPDATE"
+        favourite_user, favourite_item = column(Favourite, "user"), column(Favourite, "item")
+        return cls(
+            lock_state=(
+                f"SELECT s.{version}, s.{updated}, s.{catalogue_version}, "
+                f"c.{column(CatalogueState, 'version')}, c.{column(CatalogueState, 'updated')} "
+                f"FROM {states} s LEFT JOIN {catalogue} c "
+                f"ON c.{column(CatalogueState, 'id')} = {CATALOGUE_STATE_ID} "
+                f"WHERE s.{state_user} = %s{lock}"
+            ),
+            list_length=f"SELECT COUNT(*) FROM {favourites} WHERE {favourite_user} = %s",
+            listed_of=(
+                f"SELECT {favourite_item} FROM {favourites} "
+                f"WHERE {favourite_user} = %s AND {favourite_item} IN ({{marks}})"
+            ),
+            bump=(
+                f"UPDATE {states} SET {version} = %s, {updated} = %s, {catalogue_version} = %s "
+                f"WHERE {state_user} = %s"
+            ),
+        )
+
+
+_write_statements: dict[str, WriteStatements] = {}
+
+
+def write_statements(db: str) -> WriteStatements:
+    """:class:`WriteStatements` of database ``db``, built on first use."""
+    statements = _write_statements.get(db)
+    if statements is None:
+        statements = _write_statements[db] = WriteStatements.build(db)
+    return statements
+
+
+def _fetch(db: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _listed_of(user_pk: Any, item_ids: Sequence[str], db: str) -> set[str]:
+    """Which of ``item_ids`` are on the listener's list."""
+    if not item_ids:
+        return set()
+    sql = write_statements(db).listed_of.format(marks=", ".join(["%s"] * len(item_ids)))
+    return {row[0] for row in _fetch(db, sql, [user_pk, *item_ids])}
+
+
+def _list_length(user_pk: Any, db: str) -> int:
+    return int(_fetch(db, write_statements(db).list_length, [user_pk])[0][0])
 
 
 def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
@@ -436,7 +532,7 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
         table = connection.ops.quote_name(CatalogueItem._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
-                f'SELECT "id" FROM {table} WHERE "id" = ANY(%s) ORDER BY "id" FOR KEY SHARE',  # noqa: S608  (table name from the model)
+                f'SELECT "id" FROM {table} WHERE "id" = ANY(%s) ORDER BY "id" FOR KEY SHARE',
                 [list(item_ids)],
             )
             return {row[0] for row in cursor.fetchall()}
@@ -444,30 +540,30 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
     return set(items.values_list("pk", flat=True))
 
 
-def _lock_state(user: AbstractBaseUser, db: str) -> FavouriteListState:
+def _lock_state(user: AbstractBaseUser, db: str) -> LockedState:
     """The listener's state row, created when missing, locked until commit.
 
-    The catalogue's clock is read in the same statement (``catalogue_version_now`` and
-    ``catalogue_updated_now`` on the instance), for :func:`_bump`.
+    The catalogue's clock is read in the same statement, for :func:`_bump`.
     """
-    states = (
-        FavouriteListState.objects.using(db)
-        .select_for_update(of=("self",))
-        .annotate(
-            catalogue_version_now=catalogue_column("version"),
-            catalogue_updated_now=catalogue_column("updated"),
-        )
-    )
-    try:
-        return states.get(user_id=user.pk)
-    except FavouriteListState.DoesNotExist:
+    sql = write_statements(db).lock_state
+    found = _fetch(db, sql, [user.pk])
+    if not found:
         FavouriteListState.objects.using(db).bulk_create(
             [FavouriteListState(user_id=user.pk)], ignore_conflicts=True
         )
-        return states.get(user_id=user.pk)
+        found = _fetch(db, sql, [user.pk])
+    version, updated, catalogue_version, catalogue_version_now, catalogue_updated_now = found[0]
+    return LockedState(
+        user.pk,
+        version,
+        updated,
+        catalogue_version,
+        catalogue_version_now or 0,
+        catalogue_updated_now or 0,
+    )
 
 
-def _bump(state: FavouriteListState, db: str) -> None:
+def _bump(state: LockedState, db: str) -> None:
     """One change of the list: version + 1, top-level ``updated`` strictly later.
 
     ``updated`` becomes later than the document's ``updated`` was, catalogue changes since
@@ -475,15 +571,21 @@ def _bump(state: FavouriteListState, db: str) -> None:
     catalogue version they are included up to is noted. ``state`` comes from
     :func:`_lock_state`, with the catalogue's clock.
     """
-    catalogue_version = getattr(state, "catalogue_version_now", None) or 0
-    catalogue_updated = getattr(state, "catalogue_updated_now", None) or 0
     before = document_updated(
-        state.version, state.updated, state.catalogue_version, catalogue_version, catalogue_updated
+        state.version,
+        state.updated,
+        state.catalogue_version,
+        state.catalogue_version_now,
+        state.catalogue_updated_now,
     )
     state.version += 1
     state.updated = max(now_seconds(), before + 1)
-    state.catalogue_version = catalogue_version
-    state.save(using=db, update_fields=["version", "updated", "catalogue_version"])
+    state.catalogue_version = state.catalogue_version_now
+    with connections[db].cursor() as cursor:
+        cursor.execute(
+            write_statements(db).bump,
+            [state.version, state.updated, state.catalogue_version, state.user_id],
+        )
 
 
 def _touch_parts(concert_id: str, db: str) -> None:

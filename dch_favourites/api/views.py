@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from django.db import router
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from django.utils.translation import gettext as _
@@ -183,7 +183,13 @@ def not_modified(request: Request, etag: str, updated: int | None) -> bool:
 
 def last_modified(updated: int) -> str:
     """``Last-Modified`` for ``updated``: never later than now (RFC 9110 8.8.2.1)."""
-    return http_date(min(updated, int(time.time())))
+    return _http_date(min(updated, int(time.time())))
+
+
+@lru_cache(maxsize=4096)
+def _http_date(seconds: int) -> str:
+    # Lists are served again and again in the same state: format each second once.
+    return http_date(seconds)
 
 
 @dataclass(frozen=True)
@@ -236,7 +242,7 @@ class FavouritesViewSet(ContractViewSet):
         state = DocumentState(*(known or document_state(user.pk, db)))
         headers = self.list_validators(request, user.pk, state)
         if not_modified(request, headers["ETag"], state.updated):
-            return Response(status=304, headers=headers)
+            return HttpResponseNotModified(headers=headers)
         key = document_key(user.pk, headers["ETag"])
         body = cached_document(key)
         if body is None:
@@ -340,7 +346,7 @@ class CatalogueItemViewSet(ContractViewSet):
         updated = row[ENTRY_COLUMNS.index("entry_updated")]
         headers = {"ETag": etag, "Last-Modified": last_modified(updated)}
         if not_modified(request, etag, None):
-            return Response(status=304, headers=headers)
+            return HttpResponseNotModified(headers=headers)
         serializer = CatalogueItemSerializer(
             row, context={"base_url": self.base_url(request), "favourited": favourited}
         )

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.signals import setting_changed
 from django.db import connections, models, router
+from django.dispatch import receiver
 from oauth2_provider.models import (
     AbstractApplication,
     get_access_token_model,
@@ -53,10 +55,11 @@ class ModelColumns:
     attnames: tuple[str, ...]
     start: int
     converters: tuple[tuple[int, tuple[Converter, ...], Any], ...]
+    pk_position: int
 
     def instance(self, db: str, row: Sequence[Any], connection: Any) -> models.Model | None:
         values = list(row[self.start : self.start + len(self.attnames)])
-        if values[self.attnames.index(self.model._meta.pk.attname)] is None:
+        if values[self.pk_position] is None:
             return None  # the LEFT JOIN found no row
         for position, converters, expression in self.converters:
             value = values[position]
@@ -83,7 +86,45 @@ class TokenStatement:
     state_start: int
 
 
-_statements: dict[tuple[str, str, str, str], TokenStatement] = {}
+@dataclass(frozen=True)
+class TokenModels:
+    """The configured access token, user and application models."""
+
+    token: type[models.Model]
+    user: type[models.Model]
+    application: type[models.Model]
+
+    @property
+    def usability_matters(self) -> bool:
+        """Whether the application model decides ``is_usable()`` itself (a swapped model).
+
+        The toolkit's own ``AbstractApplication.is_usable`` returns True for every
+        application.
+        """
+        return getattr(self.application, "is_usable", None) is not AbstractApplication.is_usable
+
+
+_token_models: list[TokenModels] = []
+_statements: dict[tuple[str, TokenModels], TokenStatement] = {}
+
+
+def token_models() -> TokenModels:
+    """The models the toolkit and ``AUTH_USER_MODEL`` name, looked up once per process.
+
+    Looked up again after ``OAUTH2_PROVIDER`` or ``AUTH_USER_MODEL`` change (tests).
+    """
+    if not _token_models:
+        _token_models.append(
+            TokenModels(get_access_token_model(), get_user_model(), get_application_model())
+        )
+    return _token_models[0]
+
+
+@receiver(setting_changed)
+def _forget_token_models(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("OAUTH2_PROVIDER", "AUTH_USER_MODEL"):
+        _token_models.clear()
+        _statements.clear()
 
 
 def _columns(model: type[models.Model], alias: str, start: int, connection: Any) -> Any:
@@ -96,29 +137,30 @@ def _columns(model: type[models.Model], alias: str, start: int, connection: Any)
         found = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
         if found:
             converters.append((position, tuple(found), expression))
+    attnames = tuple(field.attname for field in fields)
     columns = ModelColumns(
-        model, tuple(field.attname for field in fields), start, tuple(converters)
+        model, attnames, start, tuple(converters), attnames.index(model._meta.pk.attname)
     )
     return selected, columns
 
 
 def application_usability_matters() -> bool:
-    """Whether the application model decides ``is_usable()`` itself (a swapped model).
-
-    The toolkit's own ``AbstractApplication.is_usable`` returns True for every application.
-    """
-    return get_application_model().is_usable is not AbstractApplication.is_usable
+    """Whether the application model decides ``is_usable()`` itself (a swapped model)."""
+    return token_models().usability_matters
 
 
 def token_statement(db: str) -> TokenStatement:
     """The lookup for the configured token, user and application models, built once."""
-    token_model = get_access_token_model()
-    user_model = get_user_model()
-    application_model = get_application_model()
-    key = (db, token_model._meta.label, user_model._meta.label, application_model._meta.label)
+    configured = token_models()
+    key = (db, configured)
     statement = _statements.get(key)
     if statement is not None:
         return statement
+    token_model, user_model, application_model = (
+        configured.token,
+        configured.user,
+        configured.application,
+    )
     connection = connections[db]
     quote = connection.ops.quote_name
     token_sql, token = _columns(token_model, "t", 0, connection)
@@ -129,7 +171,7 @@ def token_statement(db: str) -> TokenStatement:
     app_sql: list[str] = []
     application: ModelColumns | None = None
     app_join = ""
-    if application_usability_matters():
+    if configured.usability_matters:
         app_sql, application = _columns(
             application_model, "a", len(token_sql) + len(user_sql), connection
         )
@@ -163,8 +205,7 @@ def load_access_token(token: str) -> Any | None:
     The listener's document state comes with it, as the attribute
     :data:`DOCUMENT_STATE_ATTRIBUTE`.
     """
-    token_model = get_access_token_model()
-    db = router.db_for_read(token_model)
+    db = router.db_for_read(token_models().token)
     statement = token_statement(db)
     connection = connections[db]
     with connection.cursor() as cursor:
@@ -194,7 +235,7 @@ class BearerTokenValidator(OAuth2Validator):  # type: ignore[misc]
             request_uri = (getattr(request, "uri", None) or "").split("?")[0]
             if not access_token.allows_audience(request_uri):
                 return bool(super().validate_bearer_token(token, scopes, request))
-        if application_usability_matters():
+        if token_models().usability_matters:
             application = access_token.application
             if application is not None and not application.is_usable(request):
                 return bool(super().validate_bearer_token(token, scopes, request))

@@ -456,7 +456,9 @@ class WriteStatements:
         quote = connection.ops.quote_name
 
         def column(model: type[models.Model], name: str) -> str:
-            return quote(str(model._meta.get_field(name).column))
+            field = model._meta.get_field(name)
+            assert isinstance(field, models.Field)
+            return quote(str(field.column))
 
         states = quote(FavouriteListState._meta.db_table)
         catalogue = quote(CatalogueState._meta.db_table)
@@ -504,7 +506,8 @@ def write_statements(db: str) -> WriteStatements:
 def _fetch(db: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     with connections[db].cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def _listed_of(user_pk: Any, item_ids: Sequence[str], db: str) -> set[str]:

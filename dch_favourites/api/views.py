@@ -312,7 +312,7 @@ class CatalogueItemViewSet(ContractViewSet):
     permission_classes = (PublicOrReadScope,)
     route_suffix_parts = 2
 
-    def retrieve(self, request: Request, item_type: str, item_id: str) -> Response:
+    def retrieve(self, request: Request, item_type: str, item_id: str) -> HttpResponse | Response:
         """One item, in the negotiated language; ``favourited`` for a listener's token.
 
         The item and, for a listener, whether it is on their list come back in one query.

@@ -90,9 +90,9 @@ class TokenStatement:
 class TokenModels:
     """The configured access token, user and application models."""
 
-    token: type[models.Model]
-    user: type[models.Model]
-    application: type[models.Model]
+    token: Any
+    user: Any
+    application: Any
 
     @property
     def usability_matters(self) -> bool:

@@ -11,6 +11,7 @@ queryset (``update()``, ``bulk_update()``, ``bulk_create()``) move the catalogue
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from types import ModuleType
@@ -677,23 +678,55 @@ def document_rows(
     writes; a listener without a state row has an empty list.
     """
     connection = connections[using]
+    width = len(STATE_COLUMNS)
     if connection.vendor in UNIX_SECONDS_SQL:
+        translated = _translated(language)
+        params = [language, user_id] if translated else [user_id]
         with connection.cursor() as cursor:
-            params: list[Any] = [user_id]
-            translated = bool(language) and language != app_settings.DEFAULT_LANGUAGE
-            if translated:
-                params.insert(0, language)
-            cursor.execute(_document_sql(connection.vendor, translated), params)
-            rows = [
-                (*row[:9], bool(row[9]), *row[10:]) if row[5] is not None else row
-                for row in cursor.fetchall()
-            ]
+            cursor.execute(_document_sql(connection.vendor, translated, guarded=False), params)
+            rows = cursor.fetchall()
     else:
         rows = _document_rows_queryset(user_id, language, using)
-    width = len(STATE_COLUMNS)
     state = state_of(rows[0][:width] if rows else None)
-    entries = [row[width:] for row in rows if row[width] is not None]
-    return state, entries
+    if not rows or rows[0][width] is None:
+        return state, []
+    return state, list(map(_ENTRY_PART, rows))
+
+
+#: The entry columns of a :func:`document_rows` row (past the state's).
+_ENTRY_PART = operator.itemgetter(slice(len(STATE_COLUMNS), None))
+
+
+def document_rows_in_state(
+    user_id: Any, list_version: int, catalogue_version: int, language: str | None, using: str
+) -> list[tuple[Any, ...]] | None:
+    """The entry rows of a listener's list if it is still in a state read earlier, else None.
+
+    The state (:data:`STATE_COLUMNS`) was read earlier in the request, with the token. The
+    statement reads the rows only while the list's and the catalogue's versions are still
+    the ones given (each moves with every change of the other columns of its clock), so
+    rows and state belong together as in :func:`document_rows`, without sending the state
+    again with every row. None when either has moved on since: read both then.
+    """
+    if not list_version:
+        return []  # never had a favourite: the empty list, whatever came since
+    connection = connections[using]
+    if connection.vendor not in UNIX_SECONDS_SQL:
+        return None
+    translated = _translated(language)
+    params = [user_id, list_version, catalogue_version]
+    if translated:
+        params.insert(0, language)
+    with connection.cursor() as cursor:
+        cursor.execute(_document_sql(connection.vendor, translated, guarded=True), params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return [] if rows[0][0] is None else rows
+
+
+def _translated(language: str | None) -> bool:
+    return bool(language) and language != app_settings.DEFAULT_LANGUAGE
 
 
 #: Unix seconds of a datetime column, as :class:`UnixSeconds` computes them.
@@ -704,11 +737,13 @@ UNIX_SECONDS_SQL = {
 
 
 @functools.cache
-def _document_sql(vendor: str, translated: bool) -> str:
+def _document_sql(vendor: str, translated: bool, *, guarded: bool) -> str:
     """:func:`document_rows`' statement in SQL, built once from the models' ``_meta``.
 
     The ORM builds and compiles the same query (:func:`_document_rows_queryset`, tested to
     agree) on every call, which costs more than running it on the API's read path.
+    ``guarded``: :func:`document_rows_in_state`'s, the entry columns alone, read only
+    while the list's and the catalogue's versions are the ones given.
     """
     seconds = UNIX_SECONDS_SQL[vendor].format
 
@@ -726,8 +761,10 @@ def _document_sql(vendor: str, translated: bool) -> str:
             f"LEFT JOIN {table(CatalogueItemTranslation)} tr "
             "ON tr.item_id = i.id AND tr.language = %s "
         )
+    state = "" if guarded else "s.version, s.updated, s.catalogue_version, c.version, c.updated, "
+    guard = "AND s.version = %s AND COALESCE(c.version, 0) = %s " if guarded else ""
     return (
-        "SELECT s.version, s.updated, s.catalogue_version, c.version, c.updated, "
+        f"SELECT {state}"
         f"i.id, i.type, {title}, {short_title}, i.is_free, {seconds('i.published')}, "
         f"{seconds('COALESCE(con.begin, i.begin)')}, i.overview_image, i.detail_image, "
         f"{seconds('i.updated')} "
@@ -738,6 +775,7 @@ def _document_sql(vendor: str, translated: bool) -> str:
         f"LEFT JOIN {table(CatalogueItem)} con ON con.id = i.concert_id "
         f"{translation_join}"
         "WHERE s.user_id = %s "
+        f"{guard}"
         "ORDER BY f.added DESC, f.id DESC"
     )
 

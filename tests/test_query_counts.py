@@ -18,6 +18,7 @@ from dch_favourites.models import (
     Favourite,
     FavouriteListState,
     document_rows,
+    document_rows_in_state,
     document_state,
 )
 from dch_favourites.services import add_favourites
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.django_db
 #: The token, its user and application and the state of the list and the catalogue, in one
 #: query (the app's validator); the body comes from the document cache.
 HIT_QUERIES = 1
-#: The token and the state, then state and rows again in one statement.
+#: The token and the state, then the rows while the list is still in that state.
 MISS_QUERIES = 2
 #: The token and the state.
 NOT_MODIFIED_QUERIES = 1
@@ -135,7 +136,8 @@ def test_each_media_type_and_language_is_a_document_of_its_own(
 def test_get_of_a_listener_who_never_had_favourites(
     api: Any, django_assert_num_queries: Any
 ) -> None:
-    with django_assert_num_queries(MISS_QUERIES):
+    # No list: the token's query says so, and the empty body needs no other.
+    with django_assert_num_queries(HIT_QUERIES):
         response = api.get()
     with django_assert_num_queries(HIT_QUERIES):
         again = api.get()
@@ -263,3 +265,74 @@ def test_the_sql_read_and_the_orm_read_agree(make_api: Any, monkeypatch: Any) ->
     assert (german["900-1"][2], german["900-1"][3]) == ("Sinfonie", "Sym")
     assert german["900"][2] == "Concert"
     assert by_sql[8] == (by_sql[8][0], [])
+
+
+def test_the_rows_in_a_state_are_read_only_while_the_list_and_catalogue_are_in_it(
+    make_api: Any,
+) -> None:
+    from dch_favourites.services import catalogue_changed, remove_favourites
+
+    listener = make_api().user
+    ids = catalogue(4)
+    add_favourites(listener, ids[:3])
+    state, rows = document_rows(listener.pk, "en", "default")
+    version, catalogue_version = state[0], state[3]
+
+    assert document_rows_in_state(listener.pk, version, catalogue_version, "en", "default") == (
+        rows
+    )
+    # A change of the list since: not these rows; the caller reads state and rows again.
+    remove_favourites(listener, ids[:1])
+    assert document_rows_in_state(listener.pk, version, catalogue_version, "en", "default") is (
+        None
+    )
+    state, rows = document_rows(listener.pk, "en", "default")
+    version = state[0]
+    assert document_rows_in_state(listener.pk, version, catalogue_version, "de", "default") == (
+        document_rows(listener.pk, "de", "default")[1]
+    )
+    # A catalogue edit since: the same.
+    catalogue_changed()
+    assert document_rows_in_state(listener.pk, version, catalogue_version, "en", "default") is (
+        None
+    )
+    # Emptied: no rows, still in its state.
+    state, _rows = document_rows(listener.pk, "en", "default")
+    remove_favourites(listener, ids)
+    state, rows = document_rows(listener.pk, "en", "default")
+    assert rows == []
+    assert document_rows_in_state(listener.pk, state[0], state[3], "en", "default") == []
+    # Never had a list: the empty list, without a query.
+    stranger = make_api().user
+    assert document_rows_in_state(stranger.pk, 0, 0, "en", "default") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_between_the_token_and_the_rows_is_read_with_its_own_state(
+    api: Any, monkeypatch: Any
+) -> None:
+    """The list moves on after the token's query: the body and its ETag are the new ones."""
+    from dch_favourites.api import views
+
+    ids = listener_with(api, 3)
+    real = views.document_rows_in_state
+
+    def change_first(*args: Any) -> Any:
+        monkeypatch.setattr(views, "document_rows_in_state", real)
+        from dch_favourites.services import remove_favourites
+
+        remove_favourites(api.user, ids[:1])
+        return real(*args)
+
+    monkeypatch.setattr(views, "document_rows_in_state", change_first)
+    cache.clear()
+    response = api.get()
+
+    cache.clear()
+    fresh = api.get()
+    assert response.status_code == fresh.status_code == 200
+    assert response.content == fresh.content
+    assert response["ETag"] == fresh["ETag"]
+    assert [entry["id"] for entry in json.loads(response.content)["_links"]["favourites"]] == (
+        ids[2:0:-1]
+    )

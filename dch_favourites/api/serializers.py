@@ -119,8 +119,9 @@ _LAYOUT_FLAGS = {item_type: _layout_flags(layout) for item_type, layout in ENTRY
 def entries(rows: Iterable[Sequence[Any]], base_url: str) -> list[dict[str, Any]]:
     """Favourites entries from entry rows, keys in the contract's order.
 
-    The rows' timestamps are already integer Unix seconds (computed by the query). One loop
-    over plain tuples: this runs for every entry of every list served.
+    The rows' timestamps are already integer Unix seconds (computed by the query), and
+    ``is_free`` is anything true or false (SQLite's rows have 0 and 1). One loop over plain
+    tuples: this runs for every entry of every list served.
     """
     layouts = _LAYOUT_FLAGS
     built = []
@@ -145,7 +146,7 @@ def entries(rows: Iterable[Sequence[Any]], base_url: str) -> list[dict[str, Any]
                 "id": item_id,
                 "title": title,
                 "short_title": short_title or None,
-                "is_free": is_free,
+                "is_free": bool(is_free),
             }
         else:
             data = {
@@ -153,7 +154,7 @@ def entries(rows: Iterable[Sequence[Any]], base_url: str) -> list[dict[str, Any]
                 "updated": updated,
                 "id": item_id,
                 "title": title,
-                "is_free": is_free,
+                "is_free": bool(is_free),
             }
         data["date"] = (
             {"published": published, "begin": begin} if has_begin else {"published": published}

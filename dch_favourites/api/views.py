@@ -50,6 +50,7 @@ from dch_favourites.models import (
     FavouriteListState,
     ItemType,
     document_rows,
+    document_rows_in_state,
     document_state,
     document_updated,
     entry_columns,
@@ -246,7 +247,7 @@ class FavouritesViewSet(ContractViewSet):
         key = document_key(user.pk, headers["ETag"])
         body = cached_document(key)
         if body is None:
-            return self.document(request, user.pk, db)
+            return self.document(request, user.pk, db, state)
         return self.document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
@@ -267,10 +268,22 @@ class FavouritesViewSet(ContractViewSet):
         )
         return cast(HttpResponse, applied.answer)
 
-    def document(self, request: Request, user_pk: Any, db: str) -> HttpResponse:
-        """Read, render and cache the listener's document, state and rows in one statement."""
-        values, rows = document_rows(user_pk, self.language, db)
-        state = DocumentState(*values)
+    def document(
+        self, request: Request, user_pk: Any, db: str, state: DocumentState | None = None
+    ) -> HttpResponse:
+        """Read, render and cache the listener's document, state and rows in one statement.
+
+        With the ``state`` read earlier in the request, the statement reads the rows as
+        long as the list is still in it, and reads both only if it has moved on.
+        """
+        rows = None
+        if state is not None:
+            rows = document_rows_in_state(
+                user_pk, state.list_version, state.catalogue_version, self.language, db
+            )
+        if rows is None or state is None:
+            values, rows = document_rows(user_pk, self.language, db)
+            state = DocumentState(*values)
         headers = self.list_validators(request, user_pk, state)
         serializer = FavouritesSerializer(
             FavouritesDocument(updated=state.updated, rows=rows),

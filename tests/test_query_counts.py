@@ -288,8 +288,9 @@ def test_the_rows_in_a_state_are_read_only_while_the_list_and_catalogue_are_in_i
     )
     state, rows = document_rows(listener.pk, "en", "default")
     version = state[0]
-    assert document_rows_in_state(listener.pk, version, catalogue_version, "de", "default") == (
-        document_rows(listener.pk, "de", "default")[1]
+    assert (
+        document_rows_in_state(listener.pk, version, catalogue_version, "de", "default")
+        == (document_rows(listener.pk, "de", "default")[1])
     )
     # A catalogue edit since: the same.
     catalogue_changed()

@@ -44,12 +44,13 @@ def check_bodies(client: Client, listener: Listener) -> int:
 
 
 def empty_document_cache() -> None:
+    """Empty every cache the app looks a document up in (near and shared)."""
     from django.core.cache import caches
 
-    from dch_favourites.conf import app_settings
+    from dch_favourites.api.cache import document_caches
 
-    if app_settings.DOCUMENT_CACHE:
-        caches[app_settings.DOCUMENT_CACHE].clear()
+    for alias in document_caches():
+        caches[alias].clear()
 
 
 def add_body(listener: Listener) -> dict[str, str]:

@@ -2,7 +2,7 @@
 """Benchmark ``GET/POST /v2/user/favourites`` against a bare Django view and plain DRF.
 
     .venv/bin/python bench/run.py                           # all of the below, in turn
-    .venv/bin/python bench/run.py inprocess --db postgres   # or --db sqlite; --cache redis
+    .venv/bin/python bench/run.py inprocess --db postgres   # or --db sqlite; --cache redis[-shared]
     .venv/bin/python bench/run.py fanout                    # catalogue edits, many holders
     .venv/bin/python bench/run.py server                    # gunicorn (2 workers) + wrk
     .venv/bin/python bench/run.py scale                     # 1 000 000 favourites
@@ -134,8 +134,9 @@ QUERY_TARGETS = (3, 2, 2)
 def inprocess(db: str, rounds: int, sizes: tuple[int, ...], profile: bool, cache: str) -> bool:
     url = database_url(db)
     recreate(url)
-    if cache == "redis":
+    if cache in ("redis", "redis-shared"):
         os.environ["BENCH_REDIS_URL"] = REDIS
+        os.environ["BENCH_NEAR_CACHE"] = "1" if cache == "redis" else "0"
         flush_redis()
     start_django(url)
     migrate()
@@ -146,7 +147,10 @@ def inprocess(db: str, rounds: int, sizes: tuple[int, ...], profile: bool, cache
     listeners = build(sizes)
     client = Client()
     engine = f"PostgreSQL {postgres_version()}" if db == "postgres" else "SQLite"
-    cache_name = f"Redis ({REDIS})" if cache == "redis" else "per-process memory (LocMemCache)"
+    cache_name = {
+        "redis": f"Redis ({REDIS}) with each worker's near copy (DOCUMENT_NEAR_CACHE)",
+        "redis-shared": f"Redis ({REDIS}) alone",
+    }.get(cache, "per-process memory (LocMemCache)")
     middleware = os.environ.get("BENCH_MIDDLEWARE") or "the example site's middleware"
     print(f"\n## In process, {engine}, document cache in {cache_name}\n\n{machine()}\n")
     print(
@@ -406,7 +410,12 @@ def main() -> int:
     modes = ["all", "inprocess", "server", "fanout", "scale"]
     parser.add_argument("mode", nargs="?", default="all", choices=modes)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
-    parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem")
+    parser.add_argument(
+        "--cache",
+        choices=["locmem", "redis", "redis-shared"],
+        default="locmem",
+        help="redis: the production profile (Redis and a near copy); redis-shared: Redis alone",
+    )
     parser.add_argument("--rounds", type=int, default=300, help="timed rounds per measurement")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="list lengths")
     parser.add_argument("--profile", action="store_true", help="pyinstrument of the app's GET")
@@ -420,6 +429,7 @@ def main() -> int:
         parts = [
             ["inprocess", "--db", "postgres"],
             ["inprocess", "--db", "postgres", "--cache", "redis"],
+            ["inprocess", "--db", "postgres", "--cache", "redis-shared"],
             ["inprocess", "--db", "sqlite"],
         ]
         parts += [["server"], ["fanout"], ["scale"]]

@@ -108,7 +108,8 @@ def check_settings(
                 "Number of requests, '/', and s, min, hour or day.",
             )
         )
-    for number, key, nullable in ((14, "THROTTLE_CACHE", False), (15, "DOCUMENT_CACHE", True)):
+    aliases = ((14, "THROTTLE_CACHE", False), (15, "DOCUMENT_CACHE", True))
+    for number, key, nullable in (*aliases, (17, "DOCUMENT_NEAR_CACHE", True)):
         alias = s[key]
         if (alias is None and nullable) or (isinstance(alias, str) and alias in settings.CACHES):
             continue
@@ -158,7 +159,9 @@ def check_throttle_cache(
         return []
     values = {**DEFAULTS, **raw}
     alias = values["THROTTLE_CACHE"]
-    if values["WRITE_THROTTLE_RATE"] is None or alias not in settings.CACHES:
+    if values["WRITE_THROTTLE_RATE"] is None or not isinstance(alias, str):
+        return []
+    if alias not in settings.CACHES:
         return []
     backend = settings.CACHES[alias].get("BACKEND", "")
     if backend not in PER_PROCESS_CACHES:

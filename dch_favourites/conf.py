@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_CACHE": "default",
     # The cache alias that keeps rendered favourites documents; None switches it off.
     "DOCUMENT_CACHE": "default",
+    # A per-process cache alias (LocMemCache) consulted before DOCUMENT_CACHE; None: none.
+    # A key names one body for good, so a copy in a worker's memory is never stale.
+    "DOCUMENT_NEAR_CACHE": None,
     # How long a rendered document is kept, in seconds (a new version makes a new key).
     "DOCUMENT_CACHE_TIMEOUT": 24 * 3600,
     # Largest request body the POST accepts, in bytes.
@@ -107,6 +110,11 @@ class AppSettings:
     @property
     def DOCUMENT_CACHE(self) -> str | None:
         alias = self.as_dict()["DOCUMENT_CACHE"]
+        return alias if isinstance(alias, str) else None
+
+    @property
+    def DOCUMENT_NEAR_CACHE(self) -> str | None:
+        alias = self.as_dict()["DOCUMENT_NEAR_CACHE"]
         return alias if isinstance(alias, str) else None
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cache_backends import CACHE_BACKENDS, require_redis
+from cache_backends import CACHE_BACKENDS, NEAR_CACHE, require_redis
 from django.db import connection
 from django.test import Client
 
@@ -130,14 +131,29 @@ def _empty_caches() -> Any:
         cache.clear()
 
 
-@pytest.fixture(params=sorted(CACHE_BACKENDS))
+@pytest.fixture(params=[*sorted(CACHE_BACKENDS), NEAR_CACHE])
 def cache_backend(request: Any, settings: Any) -> Any:
-    """Run the test once per cache backend ("locmem", "redis") as the default cache, empty."""
+    """Run the test once per cache backend as the default cache, empty.
+
+    "locmem", "redis", and "redis+near": Redis with a per-process near cache for documents.
+    """
     from django.core.cache import caches
 
-    if request.param == "redis":
+    if request.param == NEAR_CACHE:
         require_redis()
-    settings.CACHES = {"default": CACHE_BACKENDS[request.param]}
-    caches["default"].clear()
+        settings.CACHES = {
+            "default": CACHE_BACKENDS["redis"],
+            "near": CACHE_BACKENDS["locmem"],
+        }
+        settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "DOCUMENT_NEAR_CACHE": "near"}
+    else:
+        if request.param == "redis":
+            require_redis()
+        settings.CACHES = {"default": CACHE_BACKENDS[request.param]}
+    configured = list(settings.CACHES)
+    for alias in configured:
+        caches[alias].clear()
     yield request.param
-    caches["default"].clear()
+    for alias in configured:
+        with contextlib.suppress(Exception):  # a test may have pointed it at a dead server
+            caches[alias].clear()

@@ -109,6 +109,15 @@ BAD_VALUES: list[tuple[str, Any, Error]] = [
         ),
     ),
     (
+        "DOCUMENT_NEAR_CACHE",
+        "nowhere",
+        error(
+            17,
+            "DCH_FAVOURITES['DOCUMENT_NEAR_CACHE'] must name one of the CACHES, or be None.",
+            "Known aliases: default.",
+        ),
+    ),
+    (
         "DOCUMENT_CACHE_TIMEOUT",
         0,
         error(
@@ -210,7 +219,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
 
     # DEFAULT_LANGUAGE is only judged against a valid LANGUAGES.
     assert [message.id for message in found] == [
-        f"dch_favourites.E{number:03d}" for number in (3, 6, 7, 8, 9, 11, 14, 15, 16, 12)
+        f"dch_favourites.E{number:03d}" for number in (3, 6, 7, 8, 9, 11, 14, 15, 17, 16, 12)
     ]
 
 
@@ -222,6 +231,8 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("API_BASE_URL", "http://127.0.0.1:8000/v2"),
         ("API_BASE_URL", None),
         ("DOCUMENT_CACHE", None),
+        ("DOCUMENT_NEAR_CACHE", None),
+        ("DOCUMENT_NEAR_CACHE", "default"),
         ("THROTTLE_CACHE", "default"),
         ("MAX_IDS_PER_REQUEST", 1),
         ("LANGUAGES", ["de"]),

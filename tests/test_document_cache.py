@@ -308,3 +308,41 @@ def test_a_cache_that_is_down_degrades_to_the_database(
     assert ids_of(body(api.get())) == ["302", "301"]
     assert "unavailable" in caplog.text
     cache.clear()
+
+
+def test_the_near_cache_answers_before_the_shared_one_and_is_filled_from_it(
+    api: Any, settings: Any, django_assert_num_queries: Any
+) -> None:
+    """DOCUMENT_NEAR_CACHE: a worker's own copy, never stale, since a key names one body."""
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "near-test": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "near-test",
+        },
+    }
+    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "DOCUMENT_NEAR_CACHE": "near-test"}
+    near, shared = caches["near-test"], cache
+    near.clear()
+    add_favourites(api.user, [CatalogueItemFactory(id="301", type="film").id])
+
+    first = api.get()  # a miss: kept in both
+    with django_assert_num_queries(1):  # the token's query alone
+        assert api.get().content == first.content
+    shared.clear()
+    with django_assert_num_queries(1):  # from the near copy
+        assert api.get().content == first.content
+    near.clear()
+    api.get()  # a miss again: kept in both
+    near.clear()
+    with django_assert_num_queries(1):  # from the shared cache, and copied near
+        assert api.get().content == first.content
+    shared.clear()
+    with django_assert_num_queries(1):
+        assert api.get().content == first.content
+
+    add_favourites(api.user, [CatalogueItemFactory(id="302", type="film").id])
+    assert ids_of(body(api.get())) == ["302", "301"]
+    near.clear()

@@ -28,30 +28,50 @@ def document_key(user_pk: object, etag: str) -> str:
     return f"{PREFIX}{user_pk}:{etag.strip(chr(34))}"
 
 
+def document_caches() -> tuple[str, ...]:
+    """The aliases a document is looked up in, nearest first (none when the cache is off).
+
+    ``DOCUMENT_NEAR_CACHE`` (a worker's own memory) before ``DOCUMENT_CACHE`` (shared by
+    the workers, Redis). A key names one body for good, so a near copy needs no
+    invalidation: it is exactly what the shared cache holds, or held, under that key.
+    """
+    shared = app_settings.DOCUMENT_CACHE
+    if shared is None:
+        return ()
+    near = app_settings.DOCUMENT_NEAR_CACHE
+    return (near, shared) if near and near != shared else (shared,)
+
+
 def cached_document(key: str) -> bytes | None:
-    """The rendered document under ``key``, or None (not cached, cache off or down)."""
-    alias = app_settings.DOCUMENT_CACHE
-    if alias is None:
-        return None
-    try:
-        body = caches[alias].get(key)
-    except Exception:
-        logger.warning("Document cache %r unavailable; reading the database.", alias)
-        return None
-    return body if isinstance(body, bytes) else None
+    """The rendered document under ``key``, or None (not cached, cache off or down).
+
+    A document found only in the shared cache is kept in the near one too.
+    """
+    aliases = document_caches()
+    for position, alias in enumerate(aliases):
+        try:
+            body = caches[alias].get(key)
+        except Exception:
+            logger.warning("Document cache %r unavailable; reading the database.", alias)
+            continue
+        if isinstance(body, bytes):
+            if position:
+                _keep(aliases[:position], key, body)
+            return body
+    return None
 
 
 def store_document(key: str, body: bytes, using: str) -> None:
     """Keep ``body`` under ``key`` once the transaction on ``using`` commits (now if none)."""
-    alias = app_settings.DOCUMENT_CACHE
-    if alias is None:
-        return
-    timeout = app_settings.DOCUMENT_CACHE_TIMEOUT
+    aliases = document_caches()
+    if aliases:
+        transaction.on_commit(lambda: _keep(aliases, key, body), using=using)
 
-    def store() -> None:
+
+def _keep(aliases: tuple[str, ...], key: str, body: bytes) -> None:
+    timeout = app_settings.DOCUMENT_CACHE_TIMEOUT
+    for alias in aliases:
         try:
             caches[alias].set(key, body, timeout=timeout)
         except Exception:
             logger.warning("Document cache %r unavailable; document not kept.", alias)
-
-    transaction.on_commit(store, using=using)

@@ -144,11 +144,6 @@ def _columns(model: type[models.Model], alias: str, start: int, connection: Any)
     return selected, columns
 
 
-def application_usability_matters() -> bool:
-    """Whether the application model decides ``is_usable()`` itself (a swapped model)."""
-    return token_models().usability_matters
-
-
 def token_statement(db: str) -> TokenStatement:
     """The lookup for the configured token, user and application models, built once."""
     configured = token_models()

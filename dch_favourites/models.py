@@ -680,11 +680,7 @@ def document_rows(
     connection = connections[using]
     width = len(STATE_COLUMNS)
     if connection.vendor in UNIX_SECONDS_SQL:
-        translated = _translated(language)
-        params = [language, user_id] if translated else [user_id]
-        with connection.cursor() as cursor:
-            cursor.execute(_document_sql(connection.vendor, translated, guarded=False), params)
-            rows = cursor.fetchall()
+        rows = _run_document_sql(connection, user_id, language)
     else:
         rows = _document_rows_queryset(user_id, language, using)
     state = state_of(rows[0][:width] if rows else None)
@@ -713,20 +709,25 @@ def document_rows_in_state(
     connection = connections[using]
     if connection.vendor not in UNIX_SECONDS_SQL:
         return None
-    translated = _translated(language)
-    params = [user_id, list_version, catalogue_version]
-    if translated:
-        params.insert(0, language)
-    with connection.cursor() as cursor:
-        cursor.execute(_document_sql(connection.vendor, translated, guarded=True), params)
-        rows = cursor.fetchall()
+    rows = _run_document_sql(connection, user_id, language, (list_version, catalogue_version))
     if not rows:
         return None
     return [] if rows[0][0] is None else rows
 
 
-def _translated(language: str | None) -> bool:
-    return bool(language) and language != app_settings.DEFAULT_LANGUAGE
+def _run_document_sql(
+    connection: Any, user_id: Any, language: str | None, guard: tuple[int, int] | None = None
+) -> list[tuple[Any, ...]]:
+    """Run :func:`_document_sql` (``guard``: the list's and catalogue's versions); its rows."""
+    translated = bool(language) and language != app_settings.DEFAULT_LANGUAGE
+    params = [language] if translated else []
+    params += [user_id, *(guard or ())]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _document_sql(connection.vendor, translated, guarded=guard is not None), params
+        )
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
 
 
 #: Unix seconds of a datetime column, as :class:`UnixSeconds` computes them.

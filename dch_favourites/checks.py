@@ -108,8 +108,11 @@ def check_settings(
                 "Number of requests, '/', and s, min, hour or day.",
             )
         )
-    aliases = ((14, "THROTTLE_CACHE", False), (15, "DOCUMENT_CACHE", True))
-    for number, key, nullable in (*aliases, (17, "DOCUMENT_NEAR_CACHE", True)):
+    for number, key, nullable in (
+        (14, "THROTTLE_CACHE", False),
+        (15, "DOCUMENT_CACHE", True),
+        (17, "DOCUMENT_NEAR_CACHE", True),
+    ):
         alias = s[key]
         if (alias is None and nullable) or (isinstance(alias, str) and alias in settings.CACHES):
             continue
@@ -161,7 +164,7 @@ def check_throttle_cache(
     alias = values["THROTTLE_CACHE"]
     if values["WRITE_THROTTLE_RATE"] is None or not isinstance(alias, str):
         return []
-    if alias not in settings.CACHES:
+    if alias not in settings.CACHES:  # reported by check_settings (E014)
         return []
     backend = settings.CACHES[alias].get("BACKEND", "")
     if backend not in PER_PROCESS_CACHES:

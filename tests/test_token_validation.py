@@ -203,3 +203,19 @@ def test_a_site_validator_that_refuses_every_token_is_obeyed(client: Any, settin
 
     assert response.status_code == 401
     assert json.loads(response.content) == LEGACY_401
+
+
+def test_the_accepted_token_leaves_only_unjudged_fields_deferred(client: Any) -> None:
+    """The lean lookup reads what the checks need; the rest loads when first read."""
+    from dch_favourites.oauth2.bearer import DEFERRED_TOKEN_FIELDS, load_access_token
+
+    stored = AccessTokenFactory()
+    loaded = load_access_token(stored.token)
+    assert loaded is not None
+    deferred = loaded.get_deferred_fields()
+    attnames = {AccessToken._meta.get_field(name).attname for name in DEFERRED_TOKEN_FIELDS}
+    assert deferred == attnames
+    for field in AccessToken._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(stored, field.attname), field.name
+    assert loaded.user == stored.user
+    assert loaded.is_valid(["read"])

@@ -3,7 +3,8 @@
 django-oauth-toolkit's ``OAuth2Validator.validate_bearer_token`` loads the token with its
 user and application through the ORM, then checks it. On the favourites' read path that
 one lookup costs more than everything else the request does, so
-:class:`BearerTokenValidator` loads the same three rows, and the state of the listener's
+:class:`BearerTokenValidator` loads the same three rows (the token without the fields
+in :data:`DEFERRED_TOKEN_FIELDS`, which no check reads), and the state of the listener's
 document with them, in one SQL statement built once from the models' ``_meta``, and then
 makes the toolkit's own checks on the toolkit's own model methods, in the toolkit's order:
 ``AccessToken.is_valid(scopes)``, the RFC 8707 audience (``allows_audience``) and
@@ -127,8 +128,26 @@ def _forget_token_models(*, setting: str, **kwargs: Any) -> None:
         _statements.clear()
 
 
-def _columns(model: type[models.Model], alias: str, start: int, connection: Any) -> Any:
-    fields = list(model._meta.concrete_fields)
+#: Fields of the toolkit's ``AbstractAccessToken`` that judging a bearer token never reads
+#: (the checksum it was found by, the tokens it came from or goes with, its timestamps).
+#: They are left deferred: Django loads one when it is first read, as for ``.only()``.
+DEFERRED_TOKEN_FIELDS = frozenset(
+    {"token_checksum", "source_refresh_token", "id_token", "created", "updated"}
+)
+
+
+def _columns(
+    model: type[models.Model],
+    alias: str,
+    start: int,
+    connection: Any,
+    deferred: frozenset[str] = frozenset(),
+) -> Any:
+    fields = [
+        field
+        for field in model._meta.concrete_fields
+        if field.name not in deferred or field.primary_key
+    ]
     quote = connection.ops.quote_name
     selected = [f"{alias}.{quote(field.column)}" for field in fields]
     converters = []
@@ -158,7 +177,7 @@ def token_statement(db: str) -> TokenStatement:
     )
     connection = connections[db]
     quote = connection.ops.quote_name
-    token_sql, token = _columns(token_model, "t", 0, connection)
+    token_sql, token = _columns(token_model, "t", 0, connection, DEFERRED_TOKEN_FIELDS)
     user_sql, user = _columns(user_model, "u", len(token_sql), connection)
     meta = token_model._meta
     user_fk = str(meta.get_field("user").column)

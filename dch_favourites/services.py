@@ -625,7 +625,12 @@ def _delete_holdings(item_id: str, db: str) -> list[Any]:
 
 
 def _tell_holders(holders: Sequence[Any], item_id: str, db: str) -> None:
-    """``favourite_removed`` for every holder of a deleted item, users loaded in batches."""
+    """``favourite_removed`` for every holder of a deleted item, users loaded in batches.
+
+    Nothing is loaded when no receiver is connected by the time the delete commits.
+    """
+    if not favourite_removed.has_listeners(Favourite):
+        return
     users = default_manager(get_user_model()).using(db)
     for start in range(0, len(holders), SIGNAL_BATCH):
         ids = holders[start : start + SIGNAL_BATCH]

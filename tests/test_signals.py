@@ -241,6 +241,22 @@ def test_deleting_an_item_tells_every_holder(
     }
 
 
+def test_deleting_an_item_loads_no_holder_when_nobody_listens(
+    items: Any, django_capture_on_commit_callbacks: Any, django_assert_num_queries: Any
+) -> None:
+    """The holders are loaded for the receivers alone: with none, the delete reads none."""
+    for name in ("alice", "bob"):
+        add_favourites(UserFactory(username=name), ["301"])
+    assert not favourite_removed.has_listeners(Favourite)
+    item = CatalogueItem.objects.get(pk="301")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        item.delete()
+    with django_assert_num_queries(0):
+        for callback in callbacks:
+            callback()  # run again: a callback that loaded users would query here
+    assert not Favourite.objects.filter(item_id="301").exists()
+
+
 def test_deleting_items_in_bulk_tells_every_holder(
     listener: Any, items: Any, recorder: Recorder, django_capture_on_commit_callbacks: Any
 ) -> None:

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from django.db import router
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponse, HttpResponseNotModified
-from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -61,7 +61,8 @@ from dch_favourites.services import Source, add_favourites, remove_favourites
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-VARY = ("Authorization", "Accept", "Accept-Language")
+VARY = ("Accept", "Authorization", "Accept-Language")
+VARY_HEADER = ", ".join(VARY)
 CACHE_CONTROL = "private, no-cache"
 #: Changes when the bytes of a document for the same versions would change (a release).
 DOCUMENT_FORMAT = "1"
@@ -96,6 +97,12 @@ class ContractViewSet(viewsets.ViewSet):
     def allowed_methods(self) -> list[str]:
         return list(self.served_methods())
 
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        # DRF's own (Allow, and Vary: Accept), with the rest of the Vary header: DRF's
+        # finalize_response merges it into what the response already varies on.
+        return {"Allow": ", ".join(self.served_methods()), "Vary": VARY_HEADER}
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # The original router answered a wrong method before looking at the token.
         if request.method is None or request.method.lower() not in self.action_map:
@@ -106,6 +113,8 @@ class ContractViewSet(viewsets.ViewSet):
         # Everything the view raises (parsers, serializers, the write path) is translated
         # into the negotiated language, whether or not the site runs LocaleMiddleware.
         self.language = negotiate_language(request)
+        if get_language() == self.language:  # LocaleMiddleware chose it already
+            return super().dispatch(request, *args, **kwargs)
         with override(self.language):
             return super().dispatch(request, *args, **kwargs)
 
@@ -113,7 +122,6 @@ class ContractViewSet(viewsets.ViewSet):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        patch_vary_headers(response, VARY)
         response["Cache-Control"] = CACHE_CONTROL
         language = getattr(self, "language", None)
         if language and response.status_code < 400:
@@ -226,6 +234,12 @@ class FavouritesViewSet(ContractViewSet):
     permission_classes = (HasMethodScope,)
     throttle_classes = (WriteRateThrottle,)
     route_suffix_parts = 2
+
+    def get_throttles(self) -> list[Any]:
+        # The throttle counts changes alone: a read never builds it.
+        if self.request.method in SAFE_METHODS:
+            return []
+        return cast("list[Any]", super().get_throttles())
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method == "POST" and "HTTP_AUTHORIZATION" in request.META:

@@ -132,6 +132,15 @@ def check_settings(
                 f"Seconds; default: {DEFAULTS['DOCUMENT_CACHE_TIMEOUT']}.",
             )
         )
+    retry = s["CACHE_RETRY_AFTER"]
+    if isinstance(retry, bool) or not isinstance(retry, int | float) or not 0 <= retry < 1e9:
+        errors.append(
+            _error(
+                18,
+                f"{SETTINGS_NAME}['CACHE_RETRY_AFTER'] must be a number of seconds, 0 or more.",
+                f"Default: {DEFAULTS['CACHE_RETRY_AFTER']}; 0 tries a failed cache every time.",
+            )
+        )
     if not isinstance(s["ITEM_ENDPOINT_PUBLIC"], bool):
         errors.append(
             _error(

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "DOCUMENT_NEAR_CACHE": None,
     # How long a rendered document is kept, in seconds (a new version makes a new key).
     "DOCUMENT_CACHE_TIMEOUT": 24 * 3600,
+    # Seconds a cache that failed (Redis down or hanging) is left alone by this process,
+    # the document cache and the throttle skipping it meanwhile; 0 tries it every time.
+    "CACHE_RETRY_AFTER": 5,
     # Largest request body the POST accepts, in bytes.
     "MAX_BODY_SIZE": 16384,
     # Whether GET <API_BASE_URL>/<type>/<id> may be read without a token.
@@ -120,6 +123,10 @@ class AppSettings:
     @property
     def DOCUMENT_CACHE_TIMEOUT(self) -> int:
         return int(self.as_dict()["DOCUMENT_CACHE_TIMEOUT"])
+
+    @property
+    def CACHE_RETRY_AFTER(self) -> float:
+        return float(self.as_dict()["CACHE_RETRY_AFTER"])
 
     @property
     def MAX_BODY_SIZE(self) -> int:

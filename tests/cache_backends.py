@@ -29,3 +29,43 @@ def require_redis() -> None:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+class FailingCache:
+    """A cache backend whose every operation fails, as a Redis that is down; it counts them.
+
+    ``CACHES = {"broken": {"BACKEND": "cache_backends.FailingCache"}}``; set ``failing`` to
+    False to bring it back (it then answers as an empty cache).
+    """
+
+    calls = 0
+    failing = True
+
+    def __init__(self, location: str, params: dict[str, object]) -> None:
+        self.stored: dict[str, object] = {}
+
+    def _operation(self) -> None:
+        type(self).calls += 1
+        if type(self).failing:
+            raise ConnectionError("cache down")
+
+    def get(self, key: str, default: object = None, version: object = None) -> object:
+        self._operation()
+        return self.stored.get(key, default)
+
+    def set(self, key: str, value: object, timeout: object = None, version: object = None) -> None:
+        self._operation()
+        self.stored[key] = value
+
+    def add(self, key: str, value: object, timeout: object = None, version: object = None) -> bool:
+        self._operation()
+        return self.stored.setdefault(key, value) is value
+
+    def incr(self, key: str, delta: int = 1, version: object = None) -> int:
+        self._operation()
+        value = int(self.stored[key]) + delta  # type: ignore[call-overload]
+        self.stored[key] = value
+        return value
+
+    def close(self, **kwargs: object) -> None:
+        return None

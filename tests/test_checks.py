@@ -127,6 +127,15 @@ BAD_VALUES: list[tuple[str, Any, Error]] = [
         ),
     ),
     (
+        "CACHE_RETRY_AFTER",
+        -1,
+        error(
+            18,
+            "DCH_FAVOURITES['CACHE_RETRY_AFTER'] must be a number of seconds, 0 or more.",
+            "Default: 5; 0 tries a failed cache every time.",
+        ),
+    ),
+    (
         "ITEM_ENDPOINT_PUBLIC",
         "yes",
         error(
@@ -219,7 +228,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
 
     # DEFAULT_LANGUAGE is only judged against a valid LANGUAGES.
     assert [message.id for message in found] == [
-        f"dch_favourites.E{number:03d}" for number in (3, 6, 7, 8, 9, 11, 14, 15, 17, 16, 12)
+        f"dch_favourites.E{number:03d}" for number in (3, 6, 7, 8, 9, 11, 14, 15, 17, 16, 18, 12)
     ]
 
 
@@ -269,6 +278,10 @@ def test_good_values_pass(setting: str, value: Any) -> None:
         ("WRITE_THROTTLE_RATE", "120"),
         ("WRITE_THROTTLE_RATE", 120),
         ("ITEM_ENDPOINT_PUBLIC", 1),
+        ("CACHE_RETRY_AFTER", "5"),
+        ("CACHE_RETRY_AFTER", True),
+        ("CACHE_RETRY_AFTER", float("nan")),
+        ("CACHE_RETRY_AFTER", float("inf")),
     ],
 )
 def test_more_bad_values_are_caught(setting: str, value: Any) -> None:

@@ -310,6 +310,72 @@ def test_a_cache_that_is_down_degrades_to_the_database(
     cache.clear()
 
 
+@pytest.fixture
+def failing_cache(settings: Any) -> Any:
+    """The document cache and the throttle in a cache that is down, counting its calls."""
+    from cache_backends import FailingCache
+
+    FailingCache.calls, FailingCache.failing = 0, True
+    settings.CACHES = {**settings.CACHES, "broken": {"BACKEND": "cache_backends.FailingCache"}}
+    settings.DCH_FAVOURITES = {
+        **settings.DCH_FAVOURITES,
+        "DOCUMENT_CACHE": "broken",
+        "DOCUMENT_NEAR_CACHE": None,  # a near copy would answer before the broken cache
+        "THROTTLE_CACHE": "broken",
+        "WRITE_THROTTLE_RATE": "100/min",
+    }
+    return FailingCache
+
+
+def test_a_cache_that_failed_is_left_alone_for_a_while(
+    api: Any, films: Any, failing_cache: Any, caplog: Any
+) -> None:
+    """One failed operation per retry delay, not one per request; the outage logged once."""
+    add_favourites(api.user, ["301"])
+    with caplog.at_level("WARNING", logger="dch_favourites"):
+        assert ids_of(body(api.get())) == ["301"]
+        tried = failing_cache.calls
+        assert tried == 1  # the lookup failed: the store is not even tried
+        for _ in range(3):
+            assert ids_of(body(api.get())) == ["301"]
+            assert ids_of(body(api.form(action="add", id="302"))) == ["302", "301"]
+            assert ids_of(body(api.form(action="delete", id="302"))) == ["301"]
+        assert failing_cache.calls == tried  # neither the documents nor the throttle asked
+    outages = [record for record in caplog.records if "unavailable" in record.getMessage()]
+    assert len(outages) == 1
+    assert "'broken'" in outages[0].getMessage()
+
+
+def test_a_cache_is_tried_again_after_the_delay_and_its_recovery_logged(
+    api: Any, films: Any, failing_cache: Any, settings: Any, caplog: Any
+) -> None:
+    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "CACHE_RETRY_AFTER": 0}
+    add_favourites(api.user, ["301"])
+    for _ in range(3):  # no delay: asked on every request, answered from the database
+        before = failing_cache.calls
+        assert ids_of(body(api.get())) == ["301"]
+        assert failing_cache.calls > before
+    failing_cache.failing = False
+    with caplog.at_level("WARNING", logger="dch_favourites"):
+        first = api.get()  # a miss, kept in the cache that is back
+        before = failing_cache.calls
+        assert api.get().content == first.content
+        assert failing_cache.calls == before + 1  # one lookup, a hit: nothing stored
+    assert "Cache 'broken' available again." in caplog.text
+
+
+def test_the_throttle_lets_writes_through_while_its_cache_is_down(
+    api: Any, films: Any, failing_cache: Any, settings: Any
+) -> None:
+    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "WRITE_THROTTLE_RATE": "1/min"}
+    for _ in range(3):
+        assert api.form(action="add", id="301").status_code == 200
+    failing_cache.failing = False
+    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "CACHE_RETRY_AFTER": 0}
+    assert api.form(action="add", id="302").status_code == 200
+    assert api.form(action="add", id="303").status_code == 429  # counting again
+
+
 def test_the_near_cache_answers_before_the_shared_one_and_is_filled_from_it(
     api: Any, settings: Any, django_assert_num_queries: Any
 ) -> None:

@@ -5,22 +5,58 @@ A document is named by its ETag, which digests the listener, the list's version 
 default language and the base URL. A new version makes a new key, so an entry is never
 stale and is never deleted: old ones simply expire. Entries are written only from reads
 of committed data (a GET's one-statement read, a POST's read after its change), after
-commit, so no version number ever names two bodies. A cache that is down is skipped: the
-document is read from the database instead.
+commit, so no version number ever names two bodies.
+
+A cache that is down is skipped: the document is read from the database instead. After a
+failure the process leaves that cache alone for ``CACHE_RETRY_AFTER`` seconds
+(:func:`cache_available`), so a Redis that hangs costs one timeout per worker and period,
+not one per request; the outage is logged once, and so is the recovery.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from django.core.cache import caches
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 
-from dch_favourites.conf import app_settings
+from dch_favourites.conf import SETTINGS_NAME, app_settings
 
 logger = logging.getLogger("dch_favourites")
 
 PREFIX = "dch_favourites:document:"
+
+#: Cache alias -> the monotonic time until which this process leaves it alone.
+_failed_until: dict[str, float] = {}
+
+
+def cache_available(alias: str) -> bool:
+    """Whether to use the cache ``alias`` now: not within its retry delay after a failure."""
+    until = _failed_until.get(alias)
+    return until is None or time.monotonic() >= until
+
+
+def cache_failed(alias: str, consequence: str) -> None:
+    """Note that an operation on ``alias`` failed; leave it alone for ``CACHE_RETRY_AFTER``."""
+    if alias not in _failed_until:
+        logger.warning("Cache %r unavailable; %s.", alias, consequence)
+    _failed_until[alias] = time.monotonic() + app_settings.CACHE_RETRY_AFTER
+
+
+def cache_succeeded(alias: str) -> None:
+    """Note that ``alias`` answered again after a failure."""
+    if _failed_until.pop(alias, None) is not None:
+        logger.warning("Cache %r available again.", alias)
+
+
+@receiver(setting_changed)
+def _forget_failures(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("CACHES", SETTINGS_NAME):
+        _failed_until.clear()
 
 
 def document_key(user_pk: object, etag: str) -> str:
@@ -49,11 +85,14 @@ def cached_document(key: str) -> bytes | None:
     """
     aliases = document_caches()
     for position, alias in enumerate(aliases):
+        if not cache_available(alias):
+            continue
         try:
             body = caches[alias].get(key)
         except Exception:
-            logger.warning("Document cache %r unavailable; reading the database.", alias)
+            cache_failed(alias, "documents are read from the database")
             continue
+        cache_succeeded(alias)
         if isinstance(body, bytes):
             if position:
                 _keep(aliases[:position], key, body)
@@ -71,7 +110,11 @@ def store_document(key: str, body: bytes, using: str) -> None:
 def _keep(aliases: tuple[str, ...], key: str, body: bytes) -> None:
     timeout = app_settings.DOCUMENT_CACHE_TIMEOUT
     for alias in aliases:
+        if not cache_available(alias):
+            continue
         try:
             caches[alias].set(key, body, timeout=timeout)
         except Exception:
-            logger.warning("Document cache %r unavailable; document not kept.", alias)
+            cache_failed(alias, "documents are read from the database")
+            continue
+        cache_succeeded(alias)

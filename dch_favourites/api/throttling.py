@@ -9,7 +9,6 @@ window get through. A per-process cache counts per process: a system check warns
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -17,16 +16,16 @@ from django.core.cache import caches
 from rest_framework import permissions, throttling
 from rest_framework.request import Request
 
+from dch_favourites.api.cache import cache_available, cache_failed, cache_succeeded
 from dch_favourites.conf import app_settings
-
-logger = logging.getLogger("dch_favourites")
 
 
 class WriteRateThrottle(throttling.SimpleRateThrottle):
     """Limits a listener's POSTs to ``WRITE_THROTTLE_RATE`` (off when None).
 
     Counted in ``THROTTLE_CACHE``. When that cache is unreachable the request is let
-    through (and logged): the throttle protects the service, it must not take it down.
+    through (and logged): the throttle protects the service, it must not take it down. The
+    cache is then left alone for ``CACHE_RETRY_AFTER`` seconds, as the document cache is.
     """
 
     scope = "dch_favourites_write"
@@ -58,7 +57,10 @@ class WriteRateThrottle(throttling.SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        cache = caches[app_settings.THROTTLE_CACHE]
+        alias = app_settings.THROTTLE_CACHE
+        if not cache_available(alias):
+            return True
+        cache = caches[alias]
         timeout = duration + 1
         try:
             cache.add(key, 0, timeout=timeout)
@@ -68,8 +70,9 @@ class WriteRateThrottle(throttling.SimpleRateThrottle):
                 cache.add(key, 1, timeout=timeout)
                 count = 1
         except Exception:
-            logger.warning("Write throttle cache %r unavailable; request let through.", cache)
+            cache_failed(alias, "the write throttle lets requests through")
             return True
+        cache_succeeded(alias)
         return count <= limit
 
     def wait(self) -> float | None:

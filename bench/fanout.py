@@ -1,18 +1,20 @@
 """Fan-out mode: catalogue edits of items that many listeners hold, while holders POST.
 
-For 10 000 and 100 000 holders of one item, on PostgreSQL, three operations run in the
+For 10 000 and 100 000 holders of one item, on PostgreSQL, four operations run in the
 main process (its own database connection): 20 edits of the item (``item.title = ...;
 item.save()``), ``import_catalogue`` of 1 000 changed items held by 100 listeners each,
-and ``item.delete()`` of an item every holder has. Meanwhile forked processes, each with
-its own connection, send holders' ``POST action=add|delete`` through Django's WSGI
-handler: two on spare items the operation does not touch, two on the item (or an
-imported item) the operation changes; one more process polls ``pg_stat_activity`` for
-what their statements wait on (locks, WAL flushes). Reported per operation: its duration,
-the queries it ran, the median, p99 and max latency of the POSTs that overlapped it and
-the longest lock wait seen; the target is every one of them answered within 0.3 s. A
-15-second run with no operation is the baseline. After each operation a holder who did not
-POST must see the change: a new ETag, a 200 (not 304) for the old one, the change in the
-body, and a top-level ``updated`` that did not go backwards; anything else fails loudly.
+``item.delete()`` of an item every holder has, and ``services.delete_catalogue_items``
+of another (holders released in batches, each its own transaction). Meanwhile forked
+processes, each with its own connection, send holders' ``POST action=add|delete``
+through Django's WSGI handler: two on spare items the operation does not touch, two on
+the item (or an imported item) the operation changes; one more process polls
+``pg_stat_activity`` for what their statements wait on (locks, WAL flushes). Reported
+per operation: its duration, the queries it ran, the median, p99 and max latency of the
+POSTs that overlapped it and the longest lock wait seen; the target is every one of them
+answered within 0.3 s. A 15-second run with no operation is the baseline. After each
+operation a holder who did not POST must see the change: a new ETag, a 200 (not 304)
+for the old one, the change in the body, and a top-level ``updated`` that did not go
+backwards; anything else fails loudly.
 
 The data is written with ``generate_series`` (users, favourites, list states); only the
 listeners who POST or check have a token.
@@ -64,6 +66,7 @@ class Holders:
     first: int
     hot: str  # edited
     doomed: str  # deleted
+    batched: str  # deleted with services.delete_catalogue_items
     imported: list[str]  # each held by IMPORT_HOLDERS of them
     spares: list[str]  # one per POSTing thread, held by no one
     tokens: dict[int, str] = field(default_factory=dict)  # user id -> token
@@ -114,12 +117,14 @@ def fill(count: int, first: int, catalogue_start: int) -> Holders:
         first=first,
         hot=f"hot-{count}",
         doomed=f"doomed-{count}",
+        batched=f"batched-{count}",
         imported=[item.id for item in catalogue(IMPORT_ITEMS, start=catalogue_start)],
         spares=[f"spare-{count}-{k}" for k in range(total)],
     )
     items = [
         film(holders.hot, f"Hot item of {count} holders"),
         film(holders.doomed, f"Doomed item of {count} holders"),
+        film(holders.batched, f"Item of {count} holders deleted in batches"),
         *(film(spare, f"Spare {spare}") for spare in holders.spares),
         *catalogue(IMPORT_ITEMS, start=catalogue_start),
     ]
@@ -142,7 +147,7 @@ def fill(count: int, first: int, catalogue_start: int) -> Holders:
             "INSERT INTO dch_favourites_favourite (user_id, item_id, added)"
             " SELECT u, item, now() - interval '1 day' + (u - %s) * interval '1 ms'"
             " FROM generate_series(%s, %s) u, unnest(%s::text[]) item",
-            [first, first, last, [holders.hot, holders.doomed]],
+            [first, first, last, [holders.hot, holders.doomed, holders.batched]],
         ),
         # Item i is held by the IMPORT_HOLDERS listeners from offset i * IMPORT_HOLDERS on.
         (
@@ -699,6 +704,58 @@ def delete(url: str, client: Any, holders: Holders) -> Outcome:
     return outcome
 
 
+def delete_in_batches(url: str, client: Any, holders: Holders) -> Outcome:
+    """``services.delete_catalogue_items``: holders released in batches, then the item."""
+    from dch_favourites.models import CatalogueItem, Favourite
+    from dch_favourites.services import HOLDER_BATCH, delete_catalogue_items
+    from dch_favourites.signals import favourite_removed
+
+    token = holders.tokens[holders.witness]
+    before = look(client, token)
+    if holders.batched not in before.entries:
+        raise AssertionError("the witness does not hold the item to delete")
+    held = set(Favourite.objects.filter(item_id=holders.batched).values_list("user_id", flat=True))
+    told: set[int] = set()
+
+    def hear(sender: Any, user: Any, items: tuple[str, ...], source: str, **kwargs: Any) -> None:
+        if items == (holders.batched,) and source == "cascade":
+            told.add(user.pk)
+
+    favourite_removed.connect(hear, weak=False, dispatch_uid="bench.fanout.batched")
+    same = [holders.batched] * SAME_POSTERS
+    outcome = Outcome(holders.count, f"delete it in batches of {HOLDER_BATCH:,}", [], 0, [])
+    try:
+        with posting(url, holders, same) as run, counted() as counter:
+            started = time.perf_counter()
+            deleted = delete_catalogue_items([holders.batched])
+            ended = time.perf_counter()
+    finally:
+        favourite_removed.disconnect(dispatch_uid="bench.fanout.batched")
+    if deleted != 1 or CatalogueItem.objects.filter(pk=holders.batched).exists():
+        raise AssertionError("the item was not deleted")
+    outcome.seconds, outcome.windows = [ended - started], [(started, ended)]
+    outcome.queries = counter.count
+    outcome.record(run, refused=holders.batched)
+    batches = math.ceil(len(held) / HOLDER_BATCH)
+    outcome.note = (
+        f"{batches} batches of up to {HOLDER_BATCH:,} holders, each its own transaction, "
+        f"{len(told):,} favourite_removed signals"
+    )
+    if Favourite.objects.filter(item_id=holders.batched).exists():
+        raise AssertionError("favourites of the deleted item are left")
+    posters = set(holders.posters)
+    if not (held - posters) <= told:
+        raise AssertionError(f"{len(held - told):,} holders did not hear of the delete")
+    check_change(
+        client,
+        token,
+        before,
+        lambda seen: holders.batched not in seen.entries,
+        "the item deleted in batches gone",
+    )
+    return outcome
+
+
 def idle(url: str, holders: Holders) -> Outcome:
     """The same POSTs with no operation running (:data:`BASELINE` seconds)."""
     outcome = Outcome(holders.count, f"(nothing, {BASELINE:.0f} s: baseline)", [], 0, [])
@@ -779,6 +836,7 @@ def fanout(url: str) -> bool:
         outcomes.append(edit(url, client, holders))
         outcomes.append(run_import(url, client, holders))
         outcomes.append(delete(url, client, holders))
+        outcomes.append(delete_in_batches(url, client, holders))
 
     print(f"\n## Fan-out: catalogue edits with many holders, PostgreSQL {postgres_version()}\n")
     print(f"{machine()}\n")
@@ -807,7 +865,7 @@ def fanout(url: str) -> bool:
         "checkpoints",
     ]
     print(table(headers, [row(outcome) for outcome in outcomes]))
-    notes = [f"- {o.holders:,} holders, delete: {o.note}" for o in outcomes if o.note]
+    notes = [f"- {o.holders:,} holders, {o.operation}: {o.note}" for o in outcomes if o.note]
     print("\n" + "\n".join(notes))
     print(
         "\nAfter each operation a holder who did not POST got a new ETag, a 200 for the old "

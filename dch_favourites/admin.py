@@ -29,7 +29,7 @@ from django.contrib.admin.utils import display_for_value
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import Count, ForeignKey, Manager, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
@@ -289,9 +289,23 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         with transaction.atomic(using=router.db_for_write(self.model)), services.catalogue_batch():
             return super().changeform_view(request, object_id, form_url, extra_context)
 
+    def delete_model(self, request: HttpRequest, obj: CatalogueItem) -> None:
+        # The delete view runs in a transaction: an item more listeners hold than one batch
+        # of services.delete_catalogue_items is deleted by it once that transaction has
+        # committed (still in this request), so that its holders' POSTs never wait long.
+        db = router.db_for_write(self.model)
+        if connections[db].in_atomic_block and services.holder_count(obj.pk) > (
+            services.HOLDER_BATCH
+        ):
+            item_id = obj.pk
+            transaction.on_commit(lambda: services.delete_catalogue_items([item_id]), using=db)
+            return
+        super().delete_model(request, obj)
+
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CatalogueItem]) -> None:
-        with transaction.atomic(using=router.db_for_write(self.model)), services.catalogue_batch():
-            super().delete_queryset(request, queryset)
+        # The delete action runs outside a transaction: holders are released in batches,
+        # then the items go in one transaction with one move of the catalogue's clock.
+        services.delete_catalogue_items(queryset.values_list("pk", flat=True))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CatalogueItem]:
         held = (

@@ -62,6 +62,8 @@ __all__ = [
     "UnknownItems",
     "add_favourites",
     "catalogue_changed",
+    "delete_catalogue_items",
+    "holder_count",
     "list_state",
     "remove_all_favourites",
     "remove_favourites",
@@ -71,6 +73,8 @@ M = TypeVar("M", bound=models.Model)
 
 #: How many holders' signals are sent per batch after an item is deleted.
 SIGNAL_BATCH = 1000
+#: How many holders of an item :func:`delete_catalogue_items` releases per transaction.
+HOLDER_BATCH = 1000
 
 
 class Source(StrEnum):
@@ -225,6 +229,42 @@ def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: str | None =
         )
 
 
+def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = None) -> int:
+    """Delete catalogue items, however many listeners hold them, without long locks.
+
+    Called outside a transaction, it first releases each item's holders, ``batch_size``
+    (default :data:`HOLDER_BATCH`) at a time, each batch in a transaction of its own:
+    their favourite of the item goes, their list moves forward (version and ``updated``,
+    as any change of theirs does) and they hear ``favourite_removed`` (source
+    ``cascade``) once the batch commits. A holder's POST that names the item waits for one
+    batch at most, and everyone else's document stays cached. Then the items go in one
+    transaction, as ``QuerySet.delete()`` deletes them, with any favourite of them added
+    in between. Called inside a transaction, all of it happens in that one, since a batch
+    could not commit on its own. Returns how many items were deleted.
+    """
+    ids = sorted(_unique(item_ids))
+    db = router.db_for_write(CatalogueItem)
+    batch_size = HOLDER_BATCH if batch_size is None else batch_size
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    # A batch's holders are parameters of its statements (999 at most on SQLite).
+    most = connections[db].features.max_query_params
+    if most:
+        batch_size = min(batch_size, most - 1)
+    if not connections[db].in_atomic_block:
+        for item_id in ids:
+            while _release_holders(item_id, batch_size, db) == batch_size:
+                pass
+    with transaction.atomic(using=db), catalogue_batch():
+        _count, deleted = CatalogueItem.objects.using(db).filter(pk__in=ids).delete()
+    return deleted.get(CatalogueItem._meta.label, 0)
+
+
+def holder_count(item_id: str) -> int:
+    """How many listeners hold the catalogue item ``item_id`` (on the write database)."""
+    return _rows(router.db_for_write(Favourite)).filter(item_id=item_id).count()
+
+
 def add_favourite_rows(
     favourites: Sequence[Favourite], *, db: str | None = None
 ) -> list[Favourite]:
@@ -346,7 +386,8 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
 
     Its holders lose it: the catalogue clock moves (their documents are renewed) and each
     of them hears ``favourite_removed`` after commit, in batches, outside the transaction.
-    When it is a concert, its parts fall back to their own begin. The item row is locked
+    When it is a concert, its parts fall back to their own begin (the clock moves too). An
+    item on no list, and no concert, moves nothing: no document shows it. The item row is locked
     first, so an add racing the delete either lands before it (and is removed with it) or
     finds the item gone.
     """
@@ -355,6 +396,8 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     holders = _delete_holdings(instance.pk, db)
     if instance.type == ItemType.CONCERT:
         _touch_parts(instance.pk, db)
+    elif not holders:
+        return  # on no list: no document shows it, none needs renewing
     catalogue_changed(db=db)
     if holders:
         item_id = instance.pk
@@ -444,6 +487,9 @@ class WriteStatements:
     list_length: str
     listed_of: str
     bump: str
+    #: Up to N holders of an item; the states of several listeners, locked in key order.
+    holders: str
+    lock_states: str
 
     @classmethod
     def build(cls, db: str) -> WriteStatements:
@@ -481,6 +527,16 @@ class WriteStatements:
             bump=(
                 f"UPDATE {states} SET {version} = %s, {updated} = %s, {catalogue_version} = %s "
                 f"WHERE {state_user} = %s"
+            ),
+            holders=(
+                f"SELECT {favourite_user} FROM {favourites} WHERE {favourite_item} = %s LIMIT %s"
+            ),
+            lock_states=(
+                f"SELECT s.{state_user}, s.{version}, s.{updated}, s.{catalogue_version}, "
+                f"c.{column(CatalogueState, 'version')}, c.{column(CatalogueState, 'updated')} "
+                f"FROM {states} s LEFT JOIN {catalogue} c "
+                f"ON c.{column(CatalogueState, 'id')} = {CATALOGUE_STATE_ID} "
+                f"WHERE s.{state_user} IN ({{marks}}) ORDER BY s.{state_user}{lock}"
             ),
         )
 
@@ -574,6 +630,12 @@ def _bump(state: LockedState, db: str) -> None:
     catalogue version they are included up to is noted. ``state`` comes from
     :func:`_lock_state`, with the catalogue's clock.
     """
+    with connections[db].cursor() as cursor:
+        cursor.execute(write_statements(db).bump, _bumped(state, now_seconds()))
+
+
+def _bumped(state: LockedState, now: int) -> list[Any]:
+    """Move ``state`` one change forward (see :func:`_bump`); the bump statement's params."""
     before = document_updated(
         state.version,
         state.updated,
@@ -582,13 +644,9 @@ def _bump(state: LockedState, db: str) -> None:
         state.catalogue_updated_now,
     )
     state.version += 1
-    state.updated = max(now_seconds(), before + 1)
+    state.updated = max(now, before + 1)
     state.catalogue_version = state.catalogue_version_now
-    with connections[db].cursor() as cursor:
-        cursor.execute(
-            write_statements(db).bump,
-            [state.version, state.updated, state.catalogue_version, state.user_id],
-        )
+    return [state.version, state.updated, state.catalogue_version, state.user_id]
 
 
 def _touch_parts(concert_id: str, db: str) -> None:
@@ -597,8 +655,9 @@ def _touch_parts(concert_id: str, db: str) -> None:
     parts.update(updated=timezone.now())
 
 
-def _delete_holdings(item_id: str, db: str) -> list[Any]:
-    """Delete an item's favourites (the item is being deleted); the holders' ids, sorted.
+def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> list[Any]:
+    """Delete an item's favourites (of the listeners ``of`` only, when given); the holders'
+    ids, sorted.
 
     On PostgreSQL one statement deletes the rows and names their holders (``RETURNING``),
     one pass over them instead of a read and a delete, so the delete's transaction, which
@@ -608,20 +667,65 @@ def _delete_holdings(item_id: str, db: str) -> list[Any]:
     connection = connections[db]
     table = connection.ops.quote_name(Favourite._meta.db_table)
     user, item = (_column(connection, Favourite, name) for name in ("user", "item"))
+    where, params = f"{item} = %s", [item_id]
+    if of is not None:
+        where += f" AND {user} IN ({', '.join(['%s'] * len(of))})"
+        params += list(of)
     if connection.vendor == "postgresql":
         holders = [
             row[0]
-            for row in _fetch(
-                db, f"DELETE FROM {table} WHERE {item} = %s RETURNING {user}", [item_id]
-            )
+            for row in _fetch(db, f"DELETE FROM {table} WHERE {where} RETURNING {user}", params)
         ]
     else:
         holders = [
-            row[0] for row in _fetch(db, f"SELECT {user} FROM {table} WHERE {item} = %s", [item_id])
+            row[0] for row in _fetch(db, f"SELECT {user} FROM {table} WHERE {where}", params)
         ]
-        _rows(db).filter(item_id=item_id).delete()
+        rows = _rows(db).filter(item_id=item_id)
+        (rows if of is None else rows.filter(user_id__in=list(of))).delete()
     holders.sort()
     return holders
+
+
+def _release_holders(item_id: str, batch_size: int, db: str) -> int:
+    """Take the item off the lists of up to ``batch_size`` holders, in one transaction.
+
+    The holders' list states are locked first, in primary-key order (the write path's lock
+    order: the item is not locked, a POST naming it finds it still there), then their
+    favourite of the item is deleted and each list that lost it is bumped. Returns how
+    many holders were found: fewer than ``batch_size`` means none is left.
+    """
+    statements = write_statements(db)
+    with transaction.atomic(using=db):
+        holders = [row[0] for row in _fetch(db, statements.holders, [item_id, batch_size])]
+        if not holders:
+            return 0
+        states = _lock_states(holders, db)
+        removed = set(_delete_holdings(item_id, db, holders))
+        now = now_seconds()
+        bumps = [_bumped(states[user_id], now) for user_id in holders if user_id in removed]
+        if bumps:
+            with connections[db].cursor() as cursor:
+                cursor.executemany(statements.bump, bumps)
+            released = sorted(removed)
+            transaction.on_commit(lambda: _tell_holders(released, item_id, db), using=db)
+    return len(holders)
+
+
+def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, LockedState]:
+    """The list states of ``user_ids`` (created where missing), locked in key order."""
+    sql = write_statements(db).lock_states.format(marks=", ".join(["%s"] * len(user_ids)))
+    found = _fetch(db, sql, list(user_ids))
+    if len(found) < len(user_ids):
+        known = {row[0] for row in found}
+        FavouriteListState.objects.using(db).bulk_create(
+            [FavouriteListState(user_id=user_id) for user_id in user_ids if user_id not in known],
+            ignore_conflicts=True,
+        )
+        found = _fetch(db, sql, list(user_ids))
+    return {
+        user_id: LockedState(user_id, version, updated, listed, now or 0, now_updated or 0)
+        for user_id, version, updated, listed, now, now_updated in found
+    }
 
 
 def _tell_holders(holders: Sequence[Any], item_id: str, db: str) -> None:

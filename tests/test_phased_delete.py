@@ -1,0 +1,198 @@
+"""Deleting an item many listeners hold: holders released in batches, no long transaction.
+
+``services.delete_catalogue_items`` takes the item off its holders' lists a batch at a
+time, each batch in a transaction of its own (a holder's POST naming the item waits for
+one batch at most), then deletes the item; the admin's delete view and delete action use
+it. Transactional tests: the batches commit, which a test wrapped in a transaction would
+never see.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from dch_favourites import services
+from dch_favourites.models import CatalogueItem, CatalogueState, Favourite, FavouriteListState
+from dch_favourites.services import add_favourites, delete_catalogue_items
+from dch_favourites.signals import favourite_removed
+from factories import AccessTokenFactory, CatalogueItemFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/v2/user/favourites"
+
+
+def clock() -> int:
+    state = CatalogueState.objects.first()
+    return state.version if state else 0
+
+
+def versions(users: list[Any]) -> dict[Any, tuple[int, int]]:
+    rows = FavouriteListState.objects.filter(user__in=users)
+    return {row.user_id: (row.version, row.updated) for row in rows}
+
+
+@pytest.fixture
+def held() -> dict[str, Any]:
+    """Item 301 held by five listeners (also holding 302), and a bystander holding 302."""
+    for item_id in ("301", "302"):
+        CatalogueItemFactory(id=item_id, type="film")
+    holders = [UserFactory(username=f"holder{n}") for n in range(5)]
+    for user in holders:
+        add_favourites(user, ["301", "302"])
+    bystander = UserFactory(username="bystander")
+    add_favourites(bystander, ["302"])
+    return {"holders": holders, "bystander": bystander}
+
+
+def test_holders_are_released_in_batches_then_the_item_goes(held: dict[str, Any]) -> None:
+    holders, bystander = held["holders"], held["bystander"]
+    before, bystander_before, clock_before = versions(holders), versions([bystander]), clock()
+    heard: list[tuple[Any, tuple[str, ...], str]] = []
+
+    def hear(sender: Any, user: Any, items: Any, source: Any, **kwargs: Any) -> None:
+        heard.append((user.pk, items, source))
+
+    favourite_removed.connect(hear, dispatch_uid="test.phased")
+    try:
+        assert delete_catalogue_items(["301"], batch_size=2) == 1
+    finally:
+        favourite_removed.disconnect(dispatch_uid="test.phased")
+
+    assert not CatalogueItem.objects.filter(pk="301").exists()
+    assert not Favourite.objects.filter(item_id="301").exists()
+    assert Favourite.objects.filter(item_id="302").count() == 6
+    after = versions(holders)
+    for user in holders:  # each holder's list moved on once, later than before
+        assert after[user.pk][0] == before[user.pk][0] + 1
+        assert after[user.pk][1] > before[user.pk][1]
+    assert sorted(heard) == sorted((user.pk, ("301",), "cascade") for user in holders)
+    # Nobody else's document changed: neither the bystander's list nor the catalogue clock.
+    assert versions([bystander]) == bystander_before
+    assert clock() == clock_before
+
+
+def test_each_batch_commits_on_its_own(held: dict[str, Any], monkeypatch: Any) -> None:
+    """A failure after the first batch leaves that batch done and the item in place."""
+    real = services._lock_states
+    calls = []
+
+    def failing_second_time(user_ids: Any, db: str) -> Any:
+        calls.append(list(user_ids))
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real(user_ids, db)
+
+    monkeypatch.setattr(services, "_lock_states", failing_second_time)
+    with pytest.raises(RuntimeError):
+        delete_catalogue_items(["301"], batch_size=2)
+
+    assert Favourite.objects.filter(item_id="301").count() == 3  # the first two released
+    assert set(calls[0]).isdisjoint(
+        Favourite.objects.filter(item_id="301").values_list("user_id", flat=True)
+    )
+    assert CatalogueItem.objects.filter(pk="301").exists()
+    monkeypatch.setattr(services, "_lock_states", real)
+    assert delete_catalogue_items(["301"], batch_size=2) == 1  # running it again finishes
+    assert not Favourite.objects.filter(item_id="301").exists()
+
+
+def test_inside_a_transaction_it_all_happens_in_that_one(held: dict[str, Any]) -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert delete_catalogue_items(["301"], batch_size=2) == 1
+        assert not Favourite.objects.filter(item_id="301").exists()
+    assert not CatalogueItem.objects.filter(pk="301").exists()
+
+
+def test_every_holder_sees_the_item_gone_and_the_bystander_keeps_their_etag(
+    held: dict[str, Any],
+) -> None:
+    holder, bystander = held["holders"][0], held["bystander"]
+    holder_api, bystander_api = Client(), Client()
+    holder_headers = {"HTTP_AUTHORIZATION": f"Bearer {AccessTokenFactory(user=holder).token}"}
+    bystander_headers = {"HTTP_AUTHORIZATION": f"Bearer {AccessTokenFactory(user=bystander).token}"}
+    first = holder_api.get(URL, **holder_headers)
+    seen = bystander_api.get(URL, **bystander_headers)
+
+    delete_catalogue_items(["301"], batch_size=2)
+
+    stale = holder_api.get(URL, HTTP_IF_NONE_MATCH=first["ETag"], **holder_headers)
+    assert stale.status_code == 200
+    entries = json.loads(stale.content)["_links"]["favourites"]
+    assert [entry["id"] for entry in entries] == ["302"]
+    assert json.loads(stale.content)["updated"] > json.loads(first.content)["updated"]
+    unchanged = bystander_api.get(URL, HTTP_IF_NONE_MATCH=seen["ETag"], **bystander_headers)
+    assert unchanged.status_code == 304
+
+
+def test_an_item_on_no_list_moves_no_clock(held: dict[str, Any]) -> None:
+    CatalogueItemFactory(id="399", type="film")
+    before = clock()
+    CatalogueItem.objects.get(pk="399").delete()
+    assert clock() == before
+
+
+def test_a_bad_batch_size_is_refused(held: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        delete_catalogue_items(["301"], batch_size=0)
+    assert CatalogueItem.objects.filter(pk="301").exists()
+
+
+def test_the_admin_delete_view_batches_an_item_held_by_many(
+    held: dict[str, Any], admin_client: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "HOLDER_BATCH", 2)
+    batches: list[int] = []
+    real = services._release_holders
+
+    def counted(item_id: str, batch_size: int, db: str) -> int:
+        batches.append(batch_size)
+        return real(item_id, batch_size, db)
+
+    monkeypatch.setattr(services, "_release_holders", counted)
+    response = admin_client.post("/admin/dch_favourites/catalogueitem/301/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not CatalogueItem.objects.filter(pk="301").exists()
+    assert not Favourite.objects.filter(item_id="301").exists()
+    assert batches == [2, 2, 2]  # 2 + 2 + 1 holders
+
+
+def test_the_admin_delete_action_batches(
+    held: dict[str, Any], admin_client: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "HOLDER_BATCH", 2)
+    response = admin_client.post(
+        "/admin/dch_favourites/catalogueitem/",
+        {"action": "delete_selected", "_selected_action": ["301", "302"], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not CatalogueItem.objects.filter(pk__in=["301", "302"]).exists()
+    assert not Favourite.objects.exists()
+    assert all(version > 0 for version, _updated in versions(held["holders"]).values())
+
+
+def test_a_batch_never_has_more_holders_than_the_database_takes_parameters(
+    held: dict[str, Any], monkeypatch: Any
+) -> None:
+    from django.db import connection
+
+    monkeypatch.setattr(connection.features, "max_query_params", 3)
+    sizes: list[int] = []
+    real = services._release_holders
+
+    def counted(item_id: str, batch_size: int, db: str) -> int:
+        sizes.append(batch_size)
+        return real(item_id, batch_size, db)
+
+    monkeypatch.setattr(services, "_release_holders", counted)
+    assert delete_catalogue_items(["301"]) == 1
+    assert sizes == [2, 2, 2]
+    assert not Favourite.objects.filter(item_id="301").exists()

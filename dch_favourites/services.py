@@ -387,17 +387,15 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     Its holders lose it: the catalogue clock moves (their documents are renewed) and each
     of them hears ``favourite_removed`` after commit, in batches, outside the transaction.
     When it is a concert, its parts fall back to their own begin (the clock moves too). An
-    item on no list, and no concert, moves nothing: no document shows it. The item row is locked
+    item on no list and with no parts moves nothing: no document shows it. The item row is locked
     first, so an add racing the delete either lands before it (and is removed with it) or
     finds the item gone.
     """
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     _plain(CatalogueItem, db).select_for_update().filter(pk=instance.pk).exists()
     holders = _delete_holdings(instance.pk, db)
-    if instance.type == ItemType.CONCERT:
-        _touch_parts(instance.pk, db)
-    elif not holders:
-        return  # on no list: no document shows it, none needs renewing
+    if not _touch_parts(instance.pk, db) and not holders:
+        return  # on no list and nobody's concert: no document shows it
     catalogue_changed(db=db)
     if holders:
         item_id = instance.pk
@@ -405,7 +403,16 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
 
 
 def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
-    """A translation was saved or deleted: the item's entry changed in that language."""
+    """A translation was saved or deleted: the item's entry changed in that language.
+
+    Not when it goes because its item is deleted (``origin``, sent with delete signals):
+    :func:`catalogue_item_deleting` renews what shows the item.
+    """
+    origin = kwargs.get("origin")
+    if isinstance(origin, CatalogueItem) or (
+        isinstance(origin, QuerySet) and origin.model is CatalogueItem
+    ):
+        return
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     _plain(CatalogueItem, db).filter(pk=instance.item_id).update(updated=timezone.now())
     catalogue_changed(db=db)
@@ -649,10 +656,13 @@ def _bumped(state: LockedState, now: int) -> list[Any]:
     return [state.version, state.updated, state.catalogue_version, state.user_id]
 
 
-def _touch_parts(concert_id: str, db: str) -> None:
-    """Stamp the works and interviews of a concert as updated (their begin changed)."""
+def _touch_parts(concert_id: str, db: str) -> int:
+    """Stamp the works and interviews of a concert as updated (their begin changed).
+
+    Returns how many there are.
+    """
     parts = _plain(CatalogueItem, db).filter(concert_id=concert_id, type__in=CONCERT_PART_TYPES)
-    parts.update(updated=timezone.now())
+    return parts.update(updated=timezone.now())
 
 
 def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> list[Any]:

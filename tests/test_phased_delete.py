@@ -19,7 +19,14 @@ from dch_favourites import services
 from dch_favourites.models import CatalogueItem, CatalogueState, Favourite, FavouriteListState
 from dch_favourites.services import add_favourites, delete_catalogue_items
 from dch_favourites.signals import favourite_removed
-from factories import AccessTokenFactory, CatalogueItemFactory, UserFactory
+from factories import (
+    AccessTokenFactory,
+    CatalogueItemFactory,
+    ConcertFactory,
+    TranslationFactory,
+    UserFactory,
+    WorkFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -132,10 +139,22 @@ def test_every_holder_sees_the_item_gone_and_the_bystander_keeps_their_etag(
 
 
 def test_an_item_on_no_list_moves_no_clock(held: dict[str, Any]) -> None:
-    CatalogueItemFactory(id="399", type="film")
+    """Nobody's document shows it: deleting it (translations and all) renews none."""
+    TranslationFactory(item=CatalogueItemFactory(id="399", type="film"), language="de")
+    CatalogueItemFactory(id="398", type="film")
     before = clock()
     CatalogueItem.objects.get(pk="399").delete()
+    CatalogueItem.objects.filter(pk="398").delete()
     assert clock() == before
+
+
+def test_a_concert_on_no_list_renews_its_parts(held: dict[str, Any]) -> None:
+    """Its works fall back to their own begin: documents holding them must change."""
+    concert = ConcertFactory(id="23427")
+    WorkFactory(id="23427-1", concert=concert)
+    before = clock()
+    concert.delete()
+    assert clock() == before + 1
 
 
 def test_a_bad_batch_size_is_refused(held: dict[str, Any]) -> None:

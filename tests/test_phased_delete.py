@@ -163,28 +163,44 @@ def test_a_bad_batch_size_is_refused(held: dict[str, Any]) -> None:
     assert CatalogueItem.objects.filter(pk="301").exists()
 
 
-def test_the_admin_delete_view_batches_an_item_held_by_many(
-    held: dict[str, Any], admin_client: Any, monkeypatch: Any
-) -> None:
-    monkeypatch.setattr(services, "HOLDER_BATCH", 2)
-    batches: list[int] = []
+@pytest.fixture
+def batch_sizes(monkeypatch: Any) -> list[int]:
+    """The ``batch_size`` of every batch of holders released, in order."""
+    sizes: list[int] = []
     real = services._release_holders
 
     def counted(item_id: str, batch_size: int, db: str) -> int:
-        batches.append(batch_size)
+        sizes.append(batch_size)
         return real(item_id, batch_size, db)
 
     monkeypatch.setattr(services, "_release_holders", counted)
+    return sizes
+
+
+def test_the_admin_delete_view_batches_an_item_held_by_many(
+    held: dict[str, Any], admin_client: Any, monkeypatch: Any, batch_sizes: list[int]
+) -> None:
+    monkeypatch.setattr(services, "HOLDER_BATCH", 2)
     response = admin_client.post("/admin/dch_favourites/catalogueitem/301/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert not CatalogueItem.objects.filter(pk="301").exists()
     assert not Favourite.objects.filter(item_id="301").exists()
-    assert batches == [2, 2, 2]  # 2 + 2 + 1 holders
+    assert batch_sizes == [2, 2, 2]  # 2 + 2 + 1 holders
+
+
+def test_the_admin_delete_view_deletes_an_item_held_by_few_at_once(
+    held: dict[str, Any], admin_client: Any, batch_sizes: list[int]
+) -> None:
+    response = admin_client.post("/admin/dch_favourites/catalogueitem/301/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not CatalogueItem.objects.filter(pk="301").exists()
+    assert batch_sizes == []  # 5 holders: in the page's own transaction
 
 
 def test_the_admin_delete_action_batches(
-    held: dict[str, Any], admin_client: Any, monkeypatch: Any
+    held: dict[str, Any], admin_client: Any, monkeypatch: Any, batch_sizes: list[int]
 ) -> None:
     monkeypatch.setattr(services, "HOLDER_BATCH", 2)
     response = admin_client.post(
@@ -195,23 +211,16 @@ def test_the_admin_delete_action_batches(
     assert response.status_code == 302
     assert not CatalogueItem.objects.filter(pk__in=["301", "302"]).exists()
     assert not Favourite.objects.exists()
+    assert len(batch_sizes) == 7  # 301: 2, 2, 1 holders; 302: 2, 2, 2, then none
     assert all(version > 0 for version, _updated in versions(held["holders"]).values())
 
 
 def test_a_batch_never_has_more_holders_than_the_database_takes_parameters(
-    held: dict[str, Any], monkeypatch: Any
+    held: dict[str, Any], monkeypatch: Any, batch_sizes: list[int]
 ) -> None:
     from django.db import connection
 
     monkeypatch.setattr(connection.features, "max_query_params", 3)
-    sizes: list[int] = []
-    real = services._release_holders
-
-    def counted(item_id: str, batch_size: int, db: str) -> int:
-        sizes.append(batch_size)
-        return real(item_id, batch_size, db)
-
-    monkeypatch.setattr(services, "_release_holders", counted)
     assert delete_catalogue_items(["301"]) == 1
-    assert sizes == [2, 2, 2]
+    assert batch_sizes == [2, 2, 2]
     assert not Favourite.objects.filter(item_id="301").exists()

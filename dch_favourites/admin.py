@@ -303,8 +303,8 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CatalogueItem]) -> None:
-        # The delete action runs outside a transaction: holders are released in batches,
-        # then the items go in one transaction with one move of the catalogue's clock.
+        # The delete action runs outside a transaction: holders are released in batches
+        # of their own, then the items go in one transaction.
         services.delete_catalogue_items(queryset.values_list("pk", flat=True))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CatalogueItem]:

@@ -356,7 +356,7 @@ def test_a_cache_is_tried_again_after_the_delay_and_its_recovery_logged(
         assert ids_of(body(api.get())) == ["301"]
         assert failing_cache.calls > before
     failing_cache.failing = False
-    with caplog.at_level("WARNING", logger="dch_favourites"):
+    with caplog.at_level("INFO", logger="dch_favourites"):
         first = api.get()  # a miss, kept in the cache that is back
         before = failing_cache.calls
         assert api.get().content == first.content

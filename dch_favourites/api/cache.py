@@ -50,7 +50,7 @@ def cache_failed(alias: str, consequence: str) -> None:
 def cache_succeeded(alias: str) -> None:
     """Note that ``alias`` answered again after a failure."""
     if _failed_until.pop(alias, None) is not None:
-        logger.warning("Cache %r available again.", alias)
+        logger.info("Cache %r available again.", alias)
 
 
 @receiver(setting_changed)

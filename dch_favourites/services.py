@@ -490,13 +490,13 @@ class WriteStatements:
     has them (``features.has_select_for_update``).
     """
 
-    lock_state: str
+    #: The states of listeners (one or many), with the catalogue's clock, locked in key order.
+    lock_states: str
     list_length: str
     listed_of: str
     bump: str
-    #: Up to N holders of an item; the states of several listeners, locked in key order.
+    #: Up to N holders of an item.
     holders: str
-    lock_states: str
 
     @classmethod
     def build(cls, db: str) -> WriteStatements:
@@ -519,12 +519,12 @@ class WriteStatements:
             lock = " FOR UPDATE OF s" if features.has_select_for_update_of else " FOR UPDATE"
         favourite_user, favourite_item = column(Favourite, "user"), column(Favourite, "item")
         return cls(
-            lock_state=(
-                f"SELECT s.{version}, s.{updated}, s.{catalogue_version}, "
+            lock_states=(
+                f"SELECT s.{state_user}, s.{version}, s.{updated}, s.{catalogue_version}, "
                 f"c.{column(CatalogueState, 'version')}, c.{column(CatalogueState, 'updated')} "
                 f"FROM {states} s LEFT JOIN {catalogue} c "
                 f"ON c.{column(CatalogueState, 'id')} = {CATALOGUE_STATE_ID} "
-                f"WHERE s.{state_user} = %s{lock}"
+                f"WHERE s.{state_user} IN ({{marks}}) ORDER BY s.{state_user}{lock}"
             ),
             list_length=f"SELECT COUNT(*) FROM {favourites} WHERE {favourite_user} = %s",
             listed_of=(
@@ -537,13 +537,6 @@ class WriteStatements:
             ),
             holders=(
                 f"SELECT {favourite_user} FROM {favourites} WHERE {favourite_item} = %s LIMIT %s"
-            ),
-            lock_states=(
-                f"SELECT s.{state_user}, s.{version}, s.{updated}, s.{catalogue_version}, "
-                f"c.{column(CatalogueState, 'version')}, c.{column(CatalogueState, 'updated')} "
-                f"FROM {states} s LEFT JOIN {catalogue} c "
-                f"ON c.{column(CatalogueState, 'id')} = {CATALOGUE_STATE_ID} "
-                f"WHERE s.{state_user} IN ({{marks}}) ORDER BY s.{state_user}{lock}"
             ),
         )
 
@@ -611,22 +604,10 @@ def _lock_state(user: AbstractBaseUser, db: str) -> LockedState:
 
     The catalogue's clock is read in the same statement, for :func:`_bump`.
     """
-    sql = write_statements(db).lock_state
-    found = _fetch(db, sql, [user.pk])
-    if not found:
-        FavouriteListState.objects.using(db).bulk_create(
-            [FavouriteListState(user_id=user.pk)], ignore_conflicts=True
-        )
-        found = _fetch(db, sql, [user.pk])
-    version, updated, catalogue_version, catalogue_version_now, catalogue_updated_now = found[0]
-    return LockedState(
-        user.pk,
-        version,
-        updated,
-        catalogue_version,
-        catalogue_version_now or 0,
-        catalogue_updated_now or 0,
-    )
+    # Keyed by the value the database returns, which for some keys (a UUID on SQLite) is
+    # not the instance's own pk: take the one state there is.
+    (state,) = _lock_states([user.pk], db).values()
+    return state
 
 
 def _bump(state: LockedState, db: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -113,9 +114,9 @@ class ContractViewSet(viewsets.ViewSet):
         # Everything the view raises (parsers, serializers, the write path) is translated
         # into the negotiated language, whether or not the site runs LocaleMiddleware.
         self.language = negotiate_language(request)
-        if get_language() == self.language:  # LocaleMiddleware chose it already
-            return super().dispatch(request, *args, **kwargs)
-        with override(self.language):
+        # Activated only when another language is active (LocaleMiddleware often chose it).
+        active = get_language() == self.language
+        with nullcontext() if active else override(self.language):
             return super().dispatch(request, *args, **kwargs)
 
     def finalize_response(

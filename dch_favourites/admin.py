@@ -29,7 +29,7 @@ from django.contrib.admin.utils import display_for_value
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.db.models import Count, ForeignKey, Manager, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
@@ -293,19 +293,17 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         # The delete view runs in a transaction: an item more listeners hold than one batch
         # of services.delete_catalogue_items is deleted by it once that transaction has
         # committed (still in this request), so that its holders' POSTs never wait long.
-        db = router.db_for_write(self.model)
-        if connections[db].in_atomic_block and services.holder_count(obj.pk) > (
-            services.HOLDER_BATCH
-        ):
-            item_id = obj.pk
-            transaction.on_commit(lambda: services.delete_catalogue_items([item_id]), using=db)
-            return
-        super().delete_model(request, obj)
+        if not services.delete_catalogue_items_on_commit([obj.pk]):
+            super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CatalogueItem]) -> None:
-        # The delete action runs outside a transaction: holders are released in batches
-        # of their own, then the items go in one transaction.
-        services.delete_catalogue_items(queryset.values_list("pk", flat=True))
+        # The delete action runs outside a transaction (unless the site sets
+        # ATOMIC_REQUESTS): holders are released in batches of their own, then the items
+        # go in one transaction. Inside the request's transaction, items held by more than
+        # a batch go the same way once it has committed.
+        item_ids = list(queryset.values_list("pk", flat=True))
+        if not services.delete_catalogue_items_on_commit(item_ids):
+            services.delete_catalogue_items(item_ids)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CatalogueItem]:
         held = (
@@ -562,7 +560,10 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Favourite]) -> None:
-        services.remove_favourite_rows(queryset, source=services.Source.ADMIN)
+        # Each listener's favourites go in a transaction of their own (unless the site
+        # sets ATOMIC_REQUESTS): selecting many listeners' rows never keeps their lists
+        # locked together.
+        services.remove_favourite_rows(queryset, source=services.Source.ADMIN, atomic=False)
 
 
 class FavouriteInlineFormSet(_InlineFormSet):

@@ -21,14 +21,14 @@ import copy
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import connections, models, router, transaction
-from django.db.models import F, QuerySet, Value
+from django.db.models import Count, F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.dispatch import Signal
 from django.utils import timezone
@@ -63,7 +63,9 @@ __all__ = [
     "add_favourites",
     "catalogue_changed",
     "delete_catalogue_items",
+    "delete_catalogue_items_on_commit",
     "holder_count",
+    "holder_counts",
     "list_state",
     "remove_all_favourites",
     "remove_favourites",
@@ -208,24 +210,32 @@ def remove_all_favourites(user: AbstractBaseUser, *, source: str | None = None) 
     return remove_favourites(user, _listed_item_ids(user.pk, db), source=source)
 
 
-def remove_favourite_rows(queryset: QuerySet[Favourite], *, source: str | None = None) -> int:
+def remove_favourite_rows(
+    queryset: QuerySet[Favourite], *, source: str | None = None, atomic: bool = True
+) -> int:
     """Delete the favourites a queryset selects (admin bulk delete, ``qs.delete()``).
 
-    Each listener's part goes through :func:`remove_favourites`, in user order, in one
-    transaction on the write database. Returns how many favourites were removed.
+    Each listener's part goes through :func:`remove_favourites`, in user order, on the
+    write database. With ``atomic`` (the default, as ``QuerySet.delete()`` is) all of them
+    go in one transaction. Without it, and outside a transaction, each listener's part
+    commits on its own, so a delete that touches many lists never keeps one of them
+    locked for longer than its own change (the admin's delete action). Returns how many
+    favourites were removed.
     """
     db = router.db_for_write(Favourite)
-    by_user: dict[Any, list[str]] = defaultdict(list)
-    with transaction.atomic(using=db):
+    with transaction.atomic(using=db) if atomic else nullcontext():
         selected = (
             queryset.using(db).order_by("user_id", "-added").values_list("user_id", "item_id")
         )
+        by_user: dict[Any, list[str]] = defaultdict(list)
         for user_id, item_id in selected:
             by_user[user_id].append(item_id)
         users = default_manager(get_user_model()).using(db).in_bulk(list(by_user))
+        # A listener deleted since the rows were read took their favourites along.
         return sum(
             len(remove_favourites(users[user_id], item_ids, source=source).item_ids)
             for user_id, item_ids in by_user.items()
+            if user_id in users
         )
 
 
@@ -260,9 +270,36 @@ def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = 
     return deleted.get(CatalogueItem._meta.label, 0)
 
 
-def holder_count(item_id: str) -> int:
-    """How many listeners hold the catalogue item ``item_id`` (on the write database)."""
-    return _rows(router.db_for_write(Favourite)).filter(item_id=item_id).count()
+def holder_count(*item_ids: str) -> int:
+    """How many listeners hold any of the catalogue items ``item_ids`` (write database)."""
+    rows = _rows(router.db_for_write(Favourite)).filter(item_id__in=_unique(item_ids))
+    return rows.order_by().values("user_id").distinct().count()
+
+
+def holder_counts(item_ids: Iterable[str]) -> dict[str, int]:
+    """How many listeners hold each of ``item_ids`` that someone holds, in one query."""
+    rows = _rows(router.db_for_write(Favourite)).filter(item_id__in=_unique(item_ids))
+    counted = rows.order_by().values_list("item_id").annotate(holders=Count("pk"))
+    return dict(counted)
+
+
+def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:
+    """Delete items from inside a transaction without holding their holders there.
+
+    When one of the items is held by more listeners than one batch, the delete is left
+    to :func:`delete_catalogue_items` once the outermost transaction on the write
+    database has committed (``transaction.on_commit``), where it releases the holders
+    in batches of their own; returns True. Otherwise, or outside a transaction, nothing
+    is done and False is returned: the caller deletes them as it would have.
+    """
+    ids = _unique(item_ids)
+    db = router.db_for_write(CatalogueItem)
+    if not connections[db].in_atomic_block:
+        return False
+    if not any(count > HOLDER_BATCH for count in holder_counts(ids).values()):
+        return False
+    transaction.on_commit(lambda: delete_catalogue_items(ids), using=db)
+    return True
 
 
 def add_favourite_rows(

@@ -199,9 +199,18 @@ def test_the_admin_delete_view_deletes_an_item_held_by_few_at_once(
     assert batch_sizes == []  # 5 holders: in the page's own transaction
 
 
+@pytest.mark.parametrize("atomic_requests", [False, True])
 def test_the_admin_delete_action_batches(
-    held: dict[str, Any], admin_client: Any, monkeypatch: Any, batch_sizes: list[int]
+    held: dict[str, Any],
+    admin_client: Any,
+    monkeypatch: Any,
+    batch_sizes: list[int],
+    atomic_requests: bool,
 ) -> None:
+    """Also under ATOMIC_REQUESTS: once the request's transaction has committed."""
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", atomic_requests)
     monkeypatch.setattr(services, "HOLDER_BATCH", 2)
     response = admin_client.post(
         "/admin/dch_favourites/catalogueitem/",
@@ -224,3 +233,127 @@ def test_a_batch_never_has_more_holders_than_the_database_takes_parameters(
     assert delete_catalogue_items(["301"]) == 1
     assert batch_sizes == [2, 2, 2]
     assert not Favourite.objects.filter(item_id="301").exists()
+
+
+def test_the_admin_delete_action_under_atomic_requests_keeps_a_small_delete_in_it(
+    held: dict[str, Any], admin_client: Any, monkeypatch: Any, batch_sizes: list[int]
+) -> None:
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    before = clock()
+    response = admin_client.post(
+        "/admin/dch_favourites/catalogueitem/",
+        {"action": "delete_selected", "_selected_action": ["301"], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not CatalogueItem.objects.filter(pk="301").exists()
+    assert batch_sizes == []  # 5 holders: in the request's own transaction
+    assert clock() == before + 1  # the holders' documents are renewed by the clock
+
+
+def test_holder_count_counts_each_listener_once(held: dict[str, Any]) -> None:
+    assert services.holder_count("301") == 5
+    assert services.holder_count("301", "302") == 6
+    assert services.holder_count("nobody-holds-this") == 0
+    assert services.holder_counts(["301", "302", "303"]) == {"301": 5, "302": 6}
+
+
+def test_the_command_deletes_in_batches(held: dict[str, Any], batch_sizes: list[int]) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("delete_catalogue_items", "301", "--batch-size", "2", "--yes", stdout=out)
+
+    assert out.getvalue() == "Deleted 1 catalogue item. Lists changed: 5.\n"
+    assert batch_sizes == [2, 2, 2]
+    assert not CatalogueItem.objects.filter(pk="301").exists()
+    assert Favourite.objects.filter(item_id="302").count() == 6
+
+
+def test_the_command_asks_first(held: dict[str, Any], monkeypatch: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    asked: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "no")
+    out = StringIO()
+    call_command("delete_catalogue_items", "301", "302", stdout=out)
+    assert asked == [
+        "Delete 2 catalogue items (301, 302)? Listeners who hold them: 6. This cannot be "
+        "undone.\nType 'yes' to continue, or 'no' to cancel: "
+    ]
+    assert out.getvalue() == "Cancelled; nothing deleted.\n"
+    assert CatalogueItem.objects.filter(pk__in=["301", "302"]).count() == 2
+
+    monkeypatch.setattr("builtins.input", lambda question: "yes")
+    call_command("delete_catalogue_items", "301", "302", stdout=out)
+    assert not CatalogueItem.objects.filter(pk__in=["301", "302"]).exists()
+    assert not Favourite.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["301", "999"], "No catalogue item with id '999'; nothing deleted."),
+        (["998", "999"], "No catalogue items with ids '998', '999'; nothing deleted."),
+        (["301", "no such\x00id"], "Not a catalogue item id: 'no such\ufffdid'; nothing deleted."),
+        (["301", "--batch-size", "0"], "must be a whole number of at least 1, not '0'"),
+        (["301", "--batch-size", "many"], "must be a whole number of at least 1, not 'many'"),
+    ],
+)
+def test_the_command_refuses_bad_input_and_deletes_nothing(
+    held: dict[str, Any], arguments: list[str], message: str
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError) as raised:
+        call_command("delete_catalogue_items", *arguments, "--yes")
+    assert message in str(raised.value)
+    assert CatalogueItem.objects.filter(pk="301").exists()
+    assert Favourite.objects.filter(item_id="301").count() == 5
+
+
+@pytest.fixture
+def failing_second_remove(monkeypatch: Any) -> list[Any]:
+    """``services.remove_favourites`` fails for the second listener it is called for."""
+    real = services.remove_favourites
+    calls: list[Any] = []
+
+    def failing_second_time(user: Any, item_ids: Any, **kwargs: Any) -> Any:
+        calls.append(user.pk)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real(user, item_ids, **kwargs)
+
+    monkeypatch.setattr(services, "remove_favourites", failing_second_time)
+    return calls
+
+
+def test_the_admin_bulk_delete_of_favourites_commits_each_listener_apart(
+    held: dict[str, Any], admin_client: Any, failing_second_remove: list[Any]
+) -> None:
+    """A failure on the second listener leaves the first one's removal done."""
+    holders = held["holders"][:2]
+    rows = list(Favourite.objects.filter(user__in=holders, item_id="301").order_by("user_id"))
+    with pytest.raises(RuntimeError):
+        admin_client.post(
+            "/admin/dch_favourites/favourite/",
+            {"action": "delete_selected", "_selected_action": [r.pk for r in rows], "post": "yes"},
+        )
+    left = set(Favourite.objects.filter(item_id="301").values_list("user_id", flat=True))
+    assert failing_second_remove[0] not in left
+    assert failing_second_remove[1] in left
+
+
+def test_a_queryset_delete_of_favourites_stays_all_or_nothing(
+    held: dict[str, Any], failing_second_remove: list[Any]
+) -> None:
+    with pytest.raises(RuntimeError):
+        Favourite.objects.filter(item_id="301").delete()
+    assert len(failing_second_remove) == 2
+    assert Favourite.objects.filter(item_id="301").count() == 5

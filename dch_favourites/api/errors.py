@@ -17,7 +17,7 @@ from django.http import Http404, HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -61,14 +61,14 @@ class PayloadTooLarge(exceptions.APIException):
     """413: the body is longer than ``MAX_BODY_SIZE``."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = _lazy("Request body too large.")
+    default_detail = gettext_lazy("Request body too large.")
 
 
 class LengthRequired(exceptions.APIException):
     """411: a body sent without ``Content-Length`` (chunked) that the server did not read."""
 
     status_code = status.HTTP_411_LENGTH_REQUIRED
-    default_detail = _lazy("A request body needs a Content-Length header.")
+    default_detail = gettext_lazy("A request body needs a Content-Length header.")
 
 
 def excerpt(value: str, limit: int) -> str:
@@ -176,6 +176,6 @@ def _site_handler(code: int, message: str | Promise, fallback: Any) -> Any:
 
 
 # Lazy: the message is translated into the language of the request being answered.
-handler400 = _site_handler(400, _lazy("Bad request."), defaults.bad_request)
-handler404 = _site_handler(404, _lazy("Not found."), defaults.page_not_found)
-handler500 = _site_handler(500, _lazy("Internal server error."), defaults.server_error)
+handler400 = _site_handler(400, gettext_lazy("Bad request."), defaults.bad_request)
+handler404 = _site_handler(404, gettext_lazy("Not found."), defaults.page_not_found)
+handler500 = _site_handler(500, gettext_lazy("Internal server error."), defaults.server_error)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import empty
@@ -287,13 +287,13 @@ class FavouriteChange:
 ACTIONS = ("add", "delete")
 ACTION_SYNONYMS = {"remove": "delete"}
 
-MISSING_ACTION = _lazy("Missing parameter 'action': use add or delete.")
-MISSING_ACTION_JSON_HINT = _lazy(
+MISSING_ACTION = gettext_lazy("Missing parameter 'action': use add or delete.")
+MISSING_ACTION_JSON_HINT = gettext_lazy(
     "Missing parameter 'action': use add or delete. The body looks like JSON: "
     "send it with Content-Type: application/json."
 )
-WRONG_SHAPE = _lazy("The request body must be an object with 'action' and 'id'.")
-MISSING_ID = _lazy("Missing parameter 'id'.")
+WRONG_SHAPE = gettext_lazy("The request body must be an object with 'action' and 'id'.")
+MISSING_ID = gettext_lazy("Missing parameter 'id'.")
 
 # Stands for a form field given more than once; a JSON value can never be it.
 REPEATED = object()
@@ -305,10 +305,10 @@ class ActionField(serializers.ChoiceField):
     default_error_messages = {
         "required": MISSING_ACTION,
         "null": MISSING_ACTION,
-        "repeated": _lazy("Parameter 'action' must be given once."),
-        "not_a_string": _lazy("Parameter 'action' must be a string: add or delete."),
-        "blank": _lazy("Parameter 'action' is blank: use add or delete."),
-        "invalid_choice": _lazy("Unknown action '%(action)s': use add or delete."),
+        "repeated": gettext_lazy("Parameter 'action' must be given once."),
+        "not_a_string": gettext_lazy("Parameter 'action' must be a string: add or delete."),
+        "blank": gettext_lazy("Parameter 'action' is blank: use add or delete."),
+        "invalid_choice": gettext_lazy("Unknown action '%(action)s': use add or delete."),
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -347,8 +347,10 @@ class ItemIdField(serializers.RegexField):
     """One catalogue id: 1 to 64 letters, digits, ``-`` or ``_``, a letter or digit first."""
 
     default_error_messages = {
-        "blank": _lazy("Parameter 'id' is blank."),
-        "invalid": _lazy("Invalid id '%(id)s': an id is 1 to 64 letters, digits, '-' or '_'."),
+        "blank": gettext_lazy("Parameter 'id' is blank."),
+        "invalid": gettext_lazy(
+            "Invalid id '%(id)s': an id is 1 to 64 letters, digits, '-' or '_'."
+        ),
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -379,8 +381,8 @@ class ItemIdsField(serializers.ListField):
         "required": MISSING_ID,
         "null": MISSING_ID,
         "empty": MISSING_ID,
-        "max_length": _lazy("Too many ids: at most %(limit)d per request."),
-        "not_a_string": _lazy("Parameter 'id' number %(position)d must be a string."),
+        "max_length": gettext_lazy("Too many ids: at most %(limit)d per request."),
+        "not_a_string": gettext_lazy("Parameter 'id' number %(position)d must be a string."),
     }
 
     def __init__(self, **kwargs: Any) -> None:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from dch_favourites.management.confirm import add_yes_argument, confirmed
 from dch_favourites.management.listeners import (
     add_listener_arguments,
     describe,
@@ -27,14 +28,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_listener_arguments(parser)
-        parser.add_argument(
-            "--yes",
-            "--no-input",
-            "--noinput",
-            action="store_false",
-            dest="interactive",
-            help="Do not ask for confirmation.",
-        )
+        add_yes_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = listener_from_options(options)
@@ -50,9 +44,7 @@ class Command(BaseCommand):
             "Remove all %(count)d favourites of user %(user)s? This cannot be undone.",
             count,
         ) % {"count": count, "user": who}
-        if options["interactive"] and not self.confirmed(
-            question + "\n" + _("Type 'yes' to continue, or 'no' to cancel: ")
-        ):
+        if options["interactive"] and not confirmed(question):
             self.stdout.write(_("Cancelled; nothing removed."))
             return
         change = remove_all_favourites(user, source=Source.COMMAND)
@@ -65,10 +57,3 @@ class Command(BaseCommand):
             )
             % {"count": removed, "user": who}
         )
-
-    def confirmed(self, question: str) -> bool:
-        """Whether the operator typed ``yes`` (end of input counts as no)."""
-        try:
-            return input(question).strip().lower() == "yes"
-        except EOFError:
-            return False

@@ -141,6 +141,14 @@ def check_settings(
                 f"Default: {DEFAULTS['CACHE_RETRY_AFTER']}; 0 tries a failed cache every time.",
             )
         )
+    if not isinstance(s["PREPARED_STATEMENTS"], bool):
+        errors.append(
+            _error(
+                19,
+                f"{SETTINGS_NAME}['PREPARED_STATEMENTS'] must be True or False.",
+                "Default: True; False sends the read path's statements unprepared.",
+            )
+        )
     if not isinstance(s["ITEM_ENDPOINT_PUBLIC"], bool):
         errors.append(
             _error(

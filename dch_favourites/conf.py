@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a cache that failed (Redis down or hanging) is left alone by this process,
     # the document cache and the throttle skipping it meanwhile; 0 tries it every time.
     "CACHE_RETRY_AFTER": 5,
+    # Whether the read path's statements are prepared once per PostgreSQL connection (not
+    # inside transactions; switched off by itself where sessions do not keep them).
+    "PREPARED_STATEMENTS": True,
     # Largest request body the POST accepts, in bytes.
     "MAX_BODY_SIZE": 16384,
     # Whether GET <API_BASE_URL>/<type>/<id> may be read without a token.
@@ -127,6 +130,10 @@ class AppSettings:
     @property
     def CACHE_RETRY_AFTER(self) -> float:
         return float(self.as_dict()["CACHE_RETRY_AFTER"])
+
+    @property
+    def PREPARED_STATEMENTS(self) -> bool:
+        return bool(self.as_dict()["PREPARED_STATEMENTS"])
 
     @property
     def MAX_BODY_SIZE(self) -> int:

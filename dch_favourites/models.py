@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_access_token_model, revoke_access_token
 
+from dch_favourites import prepared
 from dch_favourites.conf import app_settings
 from dch_favourites.exceptions import FavouritesError
 
@@ -722,10 +723,9 @@ def _run_document_sql(
     translated = bool(language) and language != app_settings.DEFAULT_LANGUAGE
     params = [language] if translated else []
     params += [user_id, *(guard or ())]
+    sql = _document_sql(connection.vendor, translated, guarded=guard is not None)
     with connection.cursor() as cursor:
-        cursor.execute(
-            _document_sql(connection.vendor, translated, guarded=guard is not None), params
-        )
+        prepared.execute(connection, cursor, sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     return rows
 

@@ -136,6 +136,15 @@ BAD_VALUES: list[tuple[str, Any, Error]] = [
         ),
     ),
     (
+        "PREPARED_STATEMENTS",
+        "yes",
+        error(
+            19,
+            "DCH_FAVOURITES['PREPARED_STATEMENTS'] must be True or False.",
+            "Default: True; False sends the read path's statements unprepared.",
+        ),
+    ),
+    (
         "ITEM_ENDPOINT_PUBLIC",
         "yes",
         error(
@@ -228,7 +237,8 @@ def test_every_bad_value_is_reported_at_once() -> None:
 
     # DEFAULT_LANGUAGE is only judged against a valid LANGUAGES.
     assert [message.id for message in found] == [
-        f"dch_favourites.E{number:03d}" for number in (3, 6, 7, 8, 9, 11, 14, 15, 17, 16, 18, 12)
+        f"dch_favourites.E{number:03d}"
+        for number in (3, 6, 7, 8, 9, 11, 14, 15, 17, 16, 18, 19, 12)
     ]
 
 
@@ -250,6 +260,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("WRITE_THROTTLE_RATE", "5000/day"),
         ("WRITE_THROTTLE_RATE", None),
         ("ITEM_ENDPOINT_PUBLIC", False),
+        ("PREPARED_STATEMENTS", False),
     ],
 )
 def test_good_values_pass(setting: str, value: Any) -> None:
@@ -278,6 +289,8 @@ def test_good_values_pass(setting: str, value: Any) -> None:
         ("WRITE_THROTTLE_RATE", "120"),
         ("WRITE_THROTTLE_RATE", 120),
         ("ITEM_ENDPOINT_PUBLIC", 1),
+        ("PREPARED_STATEMENTS", 1),
+        ("PREPARED_STATEMENTS", None),
         ("CACHE_RETRY_AFTER", "5"),
         ("CACHE_RETRY_AFTER", True),
         ("CACHE_RETRY_AFTER", float("nan")),

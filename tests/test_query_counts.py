@@ -1,7 +1,9 @@
 """A fixed number of queries per request, whatever the length of the list or of the POST.
 
 Inside a test every ``atomic`` block is a savepoint, so the counts below include the
-``SAVEPOINT``/``RELEASE SAVEPOINT`` pair of the service's transaction.
+``SAVEPOINT``/``RELEASE SAVEPOINT`` pair of the service's transaction. The statements are
+counted unprepared here: on PostgreSQL a connection's first use of each read statement
+adds its ``PREPARE``, once, and the counts stay these (``tests/test_prepared.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from dch_favourites.services import add_favourites
 from factories import CatalogueItemFactory, TranslationFactory, WorkFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _unprepared(settings: Any) -> None:
+    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "PREPARED_STATEMENTS": False}
+
 
 #: The token, its user and application and the state of the list and the catalogue, in one
 #: query (the app's validator); the body comes from the document cache.

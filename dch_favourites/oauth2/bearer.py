@@ -34,6 +34,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
+from dch_favourites import prepared
 from dch_favourites.models import (
     CATALOGUE_STATE_ID,
     CatalogueState,
@@ -223,7 +224,8 @@ def load_access_token(token: str) -> Any | None:
     statement = token_statement(db)
     connection = connections[db]
     with connection.cursor() as cursor:
-        cursor.execute(statement.sql, [hashlib.sha256(token.encode("utf-8")).hexdigest()])
+        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        prepared.execute(connection, cursor, statement.sql, [checksum])
         row = cursor.fetchone()
     if row is None:
         return None

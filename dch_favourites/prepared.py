@@ -24,6 +24,7 @@ deallocated, answered by the plain statement and prepared again on its next use.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -57,8 +58,12 @@ def _forget(*, setting: str, **kwargs: Any) -> None:
         _not_kept.clear()
 
 
+@functools.lru_cache(maxsize=64)
 def statement_name(sql: str) -> str:
-    """The prepared statement's name: the same text always gets the same name."""
+    """The prepared statement's name: the same text always gets the same name.
+
+    Worked out once per statement text: the read path asks for it on every request.
+    """
     return "dch_favourites_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
 
 

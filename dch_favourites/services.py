@@ -272,15 +272,17 @@ def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = 
 
 def holder_count(*item_ids: str) -> int:
     """How many listeners hold any of the catalogue items ``item_ids`` (write database)."""
-    rows = _rows(router.db_for_write(Favourite)).filter(item_id__in=_unique(item_ids))
-    return rows.order_by().values("user_id").distinct().count()
+    return _holdings(item_ids).values("user_id").distinct().count()
 
 
 def holder_counts(item_ids: Iterable[str]) -> dict[str, int]:
     """How many listeners hold each of ``item_ids`` that someone holds, in one query."""
-    rows = _rows(router.db_for_write(Favourite)).filter(item_id__in=_unique(item_ids))
-    counted = rows.order_by().values_list("item_id").annotate(holders=Count("pk"))
-    return dict(counted)
+    return dict(_holdings(item_ids).values_list("item_id").annotate(holders=Count("pk")))
+
+
+def _holdings(item_ids: Iterable[str]) -> QuerySet[Favourite]:
+    """The favourites of ``item_ids`` on the write database, unordered."""
+    return _rows(router.db_for_write(Favourite)).filter(item_id__in=_unique(item_ids)).order_by()
 
 
 def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:

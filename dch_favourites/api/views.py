@@ -262,7 +262,7 @@ class FavouritesViewSet(ContractViewSet):
         key = document_key(user.pk, headers["ETag"])
         body = cached_document(key)
         if body is None:
-            return self.document(request, user.pk, db, state)
+            return self.document(request, user.pk, db, state, headers)
         return self.document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
@@ -284,12 +284,18 @@ class FavouritesViewSet(ContractViewSet):
         return cast(HttpResponse, applied.answer)
 
     def document(
-        self, request: Request, user_pk: Any, db: str, state: DocumentState | None = None
+        self,
+        request: Request,
+        user_pk: Any,
+        db: str,
+        state: DocumentState | None = None,
+        headers: dict[str, str] | None = None,
     ) -> HttpResponse:
         """Read, render and cache the listener's document, state and rows in one statement.
 
-        With the ``state`` read earlier in the request, the statement reads the rows as
-        long as the list is still in it, and reads both only if it has moved on.
+        With the ``state`` read earlier in the request (and its validators, ``headers``),
+        the statement reads the rows as long as the list is still in it, and reads both
+        only if it has moved on.
         """
         rows = None
         if state is not None:
@@ -298,8 +304,9 @@ class FavouritesViewSet(ContractViewSet):
             )
         if rows is None or state is None:
             values, rows = document_rows(user_pk, self.language, db)
-            state = DocumentState(*values)
-        headers = self.list_validators(request, user_pk, state)
+            state, headers = DocumentState(*values), None
+        if headers is None:
+            headers = self.list_validators(request, user_pk, state)
         serializer = FavouritesSerializer(
             FavouritesDocument(updated=state.updated, rows=rows),
             context={"base_url": self.base_url(request)},

@@ -53,6 +53,10 @@ if os.environ.get("BENCH_REDIS_URL"):
             "LOCATION": os.environ["BENCH_REDIS_URL"],
         }
     }
+    # The production profile compresses Redis's copies with lz4 (DOCUMENT_CACHE_COMPRESSION);
+    # BENCH_COMPRESSION=none stores them as they are.
+    _compression = os.environ.get("BENCH_COMPRESSION", "lz4")
+    DCH_FAVOURITES["DOCUMENT_CACHE_COMPRESSION"] = None if _compression == "none" else _compression
     # The production profile keeps a near copy of documents in each worker's memory
     # (DOCUMENT_NEAR_CACHE); BENCH_NEAR_CACHE=0 measures Redis alone.
     if os.environ.get("BENCH_NEAR_CACHE", "1") == "1":

@@ -10,6 +10,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from dch_favourites.api.cache import CODECS, codec
 from dch_favourites.conf import DEFAULTS, REMOVED, SETTINGS_NAME, app_settings
 
 #: Cache backends whose data lives in one process: each worker would count on its own.
@@ -132,6 +133,28 @@ def check_settings(
                 f"Seconds; default: {DEFAULTS['DOCUMENT_CACHE_TIMEOUT']}.",
             )
         )
+    compression = s["DOCUMENT_CACHE_COMPRESSION"]
+    if compression is not None and (not isinstance(compression, str) or compression not in CODECS):
+        errors.append(
+            _error(
+                20,
+                f"{SETTINGS_NAME}['DOCUMENT_CACHE_COMPRESSION'] must be one of "
+                f"{', '.join(map(repr, CODECS))}, or None.",
+                "Default: None (documents are kept as they are); 'lz4' needs the lz4 package.",
+            )
+        )
+    elif compression is not None:
+        try:
+            codec(compression)
+        except ImportError as error:
+            errors.append(
+                _error(
+                    21,
+                    f"{SETTINGS_NAME}['DOCUMENT_CACHE_COMPRESSION'] is {compression!r}, "
+                    f"which cannot be loaded: {error}.",
+                    "pip install 'dch-favourites[lz4]', or choose 'zlib' or None.",
+                )
+            )
     retry = s["CACHE_RETRY_AFTER"]
     if isinstance(retry, bool) or not isinstance(retry, int | float) or not 0 <= retry < 1e9:
         errors.append(

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
     # A per-process cache alias (LocMemCache) consulted before DOCUMENT_CACHE; None: none.
     # A key names one body for good, so a copy in a worker's memory is never stale.
     "DOCUMENT_NEAR_CACHE": None,
+    # How DOCUMENT_CACHE's copies are compressed: "lz4" (the lz4 package), "zlib", or None.
+    "DOCUMENT_CACHE_COMPRESSION": None,
     # How long a rendered document is kept, in seconds (a new version makes a new key).
     "DOCUMENT_CACHE_TIMEOUT": 24 * 3600,
     # Seconds a cache that failed (Redis down or hanging) is left alone by this process,
@@ -122,6 +124,11 @@ class AppSettings:
     def DOCUMENT_NEAR_CACHE(self) -> str | None:
         alias = self.as_dict()["DOCUMENT_NEAR_CACHE"]
         return alias if isinstance(alias, str) else None
+
+    @property
+    def DOCUMENT_CACHE_COMPRESSION(self) -> str | None:
+        name = self.as_dict()["DOCUMENT_CACHE_COMPRESSION"]
+        return name if isinstance(name, str) else None
 
     @property
     def DOCUMENT_CACHE_TIMEOUT(self) -> int:

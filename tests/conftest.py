@@ -135,7 +135,8 @@ def _empty_caches() -> Any:
 def cache_backend(request: Any, settings: Any) -> Any:
     """Run the test once per cache backend as the default cache, empty.
 
-    "locmem", "redis", and "redis+near": Redis with a per-process near cache for documents.
+    "locmem", "redis", and "redis+near": the production profile, Redis (documents in it
+    lz4-compressed) with a per-process near cache for documents.
     """
     from django.core.cache import caches
 
@@ -145,7 +146,11 @@ def cache_backend(request: Any, settings: Any) -> Any:
             "default": CACHE_BACKENDS["redis"],
             "near": CACHE_BACKENDS["locmem"],
         }
-        settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "DOCUMENT_NEAR_CACHE": "near"}
+        settings.DCH_FAVOURITES = {
+            **settings.DCH_FAVOURITES,
+            "DOCUMENT_NEAR_CACHE": "near",
+            "DOCUMENT_CACHE_COMPRESSION": "lz4",
+        }
     else:
         if request.param == "redis":
             require_redis()

@@ -118,6 +118,15 @@ BAD_VALUES: list[tuple[str, Any, Error]] = [
         ),
     ),
     (
+        "DOCUMENT_CACHE_COMPRESSION",
+        "gzip",
+        error(
+            20,
+            "DCH_FAVOURITES['DOCUMENT_CACHE_COMPRESSION'] must be one of 'lz4', 'zlib', or None.",
+            "Default: None (documents are kept as they are); 'lz4' needs the lz4 package.",
+        ),
+    ),
+    (
         "DOCUMENT_CACHE_TIMEOUT",
         0,
         error(
@@ -205,6 +214,21 @@ def test_e013_the_scope_keys_of_earlier_releases_name_their_replacement(key: str
     ]
 
 
+def test_e021_a_codec_whose_package_is_missing(monkeypatch: Any) -> None:
+    from dch_favourites.api.cache import codec
+
+    codec.cache_clear()
+    monkeypatch.setitem(sys.modules, "lz4.block", None)  # as if lz4 were not installed
+    try:
+        [found] = run_checks({"DOCUMENT_CACHE_COMPRESSION": "lz4"})
+    finally:
+        codec.cache_clear()
+    assert found.id == "dch_favourites.E021"
+    assert found.msg.startswith("DCH_FAVOURITES['DOCUMENT_CACHE_COMPRESSION'] is 'lz4', which")
+    assert found.hint == "pip install 'dch-favourites[lz4]', or choose 'zlib' or None."
+    assert found.is_serious()
+
+
 def test_w001_a_per_process_throttle_cache_outside_debug(settings: Any) -> None:
     from dch_favourites.checks import check_throttle_cache
 
@@ -238,7 +262,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
     # DEFAULT_LANGUAGE is only judged against a valid LANGUAGES.
     assert [message.id for message in found] == [
         f"dch_favourites.E{number:03d}"
-        for number in (3, 6, 7, 8, 9, 11, 14, 15, 17, 16, 18, 19, 12)
+        for number in (3, 6, 7, 8, 9, 11, 14, 15, 17, 16, 20, 18, 19, 12)
     ]
 
 
@@ -252,6 +276,9 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("DOCUMENT_CACHE", None),
         ("DOCUMENT_NEAR_CACHE", None),
         ("DOCUMENT_NEAR_CACHE", "default"),
+        ("DOCUMENT_CACHE_COMPRESSION", None),
+        ("DOCUMENT_CACHE_COMPRESSION", "lz4"),
+        ("DOCUMENT_CACHE_COMPRESSION", "zlib"),
         ("THROTTLE_CACHE", "default"),
         ("MAX_IDS_PER_REQUEST", 1),
         ("LANGUAGES", ["de"]),

@@ -7,6 +7,7 @@ then asks again with the old ETag (must not be 304) and plainly (must show the c
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -412,3 +413,130 @@ def test_the_near_cache_answers_before_the_shared_one_and_is_filled_from_it(
     add_favourites(api.user, [CatalogueItemFactory(id="302", type="film").id])
     assert ids_of(body(api.get())) == ["302", "301"]
     near.clear()
+
+
+def stored(response: Any, alias: str = "default") -> Any:
+    """What the cache ``alias`` holds for the document ``response`` sent (by its ETag)."""
+    from django.core.cache import caches
+
+    from dch_favourites.api.cache import document_key
+
+    return caches[alias].get(document_key(response.wsgi_request.user.pk, response["ETag"]))
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zlib"])
+def test_the_shared_copy_is_compressed_and_served_as_rendered(
+    api: Any, films: Any, settings: Any, compression: str, django_assert_num_queries: Any
+) -> None:
+    """DOCUMENT_CACHE_COMPRESSION: the shared cache keeps the document compressed, under a
+    key that names the codec; the near copy as it is; the answer is the same bytes."""
+    from dch_favourites.api.cache import codec, document_key
+
+    settings.DCH_FAVOURITES = {
+        **settings.DCH_FAVOURITES,
+        "DOCUMENT_NEAR_CACHE": None,
+        "DOCUMENT_CACHE_COMPRESSION": compression,
+    }
+    add_favourites(api.user, ["301", "302"])
+    first = api.get()  # a miss: rendered, stored compressed
+    key = document_key(api.user.pk, first["ETag"])
+    assert key.startswith(f"dch_favourites:document:{compression}:{api.user.pk}:")
+    value = stored(first)
+    assert isinstance(value, bytes)
+    assert value != first.content
+    assert len(value) < len(first.content)
+    assert codec(compression).decompress(value) == first.content
+    with django_assert_num_queries(1):  # a hit: the token's query alone
+        hit = api.get()
+    assert (hit.content, hit["ETag"], hit["Content-Type"]) == (
+        first.content,
+        first["ETag"],
+        first["Content-Type"],
+    )
+    # A POST's answer is stored the same way and is what the next GET sends.
+    added = api.form(action="add", id="303")
+    with django_assert_num_queries(1):
+        assert api.get().content == added.content
+    # Switched off: a key without a codec, so the compressed copies are never sent as is.
+    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "DOCUMENT_CACHE_COMPRESSION": None}
+    assert stored(added) is None  # not under the plain key
+    plain = api.get()
+    assert plain.content == added.content
+    assert stored(plain) == added.content
+    assert api.get().content == added.content
+
+
+def test_the_near_copy_is_kept_as_rendered(api: Any, films: Any, settings: Any) -> None:
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "near-test": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "near-compression-test",
+        },
+    }
+    settings.DCH_FAVOURITES = {
+        **settings.DCH_FAVOURITES,
+        "DOCUMENT_NEAR_CACHE": "near-test",
+        "DOCUMENT_CACHE_COMPRESSION": "lz4",
+    }
+    caches["near-test"].clear()
+    add_favourites(api.user, ["301"])
+    first = api.get()
+    assert stored(first, "near-test") == first.content != stored(first)
+    caches["near-test"].clear()
+    assert api.get().content == first.content  # from the shared copy, decompressed
+    assert stored(first, "near-test") == first.content
+    caches["near-test"].clear()
+
+
+def test_an_unreadable_shared_copy_is_a_miss_and_is_replaced(
+    api: Any, films: Any, settings: Any, caplog: Any
+) -> None:
+    from dch_favourites.api.cache import codec, document_key
+
+    settings.DCH_FAVOURITES = {
+        **settings.DCH_FAVOURITES,
+        "DOCUMENT_NEAR_CACHE": None,
+        "DOCUMENT_CACHE_COMPRESSION": "lz4",
+    }
+    add_favourites(api.user, ["301"])
+    first = api.get()
+    key = document_key(api.user.pk, first["ETag"])
+    for garbage in (b"", b"\xff\xff\xff\x7fnot lz4", first.content):
+        cache.set(key, garbage)
+        with caplog.at_level("WARNING", logger="dch_favourites"):
+            again = api.get()
+        assert (again.status_code, again.content) == (200, first.content)
+        assert "unreadable document" in caplog.text
+        caplog.clear()
+        # Read again from the database, and stored again as the codec wrote it.
+        assert stored(first) != garbage
+        assert codec("lz4").decompress(stored(first)) == first.content
+
+
+def test_a_codec_that_cannot_be_loaded_degrades_to_the_database(
+    api: Any, films: Any, settings: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    """lz4 missing where the system check did not run (gunicorn runs none): still 200s."""
+    from dch_favourites.api.cache import codec
+
+    settings.DCH_FAVOURITES = {
+        **settings.DCH_FAVOURITES,
+        "DOCUMENT_NEAR_CACHE": None,
+        "DOCUMENT_CACHE_COMPRESSION": "lz4",
+    }
+    add_favourites(api.user, ["301"])
+    codec.cache_clear()
+    monkeypatch.setitem(sys.modules, "lz4.block", None)
+    try:
+        with caplog.at_level("WARNING", logger="dch_favourites"):
+            assert ids_of(body(api.get())) == ["301"]
+            assert ids_of(body(api.form(action="add", id="302"))) == ["302", "301"]
+            answered = api.get()
+            assert ids_of(body(answered)) == ["302", "301"]
+    finally:
+        codec.cache_clear()
+    assert "unavailable" in caplog.text
+    assert stored(answered) is None  # nothing stored that the codec could not write

@@ -146,10 +146,15 @@ def test_wheel_metadata(wheel: zipfile.ZipFile) -> None:
     assert meta["Requires-Python"] == ">=3.11"
     assert "Typing :: Typed" in meta.get_all("Classifier", [])
     # Dev and test tools live in dependency groups, never in published extras.
-    assert meta.get_all("Provides-Extra") is None
-    assert requirements(meta.get_all("Requires-Dist", [])) == requirements(
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert meta.get_all("Provides-Extra") == sorted(extras) == ["lz4"]
+    required = [Requirement(line) for line in meta.get_all("Requires-Dist", [])]
+    assert requirements([str(r) for r in required if r.marker is None]) == requirements(
         PYPROJECT["project"]["dependencies"]
     )
+    for extra, lines in extras.items():
+        wanted = [str(r) for r in required if r.marker and r.marker.evaluate({"extra": extra})]
+        assert requirements(wanted) == requirements(lines)
 
 
 def expand(pattern: str) -> list[str]:

@@ -57,12 +57,15 @@ def test_redis_url_makes_redis_the_cache(monkeypatch: pytest.MonkeyPatch) -> Non
         },
     }
     assert settings["DCH_FAVOURITES"]["DOCUMENT_NEAR_CACHE"] == "documents"
+    assert settings["DCH_FAVOURITES"]["DOCUMENT_CACHE_COMPRESSION"] == "lz4"
 
 
 def test_without_redis_url_the_cache_is_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     assert example_settings(monkeypatch)["CACHES"] == LOCMEM
     assert example_settings(monkeypatch, REDIS_URL="")["CACHES"] == LOCMEM
-    assert "DOCUMENT_NEAR_CACHE" not in example_settings(monkeypatch)["DCH_FAVOURITES"]
+    site = example_settings(monkeypatch)["DCH_FAVOURITES"]
+    assert "DOCUMENT_NEAR_CACHE" not in site
+    assert "DOCUMENT_CACHE_COMPRESSION" not in site
 
 
 def test_postgresql_in_production_uses_the_connection_pool(

@@ -11,13 +11,22 @@ A cache that is down is skipped: the document is read from the database instead.
 failure the process leaves that cache alone for ``CACHE_RETRY_AFTER`` seconds
 (:func:`cache_available`), so a Redis that hangs costs one timeout per worker and period,
 not one per request; the outage is logged once, and so is the recovery.
+
+``DOCUMENT_CACHE_COMPRESSION`` compresses the shared cache's copy (lz4 makes a list of
+1,000, 370 kB, about 33 kB in some 80 microseconds): less to pickle, send and keep in
+Redis. The near copy stays as it is, ready to send. The codec is part of the key, so
+workers on different settings never read each other's values.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+import zlib
+from collections.abc import Callable
+from functools import cache, partial
+from importlib import import_module
+from typing import Any, NamedTuple
 
 from django.core.cache import caches
 from django.core.signals import setting_changed
@@ -59,9 +68,45 @@ def _forget_failures(*, setting: str, **kwargs: Any) -> None:
         _failed_until.clear()
 
 
+class Codec(NamedTuple):
+    """How documents are compressed in the shared cache."""
+
+    compress: Callable[[bytes], bytes]
+    decompress: Callable[[bytes], bytes]
+
+
+def _lz4() -> Codec:
+    block = import_module("lz4.block")
+    return Codec(block.compress, block.decompress)
+
+
+def _zlib() -> Codec:
+    return Codec(partial(zlib.compress, level=1), zlib.decompress)
+
+
+#: The values of ``DOCUMENT_CACHE_COMPRESSION``, and how to make their codec.
+CODECS: dict[str, Callable[[], Codec]] = {"lz4": _lz4, "zlib": _zlib}
+
+
+@cache
+def codec(name: str) -> Codec:
+    """The codec called ``name`` (lz4's module is imported on first use)."""
+    return CODECS[name]()
+
+
+def _codec_of(alias: str) -> Codec | None:
+    """How documents are compressed in ``alias``: the shared cache's codec; the near copy none."""
+    compression = app_settings.DOCUMENT_CACHE_COMPRESSION
+    if compression is None or alias != app_settings.DOCUMENT_CACHE:
+        return None
+    return codec(compression)
+
+
 def document_key(user_pk: object, etag: str) -> str:
-    """The cache key of the document a listener's ETag names."""
-    return f"{PREFIX}{user_pk}:{etag.strip(chr(34))}"
+    """The cache key of the document a listener's ETag names (and of its compression)."""
+    compression = app_settings.DOCUMENT_CACHE_COMPRESSION
+    scheme = f"{compression}:" if compression else ""
+    return f"{PREFIX}{scheme}{user_pk}:{etag.strip(chr(34))}"
 
 
 def document_caches() -> tuple[str, ...]:
@@ -88,15 +133,24 @@ def cached_document(key: str) -> bytes | None:
         if not cache_available(alias):
             continue
         try:
+            coder = _codec_of(alias)
             body = caches[alias].get(key)
         except Exception:
             cache_failed(alias, "documents are read from the database")
             continue
         cache_succeeded(alias)
-        if isinstance(body, bytes):
-            if position:
-                _keep(aliases[:position], key, body)
-            return body
+        if not isinstance(body, bytes):
+            continue
+        if coder is not None:
+            try:
+                body = coder.decompress(body)
+            except Exception:
+                # Not a document this release wrote: read it again, and overwrite it.
+                logger.warning("Cache %r holds an unreadable document under %r.", alias, key)
+                return None
+        if position:
+            _keep(aliases[:position], key, body)
+        return body
     return None
 
 
@@ -113,7 +167,9 @@ def _keep(aliases: tuple[str, ...], key: str, body: bytes) -> None:
         if not cache_available(alias):
             continue
         try:
-            caches[alias].set(key, body, timeout=timeout)
+            coder = _codec_of(alias)
+            value = body if coder is None else coder.compress(body)
+            caches[alias].set(key, value, timeout=timeout)
         except Exception:
             cache_failed(alias, "documents are read from the database")
             continue

@@ -26,6 +26,7 @@ import itertools
 import json
 import math
 import multiprocessing
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +49,8 @@ THINK = 0.02
 BASELINE = 15.0
 #: Seconds the POSTing holders run before and after each operation.
 MARGIN = 0.3
+#: Seconds to wait after flushing the disk, before a phase starts.
+SETTLE = 1.0
 TARGET = 0.3
 #: How often the lock watcher polls pg_stat_activity (seconds).
 LOCK_POLL = 0.002
@@ -209,6 +212,17 @@ def analyze() -> None:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
         cursor.execute("CHECKPOINT")
+
+
+def settle() -> None:
+    """Before a phase: the last one's writes on disk (PostgreSQL's and the system's), so
+    that their flush does not land in this phase's measurement."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+    os.sync()
+    time.sleep(SETTLE)
 
 
 # POSTing holders ------------------------------------------------------------------------
@@ -428,6 +442,7 @@ def posting(url: str, holders: Holders, same_items: list[str]) -> Iterator[Posti
     plans += [
         ("same", posters[OTHER_POSTERS + k], same_items[k], False) for k in range(SAME_POSTERS)
     ]
+    settle()
     connections.close_all()
     run = Posting()
     workers: list[Worker] = []

@@ -29,3 +29,42 @@ def test_migrations_ship_with_the_package() -> None:
     assert apps.get_app_config("dch_favourites").default_auto_field == (
         "django.db.models.BigAutoField"
     )
+
+
+def newest_first_indexes() -> dict[str, str]:
+    """The listener's newest-first indexes of the favourites table: name -> definition."""
+    from django.db import connection
+
+    from dch_favourites.models import Favourite
+
+    table = Favourite._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table]
+            )
+            found = dict(cursor.fetchall())
+        else:
+            constraints = connection.introspection.get_constraints(cursor, table)
+            found = {name: ", ".join(info["columns"]) for name, info in constraints.items()}
+    return {name: sql for name, sql in found.items() if name.startswith("dch_fav_user_newest")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_newest_first_index_carries_the_item_and_migrates_both_ways() -> None:
+    from django.db import connection
+
+    def expect(name: str, included: bool) -> None:
+        [(found, definition)] = newest_first_indexes().items()
+        assert found == name
+        if connection.vendor == "postgresql":
+            assert ("INCLUDE (item_id)" in definition) is included
+            assert "(user_id, added DESC, id DESC)" in definition
+
+    expect("dch_fav_user_newest_item", included=True)
+    try:
+        call_command("migrate", "dch_favourites", "0004", verbosity=0)
+        expect("dch_fav_user_newest_idx", included=False)
+    finally:
+        call_command("migrate", "dch_favourites", verbosity=0)
+    expect("dch_fav_user_newest_item", included=True)

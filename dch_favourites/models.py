@@ -523,11 +523,9 @@ class Favourite(models.Model):
             models.UniqueConstraint(fields=["user", "item"], name="dch_fav_unique_user_item"),
         ]
         indexes = [
-            # A listener's list, newest first, from the index alone (on PostgreSQL, which
-            # keeps item_id in it): one listener's rows lie scattered over the table.
-            models.Index(
-                fields=["user", "-added", "-id"], include=["item"], name="dch_fav_user_newest_item"
-            ),
+            # A listener's list, newest first, from the index alone (item_id last: the
+            # order is decided before it): one listener's rows lie scattered over the table.
+            models.Index(fields=["user", "-added", "-id", "item"], name="dch_fav_user_newest_item"),
             models.Index(fields=["item", "added"], name="dch_fav_item_added_idx"),
             # The admin's newest-first list and the "most favourited" period scan.
             models.Index(fields=["-added", "-id"], name="dch_fav_newest_idx"),

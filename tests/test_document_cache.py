@@ -519,7 +519,8 @@ def test_an_unreadable_shared_copy_is_a_miss_and_is_replaced(
 def test_a_codec_that_cannot_be_loaded_degrades_to_the_database(
     api: Any, films: Any, settings: Any, monkeypatch: Any, caplog: Any
 ) -> None:
-    """lz4 missing where the system check did not run (gunicorn runs none): still 200s."""
+    """lz4 missing where the system check did not run (gunicorn runs none): still 200s,
+    the documents kept out of the shared cache, and the cache not taken for down."""
     from dch_favourites.api.cache import codec
 
     settings.DCH_FAVOURITES = {
@@ -540,3 +541,7 @@ def test_a_codec_that_cannot_be_loaded_degrades_to_the_database(
         codec.cache_clear()
     assert "unavailable" in caplog.text
     assert stored(answered) is None  # nothing stored that the codec could not write
+    # Not taken for a cache outage: the cache stays in use for the throttle.
+    assert "Cache 'default' unavailable" not in caplog.text
+    assert [r for r in caplog.records if "Compression 'lz4' unavailable" in r.getMessage()]
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1

@@ -42,6 +42,9 @@ PREFIX = "dch_favourites:document:"
 #: Cache alias -> the monotonic time until which this process leaves it alone.
 _failed_until: dict[str, float] = {}
 
+#: ``DOCUMENT_CACHE_COMPRESSION`` values whose codec this process could not load.
+_unloadable: set[str] = set()
+
 
 def cache_available(alias: str) -> bool:
     """Whether to use the cache ``alias`` now: not within its retry delay after a failure."""
@@ -66,6 +69,7 @@ def cache_succeeded(alias: str) -> None:
 def _forget_failures(*, setting: str, **kwargs: Any) -> None:
     if setting in ("CACHES", SETTINGS_NAME):
         _failed_until.clear()
+        _unloadable.clear()
 
 
 class Codec(NamedTuple):
@@ -95,11 +99,40 @@ def codec(name: str) -> Codec:
 
 
 def _codec_of(alias: str) -> Codec | None:
-    """How documents are compressed in ``alias``: the shared cache's codec; the near copy none."""
+    """How documents are compressed in ``alias``: the shared cache's codec; the near copy none.
+
+    Only for the aliases :func:`document_caches` gives, whose codec has loaded.
+    """
     compression = app_settings.DOCUMENT_CACHE_COMPRESSION
     if compression is None or alias != app_settings.DOCUMENT_CACHE:
         return None
     return codec(compression)
+
+
+def _codec_loads() -> bool:
+    """Whether the shared cache's codec (if any) can be loaded; logged once if not.
+
+    Not a cache failure: the cache stays in use for everything else (the throttle), and
+    the documents keep to the near copy. The system check ``E021`` reports it too, where
+    checks run.
+    """
+    compression = app_settings.DOCUMENT_CACHE_COMPRESSION
+    if compression is None:
+        return True
+    if compression in _unloadable:
+        return False
+    try:
+        codec(compression)
+    except ImportError as error:
+        _unloadable.add(compression)
+        logger.error(
+            "Compression %r unavailable (%s): documents are not kept in cache %r.",
+            compression,
+            error,
+            app_settings.DOCUMENT_CACHE,
+        )
+        return False
+    return True
 
 
 def document_key(user_pk: object, etag: str) -> str:
@@ -115,12 +148,17 @@ def document_caches() -> tuple[str, ...]:
     ``DOCUMENT_NEAR_CACHE`` (a worker's own memory) before ``DOCUMENT_CACHE`` (shared by
     the workers, Redis). A key names one body for good, so a near copy needs no
     invalidation: it is exactly what the shared cache holds, or held, under that key.
+    The shared cache is left out while its compression codec cannot be loaded.
     """
     shared = app_settings.DOCUMENT_CACHE
     if shared is None:
         return ()
     near = app_settings.DOCUMENT_NEAR_CACHE
-    return (near, shared) if near and near != shared else (shared,)
+    if near == shared:
+        near = None
+    if not _codec_loads():
+        return (near,) if near else ()
+    return (near, shared) if near else (shared,)
 
 
 def cached_document(key: str) -> bytes | None:
@@ -132,8 +170,8 @@ def cached_document(key: str) -> bytes | None:
     for position, alias in enumerate(aliases):
         if not cache_available(alias):
             continue
+        coder = _codec_of(alias)
         try:
-            coder = _codec_of(alias)
             body = caches[alias].get(key)
         except Exception:
             cache_failed(alias, "documents are read from the database")
@@ -166,8 +204,8 @@ def _keep(aliases: tuple[str, ...], key: str, body: bytes) -> None:
     for alias in aliases:
         if not cache_available(alias):
             continue
+        coder = _codec_of(alias)
         try:
-            coder = _codec_of(alias)
             value = body if coder is None else coder.compress(body)
             caches[alias].set(key, value, timeout=timeout)
         except Exception:

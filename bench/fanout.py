@@ -205,13 +205,12 @@ def give_tokens(holders: Holders) -> None:
 
 
 def analyze() -> None:
-    """Statistics for the planner, and a checkpoint so the fill's writes are not flushed
-    while an operation is being measured."""
+    """Statistics for the planner (the fill's writes are flushed by :func:`settle`, before
+    the first phase)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-        cursor.execute("CHECKPOINT")
 
 
 def settle() -> None:

@@ -424,6 +424,15 @@ def stored(response: Any, alias: str = "default") -> Any:
     return caches[alias].get(document_key(response.wsgi_request.user.pk, response["ETag"]))
 
 
+def compress_shared_copies(settings: Any, compression: str) -> None:
+    """Documents in the default cache alone (no near copy), compressed with ``compression``."""
+    settings.DCH_FAVOURITES = {
+        **settings.DCH_FAVOURITES,
+        "DOCUMENT_NEAR_CACHE": None,
+        "DOCUMENT_CACHE_COMPRESSION": compression,
+    }
+
+
 @pytest.mark.parametrize("compression", ["lz4", "zlib"])
 def test_the_shared_copy_is_compressed_and_served_as_rendered(
     api: Any, films: Any, settings: Any, compression: str, django_assert_num_queries: Any
@@ -432,11 +441,7 @@ def test_the_shared_copy_is_compressed_and_served_as_rendered(
     key that names the codec; the near copy as it is; the answer is the same bytes."""
     from dch_favourites.api.cache import codec, document_key
 
-    settings.DCH_FAVOURITES = {
-        **settings.DCH_FAVOURITES,
-        "DOCUMENT_NEAR_CACHE": None,
-        "DOCUMENT_CACHE_COMPRESSION": compression,
-    }
+    compress_shared_copies(settings, compression)
     add_favourites(api.user, ["301", "302"])
     first = api.get()  # a miss: rendered, stored compressed
     key = document_key(api.user.pk, first["ETag"])
@@ -496,11 +501,7 @@ def test_an_unreadable_shared_copy_is_a_miss_and_is_replaced(
 ) -> None:
     from dch_favourites.api.cache import codec, document_key
 
-    settings.DCH_FAVOURITES = {
-        **settings.DCH_FAVOURITES,
-        "DOCUMENT_NEAR_CACHE": None,
-        "DOCUMENT_CACHE_COMPRESSION": "lz4",
-    }
+    compress_shared_copies(settings, "lz4")
     add_favourites(api.user, ["301"])
     first = api.get()
     key = document_key(api.user.pk, first["ETag"])
@@ -523,11 +524,7 @@ def test_a_codec_that_cannot_be_loaded_degrades_to_the_database(
     the documents kept out of the shared cache, and the cache not taken for down."""
     from dch_favourites.api.cache import codec
 
-    settings.DCH_FAVOURITES = {
-        **settings.DCH_FAVOURITES,
-        "DOCUMENT_NEAR_CACHE": None,
-        "DOCUMENT_CACHE_COMPRESSION": "lz4",
-    }
+    compress_shared_copies(settings, "lz4")
     add_favourites(api.user, ["301"])
     codec.cache_clear()
     monkeypatch.setitem(sys.modules, "lz4.block", None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,34 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     for item in items:
         if "postgresql" in item.keywords and not on_postgres:
             item.add_marker(skip)
+
+
+def server_threads_left(grace: float = 5.0) -> list[str]:
+    """Request threads of a test server (live or threaded) still alive after ``grace`` s."""
+    deadline = time.monotonic() + grace
+    while True:
+        left = [t.name for t in threading.enumerate() if "process_request_thread" in t.name]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    # A request thread left waiting on a kept-alive connection wakes up at interpreter
+    # exit, when the client's socket is collected, and Python aborts if it writes to
+    # stderr then (CI saw exit -6 after every test had passed). Clients close their
+    # sessions and the threaded server joins its threads; this holds them to it.
+    left = server_threads_left()
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(
+                f"test server threads outlived the tests: {', '.join(left)} "
+                "(a client left a kept-alive connection open)",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 class ApiClient:

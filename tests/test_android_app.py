@@ -6,6 +6,7 @@ a JSON add, a JSON remove, the device disconnected in the admin, then 401.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,7 +29,15 @@ APP_HEADERS = {
 LEGACY_401 = {"message": "A Token was not found in the TokenStorage."}
 
 
-def test_android_sequence(live_server: Any) -> None:
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """The app's HTTP client; closed after the test, so no kept-alive connection lingers."""
+    with requests.Session() as session:
+        session.headers.update(APP_HEADERS)
+        yield session
+
+
+def test_android_sequence(live_server: Any, http: requests.Session) -> None:
     base = f"{live_server.url}/v2"
     app = SignInApplicationFactory(client_id="dch.android", name="DCH Android")
     listener = UserFactory(
@@ -36,8 +45,6 @@ def test_android_sequence(live_server: Any) -> None:
     )
     CatalogueItemFactory(id="301")
     CatalogueItemFactory(id="302")
-    http = requests.Session()
-    http.headers.update(APP_HEADERS)
 
     device = http.post(
         f"{base}/oauth2/token",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ CLIENT_ID, CLIENT_SECRET = "tv-app", "tv-app-secret"
 
 
 @pytest.fixture
-def session(live_server: Any, monkeypatch: Any) -> OAuth2Session:
+def session(live_server: Any, monkeypatch: Any) -> Iterator[OAuth2Session]:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the live server speaks plain HTTP
     UserFactory(username="listener", password="listener-password")
     Application.objects.create(
@@ -40,7 +41,8 @@ def session(live_server: Any, monkeypatch: Any) -> OAuth2Session:
     )
     assert token["token_type"] == "Bearer"
     assert set(token["scope"]) == {"read", "write"}
-    return session
+    with session:  # closed after the test, so no kept-alive connection lingers
+        yield session
 
 
 def test_client_app_lists_adds_and_deletes(live_server: Any, session: OAuth2Session) -> None:

@@ -9,6 +9,7 @@ README says.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,6 +43,17 @@ def local_extractor(base: str) -> type[DigitalConcertHallIE]:
     return LocalDigitalConcertHallIE
 
 
+#: The YoutubeDL instances a test opened, closed after it (their kept-alive connections).
+OPENED: list[YoutubeDL] = []
+
+
+@pytest.fixture(autouse=True)
+def close_downloaders() -> Iterator[None]:
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
 def signed_in(base: str, username: str, password: str) -> Any:
     """The extractor after its login step (``--username ... --password ...``)."""
     ydl = YoutubeDL(
@@ -53,6 +65,7 @@ def signed_in(base: str, username: str, password: str) -> Any:
             "no_warnings": True,
         }
     )
+    OPENED.append(ydl)
     extractor = local_extractor(base)(ydl)
     extractor.initialize()
     return extractor

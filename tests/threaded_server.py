@@ -11,9 +11,10 @@ a 30 s busy timeout), since an in-memory database cannot be opened twice.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -32,22 +33,46 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 class ThreadedServer(ThreadedWSGIServer):
-    """Django's threaded WSGI server; each request thread may get a connection of its own."""
+    """Django's threaded WSGI server; each request thread may get a connection of its own.
+
+    No request thread outlives the server: ``server_close`` wakes every thread still
+    waiting on a kept-alive connection and joins them all. A daemon thread left behind
+    wakes up at interpreter exit, when a client's socket is collected, and Python aborts
+    if it writes to stderr then.
+    """
 
     # Dozens of clients connect at the same instant.
     request_queue_size = 128
-    daemon_threads = True
+    daemon_threads = False
+    block_on_close = True
 
     def __init__(self, connection_factory: ConnectionFactory | None) -> None:
         super().__init__(("127.0.0.1", 0), _QuietRequestHandler, allow_reuse_address=False)
         self.set_app(WSGIHandler())
         self.connection_factory = connection_factory
+        self.open_requests: set[socket.socket] = set()
+        self.open_requests_lock = threading.Lock()
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
-        if self.connection_factory is not None:
-            connections[DEFAULT_DB_ALIAS] = self.connection_factory()
-        # The base class closes this thread's connections when the request is done.
-        super().process_request_thread(request, client_address)
+        with self.open_requests_lock:
+            self.open_requests.add(request)
+        try:
+            if self.connection_factory is not None:
+                connections[DEFAULT_DB_ALIAS] = self.connection_factory()
+            # The base class closes this thread's connections when the request is done.
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.open_requests_lock:
+                self.open_requests.discard(request)
+
+    def server_close(self) -> None:
+        with self.open_requests_lock:
+            waiting = list(self.open_requests)
+        for request in waiting:
+            # A thread reading the next request of a kept-alive connection sees its end.
+            with suppress(OSError):
+                request.shutdown(socket.SHUT_RD)
+        super().server_close()  # joins the request threads (block_on_close)
 
 
 @contextmanager

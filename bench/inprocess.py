@@ -30,8 +30,6 @@ class SizeResult:
     body_bytes: int
     timings: dict[str, Timings]
     queries: dict[str, list[int]]
-    #: Microseconds of a miss's own cache work (lookup, store), timed in the miss rounds.
-    cache_work: float | None = None
 
 
 def check_bodies(client: Client, listener: Listener) -> int:
@@ -178,5 +176,4 @@ def measure(client: Client, listener: Listener, rounds: int) -> SizeResult:
             "POST delete": delete,
         },
         queries,
-        miss_timings.median(CACHE_WORK) if CACHE_WORK in miss_timings.samples else None,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save, pre_delete
@@ -17,18 +15,13 @@ class DchFavouritesConfig(AppConfig):
     verbose_name = _("DCH favourites")
     default_auto_field = "django.db.models.BigAutoField"
 
-    #: :mod:`dch_favourites.services`, which the models' write doors call (set in ready()).
-    write_path: ModuleType
-
     def ready(self) -> None:
-        # Imported here, once the models are loaded: services builds on them, and the
-        # models reach services only through this config.
+        # Imported here, once the models are loaded: services builds on them.
         from dch_favourites import checks, services
         from dch_favourites.models import CatalogueItem, CatalogueItemTranslation
         from dch_favourites.oauth2 import checks as oauth2_checks
 
         del checks, oauth2_checks  # imported for their @register side effect
-        self.write_path = services
         uid = "dch_favourites."
         post_save.connect(
             services.catalogue_item_saved, sender=CatalogueItem, dispatch_uid=uid + "item_saved"

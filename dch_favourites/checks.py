@@ -10,7 +10,6 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from dch_favourites.api.cache import CODECS, codec
 from dch_favourites.conf import DEFAULTS, REMOVED, SETTINGS_NAME, app_settings
 
 #: Cache backends whose data lives in one process: each worker would count on its own.
@@ -112,7 +111,6 @@ def check_settings(
     for number, key, nullable in (
         (14, "THROTTLE_CACHE", False),
         (15, "DOCUMENT_CACHE", True),
-        (17, "DOCUMENT_NEAR_CACHE", True),
     ):
         alias = s[key]
         if (alias is None and nullable) or (isinstance(alias, str) and alias in settings.CACHES):
@@ -133,45 +131,6 @@ def check_settings(
                 f"Seconds; default: {DEFAULTS['DOCUMENT_CACHE_TIMEOUT']}.",
             )
         )
-    compression = s["DOCUMENT_CACHE_COMPRESSION"]
-    if compression is not None and (not isinstance(compression, str) or compression not in CODECS):
-        errors.append(
-            _error(
-                20,
-                f"{SETTINGS_NAME}['DOCUMENT_CACHE_COMPRESSION'] must be one of "
-                f"{', '.join(map(repr, CODECS))}, or None.",
-                "Default: None (documents are kept as they are); 'lz4' needs the lz4 package.",
-            )
-        )
-    elif compression is not None:
-        try:
-            codec(compression)
-        except ImportError as error:
-            errors.append(
-                _error(
-                    21,
-                    f"{SETTINGS_NAME}['DOCUMENT_CACHE_COMPRESSION'] is {compression!r}, "
-                    f"which cannot be loaded: {error}.",
-                    "pip install 'dch-favourites[lz4]', or choose 'zlib' or None.",
-                )
-            )
-    retry = s["CACHE_RETRY_AFTER"]
-    if isinstance(retry, bool) or not isinstance(retry, int | float) or not 0 <= retry < 1e9:
-        errors.append(
-            _error(
-                18,
-                f"{SETTINGS_NAME}['CACHE_RETRY_AFTER'] must be a number of seconds, 0 or more.",
-                f"Default: {DEFAULTS['CACHE_RETRY_AFTER']}; 0 tries a failed cache every time.",
-            )
-        )
-    if not isinstance(s["PREPARED_STATEMENTS"], bool):
-        errors.append(
-            _error(
-                19,
-                f"{SETTINGS_NAME}['PREPARED_STATEMENTS'] must be True or False.",
-                "Default: True; False sends the read path's statements unprepared.",
-            )
-        )
     if not isinstance(s["ITEM_ENDPOINT_PUBLIC"], bool):
         errors.append(
             _error(
@@ -185,8 +144,7 @@ def check_settings(
             _error(
                 13,
                 f"{SETTINGS_NAME}['{key}'] is no longer read.",
-                f"The scope comes from django-oauth-toolkit: set {REMOVED[key]} instead, "
-                f"and remove {key} from {SETTINGS_NAME}.",
+                f"{REMOVED[key]} and remove {key} from {SETTINGS_NAME}.",
             )
         )
     return errors

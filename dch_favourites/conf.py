@@ -38,29 +38,25 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_CACHE": "default",
     # The cache alias that keeps rendered favourites documents; None switches it off.
     "DOCUMENT_CACHE": "default",
-    # A per-process cache alias (LocMemCache) consulted before DOCUMENT_CACHE; None: none.
-    # A key names one body for good, so a copy in a worker's memory is never stale.
-    "DOCUMENT_NEAR_CACHE": None,
-    # How DOCUMENT_CACHE's copies are compressed: "lz4" (the lz4 package), "zlib", or None.
-    "DOCUMENT_CACHE_COMPRESSION": None,
     # How long a rendered document is kept, in seconds (a new version makes a new key).
     "DOCUMENT_CACHE_TIMEOUT": 24 * 3600,
-    # Seconds a cache that failed (Redis down or hanging) is left alone by this process,
-    # the document cache and the throttle skipping it meanwhile; 0 tries it every time.
-    "CACHE_RETRY_AFTER": 5,
-    # Whether the read path's statements are prepared once per PostgreSQL connection (not
-    # inside transactions; switched off by itself where sessions do not keep them).
-    "PREPARED_STATEMENTS": True,
     # Largest request body the POST accepts, in bytes.
     "MAX_BODY_SIZE": 16384,
     # Whether GET <API_BASE_URL>/<type>/<id> may be read without a token.
     "ITEM_ENDPOINT_PUBLIC": True,
 }
 
-#: Keys of earlier releases, and what replaces them (reported by a system check).
+#: Keys of earlier releases, and what to do instead (reported by a system check).
 REMOVED = {
-    "READ_SCOPE": 'OAUTH2_PROVIDER["READ_SCOPE"]',
-    "WRITE_SCOPE": 'OAUTH2_PROVIDER["WRITE_SCOPE"]',
+    "READ_SCOPE": 'The scope comes from django-oauth-toolkit: set OAUTH2_PROVIDER["READ_SCOPE"] '
+    "instead,",
+    "WRITE_SCOPE": "The scope comes from django-oauth-toolkit: set "
+    'OAUTH2_PROVIDER["WRITE_SCOPE"] instead,',
+    "DOCUMENT_NEAR_CACHE": "Documents are kept in DOCUMENT_CACHE alone:",
+    "DOCUMENT_CACHE_COMPRESSION": "Documents are kept as rendered:",
+    "CACHE_RETRY_AFTER": "Give the cache a short socket_timeout in CACHES instead,",
+    "PREPARED_STATEMENTS": "psycopg prepares statements itself with "
+    'DATABASES[...]["OPTIONS"]["server_side_binding"] = True;',
 }
 
 
@@ -121,26 +117,8 @@ class AppSettings:
         return alias if isinstance(alias, str) else None
 
     @property
-    def DOCUMENT_NEAR_CACHE(self) -> str | None:
-        alias = self.as_dict()["DOCUMENT_NEAR_CACHE"]
-        return alias if isinstance(alias, str) else None
-
-    @property
-    def DOCUMENT_CACHE_COMPRESSION(self) -> str | None:
-        name = self.as_dict()["DOCUMENT_CACHE_COMPRESSION"]
-        return name if isinstance(name, str) else None
-
-    @property
     def DOCUMENT_CACHE_TIMEOUT(self) -> int:
         return int(self.as_dict()["DOCUMENT_CACHE_TIMEOUT"])
-
-    @property
-    def CACHE_RETRY_AFTER(self) -> float:
-        return float(self.as_dict()["CACHE_RETRY_AFTER"])
-
-    @property
-    def PREPARED_STATEMENTS(self) -> bool:
-        return bool(self.as_dict()["PREPARED_STATEMENTS"])
 
     @property
     def MAX_BODY_SIZE(self) -> int:

@@ -34,6 +34,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from dch_favourites.conf import app_settings
+from dch_favourites.documents import catalogue_clock, document_updated
 from dch_favourites.exceptions import AlreadyListed, FavouritesError, ListFull, UnknownItems
 from dch_favourites.models import (
     CATALOGUE_STATE_ID,
@@ -45,7 +46,6 @@ from dch_favourites.models import (
     FavouriteListState,
     ItemType,
     default_manager,
-    document_updated,
 )
 from dch_favourites.signals import favourite_added, favourite_removed
 
@@ -520,101 +520,16 @@ class LockedState:
     catalogue_updated_now: int
 
 
-@dataclass(frozen=True)
-class WriteStatements:
-    """The write path's statements on one database, in SQL built once from ``_meta``.
-
-    They run on every change of a list; built and compiled by the ORM they would cost more
-    than running them. Plain SQL every backend speaks: row locks only where the backend
-    has them (``features.has_select_for_update``).
-    """
-
-    #: The states of listeners (one or many), with the catalogue's clock, locked in key order.
-    lock_states: str
-    list_length: str
-    listed_of: str
-    bump: str
-    #: Up to N holders of an item.
-    holders: str
-
-    @classmethod
-    def build(cls, db: str) -> WriteStatements:
-        connection = connections[db]
-        quote = connection.ops.quote_name
-
-        def column(model: type[models.Model], name: str) -> str:
-            return _column(connection, model, name)
-
-        states = quote(FavouriteListState._meta.db_table)
-        catalogue = quote(CatalogueState._meta.db_table)
-        favourites = quote(Favourite._meta.db_table)
-        state_user = column(FavouriteListState, "user")
-        version, updated, catalogue_version = (
-            column(FavouriteListState, name) for name in ("version", "updated", "catalogue_version")
-        )
-        features = connection.features
-        lock = ""
-        if features.has_select_for_update:
-            lock = " FOR UPDATE OF s" if features.has_select_for_update_of else " FOR UPDATE"
-        favourite_user, favourite_item = column(Favourite, "user"), column(Favourite, "item")
-        return cls(
-            lock_states=(
-                f"SELECT s.{state_user}, s.{version}, s.{updated}, s.{catalogue_version}, "
-                f"c.{column(CatalogueState, 'version')}, c.{column(CatalogueState, 'updated')} "
-                f"FROM {states} s LEFT JOIN {catalogue} c "
-                f"ON c.{column(CatalogueState, 'id')} = {CATALOGUE_STATE_ID} "
-                f"WHERE s.{state_user} IN ({{marks}}) ORDER BY s.{state_user}{lock}"
-            ),
-            list_length=f"SELECT COUNT(*) FROM {favourites} WHERE {favourite_user} = %s",
-            listed_of=(
-                f"SELECT {favourite_item} FROM {favourites} "
-                f"WHERE {favourite_user} = %s AND {favourite_item} IN ({{marks}})"
-            ),
-            bump=(
-                f"UPDATE {states} SET {version} = %s, {updated} = %s, {catalogue_version} = %s "
-                f"WHERE {state_user} = %s"
-            ),
-            holders=(
-                f"SELECT {favourite_user} FROM {favourites} WHERE {favourite_item} = %s LIMIT %s"
-            ),
-        )
-
-
-def _column(connection: Any, model: type[models.Model], name: str) -> str:
-    """The quoted column of field ``name`` of ``model``."""
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    return str(connection.ops.quote_name(str(field.column)))
-
-
-_write_statements: dict[str, WriteStatements] = {}
-
-
-def write_statements(db: str) -> WriteStatements:
-    """:class:`WriteStatements` of database ``db``, built on first use."""
-    statements = _write_statements.get(db)
-    if statements is None:
-        statements = _write_statements[db] = WriteStatements.build(db)
-    return statements
-
-
-def _fetch(db: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connections[db].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-        return rows
-
-
 def _listed_of(user_pk: Any, item_ids: Sequence[str], db: str) -> set[str]:
     """Which of ``item_ids`` are on the listener's list."""
     if not item_ids:
         return set()
-    sql = write_statements(db).listed_of.format(marks=", ".join(["%s"] * len(item_ids)))
-    return {row[0] for row in _fetch(db, sql, [user_pk, *item_ids])}
+    listed = _rows(db).filter(user_id=user_pk, item_id__in=item_ids)
+    return set(listed.values_list("item_id", flat=True))
 
 
 def _list_length(user_pk: Any, db: str) -> int:
-    return int(_fetch(db, write_statements(db).list_length, [user_pk])[0][0])
+    return _rows(db).filter(user_id=user_pk).count()
 
 
 def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
@@ -627,6 +542,8 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
         return set()
     connection = connections[db]
     if connection.vendor == "postgresql":
+        # Raw SQL: the ORM's select_for_update() has no FOR KEY SHARE, and its FOR NO KEY
+        # UPDATE would make adds of one item, and its edits, wait for each other.
         table = connection.ops.quote_name(CatalogueItem._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -653,16 +570,18 @@ def _bump(state: LockedState, db: str) -> None:
     """One change of the list: version + 1, top-level ``updated`` strictly later.
 
     ``updated`` becomes later than the document's ``updated`` was, catalogue changes since
-    the last bump included (:func:`~dch_favourites.models.document_updated`), and the
+    the last bump included (:func:`~dch_favourites.documents.document_updated`), and the
     catalogue version they are included up to is noted. ``state`` comes from
     :func:`_lock_state`, with the catalogue's clock.
     """
-    with connections[db].cursor() as cursor:
-        cursor.execute(write_statements(db).bump, _bumped(state, now_seconds()))
+    _bumped(state, now_seconds())
+    _plain(FavouriteListState, db).filter(pk=state.user_id).update(
+        version=state.version, updated=state.updated, catalogue_version=state.catalogue_version
+    )
 
 
-def _bumped(state: LockedState, now: int) -> list[Any]:
-    """Move ``state`` one change forward (see :func:`_bump`); the bump statement's params."""
+def _bumped(state: LockedState, now: int) -> FavouriteListState:
+    """Move ``state`` one change forward (see :func:`_bump`); the row as it is then."""
     before = document_updated(
         state.version,
         state.updated,
@@ -673,7 +592,12 @@ def _bumped(state: LockedState, now: int) -> list[Any]:
     state.version += 1
     state.updated = max(now, before + 1)
     state.catalogue_version = state.catalogue_version_now
-    return [state.version, state.updated, state.catalogue_version, state.user_id]
+    return FavouriteListState(
+        user_id=state.user_id,
+        version=state.version,
+        updated=state.updated,
+        catalogue_version=state.catalogue_version,
+    )
 
 
 def _touch_parts(concert_id: str, db: str) -> int:
@@ -694,26 +618,27 @@ def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> 
     holders' POSTs naming the item wait for, stays short however many hold it. The ORM's
     cascade then finds no favourites left.
     """
-    connection = connections[db]
-    table = connection.ops.quote_name(Favourite._meta.db_table)
-    user, item = (_column(connection, Favourite, name) for name in ("user", "item"))
-    where, params = f"{item} = %s", [item_id]
+    rows = _rows(db).filter(item_id=item_id)
     if of is not None:
-        where += f" AND {user} IN ({', '.join(['%s'] * len(of))})"
-        params += list(of)
-    if connection.vendor == "postgresql":
-        holders = [
-            row[0]
-            for row in _fetch(db, f"DELETE FROM {table} WHERE {where} RETURNING {user}", params)
-        ]
-    else:
-        holders = [
-            row[0] for row in _fetch(db, f"SELECT {user} FROM {table} WHERE {where}", params)
-        ]
-        rows = _rows(db).filter(item_id=item_id)
-        (rows if of is None else rows.filter(user_id__in=list(of))).delete()
-    holders.sort()
-    return holders
+        rows = rows.filter(user_id__in=list(of))
+    connection = connections[db]
+    if connection.vendor != "postgresql":
+        holders = list(rows.values_list("user_id", flat=True))
+        rows.delete()
+        return sorted(holders)
+    # Raw SQL: the ORM's delete() cannot say which rows it deleted (RETURNING).
+    quote = connection.ops.quote_name
+    meta = Favourite._meta
+    user, item = (
+        quote(str(getattr(meta.get_field(name), "column", name))) for name in ("user", "item")
+    )
+    where, params = f"{item} = %s", list[Any]([item_id])
+    if of is not None:
+        where += f" AND {user} = ANY(%s)"
+        params.append(list(of))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {quote(meta.db_table)} WHERE {where} RETURNING {user}", params)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def _release_holders(item_id: str, batch_size: int, db: str) -> int:
@@ -724,9 +649,13 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
     favourite of the item is deleted and each list that lost it is bumped. Returns how
     many holders were found: fewer than ``batch_size`` means none is left.
     """
-    statements = write_statements(db)
     with transaction.atomic(using=db):
-        holders = [row[0] for row in _fetch(db, statements.holders, [item_id, batch_size])]
+        holders = list(
+            _rows(db)
+            .filter(item_id=item_id)
+            .order_by()
+            .values_list("user_id", flat=True)[:batch_size]
+        )
         if not holders:
             return 0
         states = _lock_states(holders, db)
@@ -734,24 +663,40 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
         now = now_seconds()
         bumps = [_bumped(states[user_id], now) for user_id in holders if user_id in removed]
         if bumps:
-            with connections[db].cursor() as cursor:
-                cursor.executemany(statements.bump, bumps)
+            FavouriteListState.objects.using(db).bulk_update(
+                bumps, ["version", "updated", "catalogue_version"]
+            )
             released = sorted(removed)
             transaction.on_commit(lambda: _tell_holders(released, item_id, db), using=db)
     return len(holders)
 
 
 def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, LockedState]:
-    """The list states of ``user_ids`` (created where missing), locked in key order."""
-    sql = write_statements(db).lock_states.format(marks=", ".join(["%s"] * len(user_ids)))
-    found = _fetch(db, sql, list(user_ids))
+    """The list states of ``user_ids`` (created where missing), locked in key order.
+
+    The catalogue's clock is read in the same statement, for :func:`_bump`.
+    """
+    states = _plain(FavouriteListState, db).filter(user_id__in=list(user_ids))
+    features = connections[db].features
+    if features.has_select_for_update:
+        of = ("self",) if features.has_select_for_update_of else ()
+        states = states.select_for_update(of=of)
+    locked = states.order_by("user_id").values_list(
+        "user_id",
+        "version",
+        "updated",
+        "catalogue_version",
+        catalogue_clock("version"),
+        catalogue_clock("updated"),
+    )
+    found = list(locked)
     if len(found) < len(user_ids):
         known = {row[0] for row in found}
         FavouriteListState.objects.using(db).bulk_create(
             [FavouriteListState(user_id=user_id) for user_id in user_ids if user_id not in known],
             ignore_conflicts=True,
         )
-        found = _fetch(db, sql, list(user_ids))
+        found = list(locked.all())
     return {
         user_id: LockedState(user_id, version, updated, listed, now or 0, now_updated or 0)
         for user_id, version, updated, listed, now, now_updated in found

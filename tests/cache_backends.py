@@ -15,9 +15,6 @@ CACHE_BACKENDS = {
     "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": TEST_REDIS_URL},
 }
-#: The production profile: Redis shared by the workers (documents lz4-compressed in it),
-#: and each worker's own memory in front of it for documents (DOCUMENT_NEAR_CACHE).
-NEAR_CACHE = "redis+near"
 
 
 def require_redis() -> None:

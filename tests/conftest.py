@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cache_backends import CACHE_BACKENDS, NEAR_CACHE, require_redis
+from cache_backends import CACHE_BACKENDS, require_redis
 from django.db import connection
 from django.test import Client
 
@@ -161,30 +161,15 @@ def _empty_caches() -> Any:
         cache.clear()
 
 
-@pytest.fixture(params=[*sorted(CACHE_BACKENDS), NEAR_CACHE])
+@pytest.fixture(params=sorted(CACHE_BACKENDS))
 def cache_backend(request: Any, settings: Any) -> Any:
-    """Run the test once per cache backend as the default cache, empty.
-
-    "locmem", "redis", and "redis+near": the production profile, Redis (documents in it
-    lz4-compressed) with a per-process near cache for documents.
-    """
+    """Run the test once per cache backend as the default cache, empty: "locmem" and
+    "redis" (the production profile)."""
     from django.core.cache import caches
 
-    if request.param == NEAR_CACHE:
+    if request.param == "redis":
         require_redis()
-        settings.CACHES = {
-            "default": CACHE_BACKENDS["redis"],
-            "near": CACHE_BACKENDS["locmem"],
-        }
-        settings.DCH_FAVOURITES = {
-            **settings.DCH_FAVOURITES,
-            "DOCUMENT_NEAR_CACHE": "near",
-            "DOCUMENT_CACHE_COMPRESSION": "lz4",
-        }
-    else:
-        if request.param == "redis":
-            require_redis()
-        settings.CACHES = {"default": CACHE_BACKENDS[request.param]}
+    settings.CACHES = {"default": CACHE_BACKENDS[request.param]}
     configured = list(settings.CACHES)
     for alias in configured:
         caches[alias].clear()

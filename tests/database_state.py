@@ -30,10 +30,10 @@ def document_clock(user: Any, using: str = "default") -> tuple[int, int, int]:
 
     A change that the document shows moves the first or the second, and the third.
     """
-    from dch_favourites.models import document_state, document_updated
+    from dch_favourites.documents import document_state
 
     state = document_state(user.pk, using)
-    return state[0], state[3] if state[0] else 0, document_updated(*state)
+    return state.list_version, state.catalogue_version, state.updated
 
 
 def moved(before: tuple[int, int, int], after: tuple[int, int, int]) -> bool:

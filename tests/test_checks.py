@@ -109,48 +109,12 @@ BAD_VALUES: list[tuple[str, Any, Error]] = [
         ),
     ),
     (
-        "DOCUMENT_NEAR_CACHE",
-        "nowhere",
-        error(
-            17,
-            "DCH_FAVOURITES['DOCUMENT_NEAR_CACHE'] must name one of the CACHES, or be None.",
-            "Known aliases: default.",
-        ),
-    ),
-    (
-        "DOCUMENT_CACHE_COMPRESSION",
-        "gzip",
-        error(
-            20,
-            "DCH_FAVOURITES['DOCUMENT_CACHE_COMPRESSION'] must be one of 'lz4', 'zlib', or None.",
-            "Default: None (documents are kept as they are); 'lz4' needs the lz4 package.",
-        ),
-    ),
-    (
         "DOCUMENT_CACHE_TIMEOUT",
         0,
         error(
             16,
             "DCH_FAVOURITES['DOCUMENT_CACHE_TIMEOUT'] must be a positive integer.",
             "Seconds; default: 86400.",
-        ),
-    ),
-    (
-        "CACHE_RETRY_AFTER",
-        -1,
-        error(
-            18,
-            "DCH_FAVOURITES['CACHE_RETRY_AFTER'] must be a number of seconds, 0 or more.",
-            "Default: 5; 0 tries a failed cache every time.",
-        ),
-    ),
-    (
-        "PREPARED_STATEMENTS",
-        "yes",
-        error(
-            19,
-            "DCH_FAVOURITES['PREPARED_STATEMENTS'] must be True or False.",
-            "Default: True; False sends the read path's statements unprepared.",
         ),
     ),
     (
@@ -214,19 +178,29 @@ def test_e013_the_scope_keys_of_earlier_releases_name_their_replacement(key: str
     ]
 
 
-def test_e021_a_codec_whose_package_is_missing(monkeypatch: Any) -> None:
-    from dch_favourites.api.cache import codec
-
-    codec.cache_clear()
-    monkeypatch.setitem(sys.modules, "lz4.block", None)  # as if lz4 were not installed
-    try:
-        [found] = run_checks({"DOCUMENT_CACHE_COMPRESSION": "lz4"})
-    finally:
-        codec.cache_clear()
-    assert found.id == "dch_favourites.E021"
-    assert found.msg.startswith("DCH_FAVOURITES['DOCUMENT_CACHE_COMPRESSION'] is 'lz4', which")
-    assert found.hint == "pip install 'dch-favourites[lz4]', or choose 'zlib' or None."
-    assert found.is_serious()
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("DOCUMENT_NEAR_CACHE", "Documents are kept in DOCUMENT_CACHE alone:"),
+        ("DOCUMENT_CACHE_COMPRESSION", "Documents are kept as rendered:"),
+        ("CACHE_RETRY_AFTER", "Give the cache a short socket_timeout in CACHES instead,"),
+        (
+            "PREPARED_STATEMENTS",
+            'psycopg prepares statements itself with DATABASES[...]["OPTIONS"]'
+            '["server_side_binding"] = True;',
+        ),
+    ],
+)
+def test_e013_the_cache_and_statement_keys_of_earlier_releases_say_what_replaces_them(
+    key: str, hint: str
+) -> None:
+    assert run_checks({key: None}) == [
+        error(
+            13,
+            f"DCH_FAVOURITES['{key}'] is no longer read.",
+            f"{hint} and remove {key} from DCH_FAVOURITES.",
+        )
+    ]
 
 
 def test_w001_a_per_process_throttle_cache_outside_debug(settings: Any) -> None:
@@ -261,8 +235,7 @@ def test_every_bad_value_is_reported_at_once() -> None:
 
     # DEFAULT_LANGUAGE is only judged against a valid LANGUAGES.
     assert [message.id for message in found] == [
-        f"dch_favourites.E{number:03d}"
-        for number in (3, 6, 7, 8, 9, 11, 14, 15, 17, 16, 20, 18, 19, 12)
+        f"dch_favourites.E{number:03d}" for number in (3, 6, 7, 8, 9, 11, 14, 15, 16, 12)
     ]
 
 
@@ -274,11 +247,6 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("API_BASE_URL", "http://127.0.0.1:8000/v2"),
         ("API_BASE_URL", None),
         ("DOCUMENT_CACHE", None),
-        ("DOCUMENT_NEAR_CACHE", None),
-        ("DOCUMENT_NEAR_CACHE", "default"),
-        ("DOCUMENT_CACHE_COMPRESSION", None),
-        ("DOCUMENT_CACHE_COMPRESSION", "lz4"),
-        ("DOCUMENT_CACHE_COMPRESSION", "zlib"),
         ("THROTTLE_CACHE", "default"),
         ("MAX_IDS_PER_REQUEST", 1),
         ("LANGUAGES", ["de"]),
@@ -287,7 +255,6 @@ def test_every_bad_value_is_reported_at_once() -> None:
         ("WRITE_THROTTLE_RATE", "5000/day"),
         ("WRITE_THROTTLE_RATE", None),
         ("ITEM_ENDPOINT_PUBLIC", False),
-        ("PREPARED_STATEMENTS", False),
     ],
 )
 def test_good_values_pass(setting: str, value: Any) -> None:
@@ -316,12 +283,6 @@ def test_good_values_pass(setting: str, value: Any) -> None:
         ("WRITE_THROTTLE_RATE", "120"),
         ("WRITE_THROTTLE_RATE", 120),
         ("ITEM_ENDPOINT_PUBLIC", 1),
-        ("PREPARED_STATEMENTS", 1),
-        ("PREPARED_STATEMENTS", None),
-        ("CACHE_RETRY_AFTER", "5"),
-        ("CACHE_RETRY_AFTER", True),
-        ("CACHE_RETRY_AFTER", float("nan")),
-        ("CACHE_RETRY_AFTER", float("inf")),
     ],
 )
 def test_more_bad_values_are_caught(setting: str, value: Any) -> None:

@@ -7,7 +7,6 @@ then asks again with the old ETag (must not be 304) and plainly (must show the c
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -321,48 +320,27 @@ def failing_cache(settings: Any) -> Any:
     settings.DCH_FAVOURITES = {
         **settings.DCH_FAVOURITES,
         "DOCUMENT_CACHE": "broken",
-        "DOCUMENT_NEAR_CACHE": None,  # a near copy would answer before the broken cache
         "THROTTLE_CACHE": "broken",
         "WRITE_THROTTLE_RATE": "100/min",
     }
     return FailingCache
 
 
-def test_a_cache_that_failed_is_left_alone_for_a_while(
+def test_a_failed_cache_is_asked_again_and_used_once_it_is_back(
     api: Any, films: Any, failing_cache: Any, caplog: Any
 ) -> None:
-    """One failed operation per retry delay, not one per request; the outage logged once."""
     add_favourites(api.user, ["301"])
     with caplog.at_level("WARNING", logger="dch_favourites"):
-        assert ids_of(body(api.get())) == ["301"]
-        tried = failing_cache.calls
-        assert tried == 1  # the lookup failed: the store is not even tried
-        for _ in range(3):
+        for _ in range(3):  # asked on every request, answered from the database
+            before = failing_cache.calls
             assert ids_of(body(api.get())) == ["301"]
-            assert ids_of(body(api.form(action="add", id="302"))) == ["302", "301"]
-            assert ids_of(body(api.form(action="delete", id="302"))) == ["301"]
-        assert failing_cache.calls == tried  # neither the documents nor the throttle asked
-    outages = [record for record in caplog.records if "unavailable" in record.getMessage()]
-    assert len(outages) == 1
-    assert "'broken'" in outages[0].getMessage()
-
-
-def test_a_cache_is_tried_again_after_the_delay_and_its_recovery_logged(
-    api: Any, films: Any, failing_cache: Any, settings: Any, caplog: Any
-) -> None:
-    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "CACHE_RETRY_AFTER": 0}
-    add_favourites(api.user, ["301"])
-    for _ in range(3):  # no delay: asked on every request, answered from the database
-        before = failing_cache.calls
-        assert ids_of(body(api.get())) == ["301"]
-        assert failing_cache.calls > before
+            assert failing_cache.calls > before
+    assert "Cache 'broken' unavailable (cache down)" in caplog.text
     failing_cache.failing = False
-    with caplog.at_level("INFO", logger="dch_favourites"):
-        first = api.get()  # a miss, kept in the cache that is back
-        before = failing_cache.calls
-        assert api.get().content == first.content
-        assert failing_cache.calls == before + 1  # one lookup, a hit: nothing stored
-    assert "Cache 'broken' available again." in caplog.text
+    first = api.get()  # a miss, kept in the cache that is back
+    before = failing_cache.calls
+    assert api.get().content == first.content
+    assert failing_cache.calls == before + 1  # one lookup, a hit: nothing stored
 
 
 def test_the_throttle_lets_writes_through_while_its_cache_is_down(
@@ -372,173 +350,5 @@ def test_the_throttle_lets_writes_through_while_its_cache_is_down(
     for _ in range(3):
         assert api.form(action="add", id="301").status_code == 200
     failing_cache.failing = False
-    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "CACHE_RETRY_AFTER": 0}
     assert api.form(action="add", id="302").status_code == 200
     assert api.form(action="add", id="303").status_code == 429  # counting again
-
-
-def test_the_near_cache_answers_before_the_shared_one_and_is_filled_from_it(
-    api: Any, settings: Any, django_assert_num_queries: Any
-) -> None:
-    """DOCUMENT_NEAR_CACHE: a worker's own copy, never stale, since a key names one body."""
-    from django.core.cache import caches
-
-    settings.CACHES = {
-        **settings.CACHES,
-        "near-test": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "near-test",
-        },
-    }
-    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "DOCUMENT_NEAR_CACHE": "near-test"}
-    near, shared = caches["near-test"], cache
-    near.clear()
-    add_favourites(api.user, [CatalogueItemFactory(id="301", type="film").id])
-
-    first = api.get()  # a miss: kept in both
-    with django_assert_num_queries(1):  # the token's query alone
-        assert api.get().content == first.content
-    shared.clear()
-    with django_assert_num_queries(1):  # from the near copy
-        assert api.get().content == first.content
-    near.clear()
-    api.get()  # a miss again: kept in both
-    near.clear()
-    with django_assert_num_queries(1):  # from the shared cache, and copied near
-        assert api.get().content == first.content
-    shared.clear()
-    with django_assert_num_queries(1):
-        assert api.get().content == first.content
-
-    add_favourites(api.user, [CatalogueItemFactory(id="302", type="film").id])
-    assert ids_of(body(api.get())) == ["302", "301"]
-    near.clear()
-
-
-def stored(response: Any, alias: str = "default") -> Any:
-    """What the cache ``alias`` holds for the document ``response`` sent (by its ETag)."""
-    from django.core.cache import caches
-
-    from dch_favourites.api.cache import document_key
-
-    return caches[alias].get(document_key(response.wsgi_request.user.pk, response["ETag"]))
-
-
-def compress_shared_copies(settings: Any, compression: str) -> None:
-    """Documents in the default cache alone (no near copy), compressed with ``compression``."""
-    settings.DCH_FAVOURITES = {
-        **settings.DCH_FAVOURITES,
-        "DOCUMENT_NEAR_CACHE": None,
-        "DOCUMENT_CACHE_COMPRESSION": compression,
-    }
-
-
-@pytest.mark.parametrize("compression", ["lz4", "zlib"])
-def test_the_shared_copy_is_compressed_and_served_as_rendered(
-    api: Any, films: Any, settings: Any, compression: str, django_assert_num_queries: Any
-) -> None:
-    """DOCUMENT_CACHE_COMPRESSION: the shared cache keeps the document compressed, under a
-    key that names the codec; the near copy as it is; the answer is the same bytes."""
-    from dch_favourites.api.cache import codec, document_key
-
-    compress_shared_copies(settings, compression)
-    add_favourites(api.user, ["301", "302"])
-    first = api.get()  # a miss: rendered, stored compressed
-    key = document_key(api.user.pk, first["ETag"])
-    assert key.startswith(f"dch_favourites:document:{compression}:{api.user.pk}:")
-    value = stored(first)
-    assert isinstance(value, bytes)
-    assert value != first.content
-    assert len(value) < len(first.content)
-    assert codec(compression).decompress(value) == first.content
-    with django_assert_num_queries(1):  # a hit: the token's query alone
-        hit = api.get()
-    assert (hit.content, hit["ETag"], hit["Content-Type"]) == (
-        first.content,
-        first["ETag"],
-        first["Content-Type"],
-    )
-    # A POST's answer is stored the same way and is what the next GET sends.
-    added = api.form(action="add", id="303")
-    with django_assert_num_queries(1):
-        assert api.get().content == added.content
-    # Switched off: a key without a codec, so the compressed copies are never sent as is.
-    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "DOCUMENT_CACHE_COMPRESSION": None}
-    assert stored(added) is None  # not under the plain key
-    plain = api.get()
-    assert plain.content == added.content
-    assert stored(plain) == added.content
-    assert api.get().content == added.content
-
-
-def test_the_near_copy_is_kept_as_rendered(api: Any, films: Any, settings: Any) -> None:
-    from django.core.cache import caches
-
-    settings.CACHES = {
-        **settings.CACHES,
-        "near-test": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "near-compression-test",
-        },
-    }
-    settings.DCH_FAVOURITES = {
-        **settings.DCH_FAVOURITES,
-        "DOCUMENT_NEAR_CACHE": "near-test",
-        "DOCUMENT_CACHE_COMPRESSION": "lz4",
-    }
-    caches["near-test"].clear()
-    add_favourites(api.user, ["301"])
-    first = api.get()
-    assert stored(first, "near-test") == first.content != stored(first)
-    caches["near-test"].clear()
-    assert api.get().content == first.content  # from the shared copy, decompressed
-    assert stored(first, "near-test") == first.content
-    caches["near-test"].clear()
-
-
-def test_an_unreadable_shared_copy_is_a_miss_and_is_replaced(
-    api: Any, films: Any, settings: Any, caplog: Any
-) -> None:
-    from dch_favourites.api.cache import codec, document_key
-
-    compress_shared_copies(settings, "lz4")
-    add_favourites(api.user, ["301"])
-    first = api.get()
-    key = document_key(api.user.pk, first["ETag"])
-    for garbage in (b"", b"\xff\xff\xff\x7fnot lz4", first.content):
-        cache.set(key, garbage)
-        with caplog.at_level("WARNING", logger="dch_favourites"):
-            again = api.get()
-        assert (again.status_code, again.content) == (200, first.content)
-        assert "unreadable document" in caplog.text
-        caplog.clear()
-        # Read again from the database, and stored again as the codec wrote it.
-        assert stored(first) != garbage
-        assert codec("lz4").decompress(stored(first)) == first.content
-
-
-def test_a_codec_that_cannot_be_loaded_degrades_to_the_database(
-    api: Any, films: Any, settings: Any, monkeypatch: Any, caplog: Any
-) -> None:
-    """lz4 missing where the system check did not run (gunicorn runs none): still 200s,
-    the documents kept out of the shared cache, and the cache not taken for down."""
-    from dch_favourites.api.cache import codec
-
-    compress_shared_copies(settings, "lz4")
-    add_favourites(api.user, ["301"])
-    codec.cache_clear()
-    monkeypatch.setitem(sys.modules, "lz4.block", None)
-    try:
-        with caplog.at_level("WARNING", logger="dch_favourites"):
-            assert ids_of(body(api.get())) == ["301"]
-            assert ids_of(body(api.form(action="add", id="302"))) == ["302", "301"]
-            answered = api.get()
-            assert ids_of(body(answered)) == ["302", "301"]
-    finally:
-        codec.cache_clear()
-    assert "unavailable" in caplog.text
-    assert stored(answered) is None  # nothing stored that the codec could not write
-    # Not taken for a cache outage: the cache stays in use for the throttle.
-    assert "Cache 'default' unavailable" not in caplog.text
-    assert [r for r in caplog.records if "Compression 'lz4' unavailable" in r.getMessage()]
-    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1

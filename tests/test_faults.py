@@ -27,7 +27,7 @@ URL = "/v2/user/favourites"
 UNAVAILABLE = {"error": {"message": "Service temporarily unavailable."}}
 SERVER_ERROR = {"error": {"message": "Internal server error."}}
 STATE_UPDATE = 'UPDATE "dch_favourites_favouriteliststate"'
-ENTRY_ROWS = 'LEFT JOIN "dch_favourites_favourite"'
+ENTRY_ROWS = 'LEFT OUTER JOIN "dch_favourites_favourite"'
 
 
 def closed_port() -> int:

@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import NotSupportedError
 from django.db.models import F
 
-from dch_favourites.models import CatalogueItem, UnixSeconds
+from dch_favourites.documents import UnixSeconds
+from dch_favourites.models import CatalogueItem
 from dch_favourites.services import add_favourites
 from factories import CatalogueItemFactory, ConcertFactory, UserFactory, WorkFactory, ts
 

@@ -49,23 +49,14 @@ def test_redis_url_makes_redis_the_cache(monkeypatch: pytest.MonkeyPatch) -> Non
             "LOCATION": "redis://cache.internal:6379/2",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         },
-        "documents": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "dch-favourites-documents",
-            "TIMEOUT": 3600,
-            "OPTIONS": {"MAX_ENTRIES": 500},
-        },
     }
-    assert settings["DCH_FAVOURITES"]["DOCUMENT_NEAR_CACHE"] == "documents"
-    assert settings["DCH_FAVOURITES"]["DOCUMENT_CACHE_COMPRESSION"] == "lz4"
+    assert settings["DCH_FAVOURITES"] == {}
 
 
 def test_without_redis_url_the_cache_is_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     assert example_settings(monkeypatch)["CACHES"] == LOCMEM
     assert example_settings(monkeypatch, REDIS_URL="")["CACHES"] == LOCMEM
-    site = example_settings(monkeypatch)["DCH_FAVOURITES"]
-    assert "DOCUMENT_NEAR_CACHE" not in site
-    assert "DOCUMENT_CACHE_COMPRESSION" not in site
+    assert example_settings(monkeypatch)["DCH_FAVOURITES"] == {}
 
 
 def test_postgresql_in_production_uses_the_connection_pool(

@@ -1,9 +1,7 @@
 """A fixed number of queries per request, whatever the length of the list or of the POST.
 
 Inside a test every ``atomic`` block is a savepoint, so the counts below include the
-``SAVEPOINT``/``RELEASE SAVEPOINT`` pair of the service's transaction. The statements are
-counted unprepared here: on PostgreSQL a connection's first use of each read statement
-adds its ``PREPARE``, once, and the counts stay these (``tests/test_prepared.py``).
+``SAVEPOINT``/``RELEASE SAVEPOINT`` pair of the service's transaction.
 """
 
 from __future__ import annotations
@@ -15,32 +13,22 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from dch_favourites.models import (
-    CatalogueItem,
-    Favourite,
-    FavouriteListState,
-    document_rows,
-    document_rows_in_state,
-    document_state,
-)
+from dch_favourites.api.serializers import entry_plan
+from dch_favourites.documents import document_rows, document_state
+from dch_favourites.models import CatalogueItem, Favourite, FavouriteListState
 from dch_favourites.services import add_favourites
 from factories import CatalogueItemFactory, TranslationFactory, WorkFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _unprepared(settings: Any) -> None:
-    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "PREPARED_STATEMENTS": False}
-
-
-#: The token, its user and application and the state of the list and the catalogue, in one
-#: query (the app's validator); the body comes from the document cache.
-HIT_QUERIES = 1
-#: The token and the state, then the rows while the list is still in that state.
-MISS_QUERIES = 2
+#: The token with its user and application (django-oauth-toolkit's validator), then the
+#: state of the list and the catalogue; the body comes from the document cache.
+HIT_QUERIES = 2
+#: The token and the state, then the state and the rows in one statement.
+MISS_QUERIES = 3
 #: The token and the state.
-NOT_MODIFIED_QUERIES = 1
+NOT_MODIFIED_QUERIES = 2
 #: Token; savepoint; lock the items; lock the state (with the catalogue's clock); which are
 #: present; how many; insert; bump the state; the document; release.
 ADD_QUERIES = 10
@@ -144,8 +132,8 @@ def test_each_media_type_and_language_is_a_document_of_its_own(
 def test_get_of_a_listener_who_never_had_favourites(
     api: Any, django_assert_num_queries: Any
 ) -> None:
-    # No list: the token's query says so, and the empty body needs no other.
-    with django_assert_num_queries(HIT_QUERIES):
+    # No list: nothing is created; the token, the state and the (empty) rows, then cached.
+    with django_assert_num_queries(MISS_QUERIES):
         response = api.get()
     with django_assert_num_queries(HIT_QUERIES):
         again = api.get()
@@ -228,112 +216,61 @@ def test_an_add_that_changes_nothing_skips_the_writes(
     assert FavouriteListState.objects.get(user=api.user).version == version
 
 
+def rows_of(user_pk: Any, language: str | None) -> Any:
+    return document_rows(user_pk, language, entry_plan().columns, "default")
+
+
 def test_the_document_rows_answer_each_listener_and_language(make_api: Any) -> None:
-    first, second = make_api(), make_api()
+    first, second, empty = make_api(), make_api(), make_api()
     ids = catalogue(5)
     TranslationFactory(item=CatalogueItem.objects.get(pk=ids[0]), language="de", title="Titel")
-    add_favourites(first.user, ids[:3])
-    add_favourites(second.user, ids[2:])
-
-    for listener in (first.user, second.user):
-        for language in ("en", "de"):
-            state, rows = document_rows(listener.pk, language, "default")
-            assert rows == list(Favourite.objects.entries(listener.pk, language))
-            assert state == document_state(listener.pk, "default")
-    german = document_rows(first.user.pk, "de", "default")[1]
-    assert [row[0] for row in german] == ids[2::-1]
-    assert german[-1][2] == "Titel"
-    assert document_rows(first.user.pk, "en", "default")[1][-1][2] != "Titel"
-
-
-def test_the_sql_read_and_the_orm_read_agree(make_api: Any, monkeypatch: Any) -> None:
-    from dch_favourites import models
-
-    first, second, empty = make_api(), make_api(), make_api()
     concert = CatalogueItemFactory(id="900", type="concert", title="Concert")
     work = WorkFactory(id="900-1", title="Symphony", short_title="Sym")
     TranslationFactory(item=work, language="de", title="Sinfonie", short_title=None)
-    ids = catalogue(3)
-    add_favourites(first.user, [concert.id, work.id, *ids])
-    add_favourites(second.user, ids[:1])
+    add_favourites(first.user, ids[:3])
+    add_favourites(second.user, [*ids[2:], concert.id, work.id])
     add_favourites(empty.user, ids[:1])
     Favourite.objects.filter(user=empty.user).delete()
 
-    def read_all() -> list[Any]:
-        return [
-            document_rows(listener.pk, language, "default")
-            for listener in (first.user, second.user, empty.user)
-            for language in (None, "en", "de")
-        ]
-
-    by_sql = read_all()
-    monkeypatch.setattr(models, "UNIX_SECONDS_SQL", {})
-    assert read_all() == by_sql
-    german = {row[0]: row for row in by_sql[2][1]}  # the first listener, in German
-    assert (german["900-1"][2], german["900-1"][3]) == ("Sinfonie", "Sym")
-    assert german["900"][2] == "Concert"
-    assert by_sql[8] == (by_sql[8][0], [])
-
-
-def test_the_rows_in_a_state_are_read_only_while_the_list_and_catalogue_are_in_it(
-    make_api: Any,
-) -> None:
-    from dch_favourites.services import catalogue_changed, remove_favourites
-
-    listener = make_api().user
-    ids = catalogue(4)
-    add_favourites(listener, ids[:3])
-    state, rows = document_rows(listener.pk, "en", "default")
-    version, catalogue_version = state[0], state[3]
-
-    assert document_rows_in_state(listener.pk, version, catalogue_version, "en", "default") == (
-        rows
-    )
-    # A change of the list since: not these rows; the caller reads state and rows again.
-    remove_favourites(listener, ids[:1])
-    assert document_rows_in_state(listener.pk, version, catalogue_version, "en", "default") is (
-        None
-    )
-    state, rows = document_rows(listener.pk, "en", "default")
-    version = state[0]
-    assert (
-        document_rows_in_state(listener.pk, version, catalogue_version, "de", "default")
-        == (document_rows(listener.pk, "de", "default")[1])
-    )
-    # A catalogue edit since: the same.
-    catalogue_changed()
-    assert document_rows_in_state(listener.pk, version, catalogue_version, "en", "default") is (
-        None
-    )
-    # Emptied: no rows, still in its state.
-    state, _rows = document_rows(listener.pk, "en", "default")
-    remove_favourites(listener, ids)
-    state, rows = document_rows(listener.pk, "en", "default")
+    for listener in (first.user, second.user):
+        for language in ("en", "de", None):
+            state, rows = rows_of(listener.pk, language)
+            assert state == document_state(listener.pk, "default")
+            assert [row[0] for row in rows] == list(
+                Favourite.objects.filter(user=listener).values_list("item_id", flat=True)
+            )
+    columns = entry_plan().columns
+    title, short_title = columns.index("title"), columns.index("short_title")
+    german = rows_of(first.user.pk, "de")[1]
+    assert [row[0] for row in german] == ids[2::-1]
+    assert german[-1][title] == "Titel"
+    assert rows_of(first.user.pk, "en")[1][-1][title] != "Titel"
+    by_id = {row[0]: row for row in rows_of(second.user.pk, "de")[1]}
+    assert (by_id["900-1"][title], by_id["900-1"][short_title]) == ("Sinfonie", "Sym")
+    assert by_id["900"][title] == "Concert"
+    state, rows = rows_of(empty.user.pk, "de")
     assert rows == []
-    assert document_rows_in_state(listener.pk, state[0], state[3], "en", "default") == []
-    # Never had a list: the empty list, without a query.
-    stranger = make_api().user
-    assert document_rows_in_state(stranger.pk, 0, 0, "en", "default") == []
+    assert state.list_version == 2
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_change_between_the_token_and_the_rows_is_read_with_its_own_state(
     api: Any, monkeypatch: Any
 ) -> None:
-    """The list moves on after the token's query: the body and its ETag are the new ones."""
+    """The list moves on after the state's query: the body and its ETag are the new ones."""
     from dch_favourites.api import views
 
     ids = listener_with(api, 3)
-    real = views.document_rows_in_state
+    real = views.document_rows
 
     def change_first(*args: Any) -> Any:
-        monkeypatch.setattr(views, "document_rows_in_state", real)
+        monkeypatch.setattr(views, "document_rows", real)
         from dch_favourites.services import remove_favourites
 
         remove_favourites(api.user, ids[:1])
         return real(*args)
 
-    monkeypatch.setattr(views, "document_rows_in_state", change_first)
+    monkeypatch.setattr(views, "document_rows", change_first)
     cache.clear()
     response = api.get()
 

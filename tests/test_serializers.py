@@ -27,9 +27,9 @@ from dch_favourites.api.serializers import (
     FavouriteChangeSerializer,
     FavouritesDocument,
     FavouritesSerializer,
-    entry,
+    entry_plan,
 )
-from dch_favourites.models import ENTRY_COLUMNS, Favourite, FavouriteListState, ItemType
+from dch_favourites.models import Favourite, FavouriteListState, ItemType
 from dch_favourites.services import add_favourites
 from factories import CatalogueItemFactory
 
@@ -42,22 +42,31 @@ MISSING_ACTION = "Missing parameter 'action': use add or delete."
 
 
 def row(item_type: str, **values: Any) -> tuple[Any, ...]:
-    """An entry row in ENTRY_COLUMNS order."""
+    """An entry row in the columns of the entry plan."""
     columns = {
-        "entry_id": "23427-1" if item_type in ("work", "interview") else "301",
-        "entry_type": item_type,
-        "entry_title": "Title",
-        "entry_short_title": "",
-        "entry_is_free": True,
-        "entry_published": 1472720400,
-        "entry_begin": 1472229000,
-        "entry_overview": "//img.example.com/{width}x{height}/a.jpg",
-        "entry_detail": "",
-        "entry_updated": 1475074300,
+        "id": "23427-1" if item_type in ("work", "interview") else "301",
+        "type": item_type,
+        "title": "Title",
+        "short_title": "",
+        "is_free": True,
+        "published": 1472720400,
+        "begin": 1472229000,
+        "overview_image": "//img.example.com/{width}x{height}/a.jpg",
+        "detail_image": "",
+        "updated": 1475074300,
         **values,
     }
-    assert list(columns) == list(ENTRY_COLUMNS)
-    return tuple(columns.values())
+    assert sorted(columns) == sorted(entry_plan().columns)
+    return tuple(columns[name] for name in entry_plan().columns)
+
+
+def entry(values: tuple[Any, ...], base_url: str) -> dict[str, Any]:
+    return entry_plan().entries([values], base_url)[0]
+
+
+def item(values: tuple[Any, ...], **extra: Any) -> Any:
+    mapping = {**entry_plan().row_mapping(values), **extra}
+    return CatalogueItemSerializer(mapping, context={"base_url": BASE}).data
 
 
 def declared(serializer_class: type[serializers.Serializer[Any]]) -> dict[str, Any]:
@@ -92,9 +101,7 @@ def test_an_entry_has_exactly_the_declared_keys_in_order(item_type: str) -> None
 @pytest.mark.parametrize("item_type", ItemType.values)
 @pytest.mark.parametrize("favourited", [True, False])
 def test_an_item_has_exactly_the_declared_keys_in_order(item_type: str, favourited: bool) -> None:
-    data = CatalogueItemSerializer(
-        row(item_type), context={"base_url": BASE, "favourited": favourited}
-    ).data
+    data = item(row(item_type), favourited=favourited)
 
     assert json.dumps(keys(data)) == json.dumps(declared(ITEM_LAYOUTS[ENTRY_LAYOUTS[item_type]]))
     assert data["_links"] == {"self": {"href": data["href"]}}
@@ -102,7 +109,7 @@ def test_an_item_has_exactly_the_declared_keys_in_order(item_type: str, favourit
 
 
 def test_an_item_read_without_a_token_has_no_favourited_key() -> None:
-    data = CatalogueItemSerializer(row("film"), context={"base_url": BASE}).data
+    data = item(row("film"))
 
     assert "favourited" not in data
     assert list(data)[-1] == "_links"
@@ -110,11 +117,11 @@ def test_an_item_read_without_a_token_has_no_favourited_key() -> None:
 
 def test_the_fast_body_is_the_body_of_the_declared_fields() -> None:
     rows = [
-        row("work", entry_short_title="Éclat", entry_detail="//img.example.com/d.jpg"),
-        row("interview", entry_is_free=False, entry_begin=None, entry_overview=""),
+        row("work", short_title="Éclat", detail_image="//img.example.com/d.jpg"),
+        row("interview", is_free=False, begin=None, overview_image=""),
         row("film"),
-        row("playlist", entry_id="p-1"),
-        row("concert", entry_id="23427"),
+        row("playlist", id="p-1"),
+        row("concert", id="23427"),
     ]
     document = FavouritesDocument(updated=1475074300, rows=rows)
     serializer = FavouritesSerializer(document, context={"base_url": BASE})

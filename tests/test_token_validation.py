@@ -205,17 +205,32 @@ def test_a_site_validator_that_refuses_every_token_is_obeyed(client: Any, settin
     assert json.loads(response.content) == LEGACY_401
 
 
-def test_the_accepted_token_leaves_only_unjudged_fields_deferred(client: Any) -> None:
-    """The lean lookup reads what the checks need; the rest loads when first read."""
-    from dch_favourites.oauth2.bearer import DEFERRED_TOKEN_FIELDS, load_access_token
+SEEN: list[Any] = []
 
+
+class RecordingValidator(OAuth2Validator):
+    """A site's validator that also notes what the toolkit set on the oauthlib request."""
+
+    def validate_bearer_token(self, token: Any, scopes: Any, request: Any) -> bool:
+        valid = bool(super().validate_bearer_token(token, scopes, request))
+        SEEN.append((valid, request.client, request.user, request.access_token))
+        return valid
+
+
+def test_the_configured_validator_judges_and_sets_the_client_as_the_toolkit_does(
+    client: Any, settings: Any
+) -> None:
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "OAUTH2_VALIDATOR_CLASS": f"{__name__}.RecordingValidator",
+    }
     stored = AccessTokenFactory()
-    loaded = load_access_token(stored.token)
-    assert loaded is not None
-    deferred = loaded.get_deferred_fields()
-    attnames = {AccessToken._meta.get_field(name).attname for name in DEFERRED_TOKEN_FIELDS}
-    assert deferred == attnames
-    for field in AccessToken._meta.concrete_fields:
-        assert getattr(loaded, field.attname) == getattr(stored, field.attname), field.name
-    assert loaded.user == stored.user
-    assert loaded.is_valid(["read"])
+    SEEN.clear()
+
+    assert get(stored.token, client).status_code == 200
+
+    [(valid, application, user, access_token)] = SEEN
+    assert valid is True
+    assert application == stored.application
+    assert user == stored.user
+    assert access_token == stored

@@ -13,12 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import SuspiciousOperation
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
-from oauth2_provider.oauth2_backends import get_oauthlib_core
-from oauth2_provider.settings import oauth2_settings
 from rest_framework.request import Request
 
 from dch_favourites.api.errors import REALM, InvalidToken
@@ -27,39 +22,23 @@ from dch_favourites.api.errors import REALM, InvalidToken
 REFUSED = "The access token is unknown, expired or revoked."
 
 
-_cores: list[Any] = []
-
-
-def oauthlib_core() -> Any:
-    """django-oauth-toolkit's ``get_oauthlib_core()``, kept for the process."""
-    if oauth2_settings.ALWAYS_RELOAD_OAUTHLIB_CORE:
-        return get_oauthlib_core()
-    if not _cores:
-        _cores.append(get_oauthlib_core())
-    return _cores[0]
-
-
-@receiver(setting_changed)
-def _forget_oauthlib_core(*, setting: str, **kwargs: Any) -> None:
-    if setting == "OAUTH2_PROVIDER":
-        _cores.clear()
-
-
 class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
     """``Authorization: Bearer <token>``: a django-oauth-toolkit token of an active listener.
 
-    No ``Authorization`` header means no credentials (401 with a plain challenge). A token
-    the validator refuses, a token without a user (an app's device token) unless
-    :attr:`accept_device_tokens`, and a token of an inactive user are ``invalid_token``.
+    No ``Authorization`` header means no credentials (401 with a plain challenge): the app
+    looks for tokens in the header alone, which spares reading the body of every request
+    (RFC 6750 2.2 and 2.3 are optional). A token the validator refuses, a token without a
+    user (an app's device token) unless :attr:`accept_device_tokens`, and a token of an
+    inactive user are ``invalid_token``.
     """
 
     #: Whether a token without a user authenticates, as an anonymous user.
     accept_device_tokens = False
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        if "HTTP_AUTHORIZATION" not in request.META and not self.token_elsewhere(request):
+        if "HTTP_AUTHORIZATION" not in request.META:
             return None
-        found = self.verify(request)
+        found = super().authenticate(request)
         if found is None:
             error = getattr(request, "oauth2_error", None) or {}
             raise InvalidToken(str(error.get("error_description") or REFUSED))
@@ -71,32 +50,6 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
         if not user.is_active:
             raise InvalidToken("The access token does not belong to an active user.")
         return user, access_token
-
-    def verify(self, request: Request) -> tuple[Any, Any] | None:
-        """The toolkit's verdict: ``(user, token)``, or None with ``request.oauth2_error``.
-
-        What ``OAuth2Authentication.authenticate`` does, with the oauthlib core built once
-        per process, as the toolkit's own views keep theirs (rebuilt on every request when
-        ``ALWAYS_RELOAD_OAUTHLIB_CORE`` is set, and when ``OAUTH2_PROVIDER`` changes).
-        """
-        try:
-            valid, oauthlib_request = oauthlib_core().verify_request(request, scopes=[])
-        except ValueError as error:
-            if str(error) == "Invalid hex encoding in query string.":
-                raise SuspiciousOperation(error) from error
-            raise
-        if valid:
-            return oauthlib_request.user, oauthlib_request.access_token
-        setattr(request, "oauth2_error", getattr(oauthlib_request, "oauth2_error", {}))  # noqa: B010  (as the toolkit sets it)
-        return None
-
-    def token_elsewhere(self, request: Request) -> bool:
-        """Whether a token may come in the query string or a form body (RFC 6750 2.2, 2.3).
-
-        Only then is the toolkit asked without an ``Authorization`` header; the app looks
-        for tokens in the header alone, which spares reading the body of every request.
-        """
-        return False
 
     def authenticate_header(self, request: Request) -> str:
         # The challenge itself, with the refusal's reason, is built by the exception handler.

@@ -64,6 +64,13 @@ class PayloadTooLarge(exceptions.APIException):
     default_detail = gettext_lazy("Request body too large.")
 
 
+class PreconditionFailed(exceptions.APIException):
+    """412: an ``If-Match`` or ``If-Unmodified-Since`` the resource does not meet."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = gettext_lazy("The resource does not meet the request's preconditions.")
+
+
 class LengthRequired(exceptions.APIException):
     """411: a body sent without ``Content-Length`` (chunked) that the server did not read."""
 

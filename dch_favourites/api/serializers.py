@@ -1,20 +1,25 @@
-"""The favourites document and the change request, declared as DRF serializers.
+"""The favourites document, the catalogue item and the change request, as DRF serializers.
 
-The serializers declare the wire format field by field, so that drf-spectacular (and a
-reader) can see it. Which keys an entry carries depends on its type: each layout is a
-serializer of its own (:class:`EventEntrySerializer`, :class:`FilmEntrySerializer`), and
-:data:`ENTRY_LAYOUTS` says which type has which.
+The declared fields are the wire format, and the one place it is defined: they drive the
+columns the read path selects (their ``source`` names an item field or a
+:data:`~dch_favourites.documents.DERIVED_SOURCES` entry), the body, the ETag's format
+part and drf-spectacular's schema. Which keys an entry carries depends on its type: each
+layout is a serializer of its own (:class:`EventEntrySerializer`,
+:class:`FilmEntrySerializer`), and :data:`ENTRY_LAYOUTS` says which type has which.
 
-Reading is the hot path (up to ``MAX_FAVOURITES_PER_USER`` entries per answer), so the
-documents are built by :func:`entries`, one loop over the ``values_list`` rows of
-:meth:`~dch_favourites.models.FavouriteQuerySet.entry_rows`, with keys in the contract's
-order; the declared fields describe what it builds, and a test holds the two together.
+A catalogue item is serialized by DRF field by field. A list of up to
+``MAX_FAVOURITES_PER_USER`` entries is the hot path: :class:`EntryPlan` reads the same
+declared fields once and builds each entry from a row in a few dict operations; a test
+holds it to DRF's own output for every type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.utils.translation import gettext_lazy
@@ -27,6 +32,26 @@ from dch_favourites.conf import app_settings
 from dch_favourites.models import ITEM_ID_PATTERN, ItemType
 
 # The read side: the favourites document and the catalogue item.
+
+
+class HrefField(serializers.CharField):
+    """``<API base>/<type>/<id>`` of an item; needs ``base_url`` in the context."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value: Mapping[str, Any]) -> str:  # type: ignore[override]
+        return f"{self.context['base_url']}/{value['type']}/{value['id']}"
+
+
+class OptionalTextField(serializers.CharField):
+    """Text, or null when there is none (an empty value is sent as null, as the original did)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
+        return str(value) if value else None
 
 
 class PublishedDateSerializer(serializers.Serializer[Any]):
@@ -47,8 +72,8 @@ class EventDateSerializer(serializers.Serializer[Any]):
 class ImageSerializer(serializers.Serializer[Any]):
     """The item's images: URL templates with the literal placeholders ``{width}x{height}``."""
 
-    overview = serializers.CharField(allow_null=True, help_text="null when there is none.")
-    detail = serializers.CharField(allow_null=True, help_text="null when there is none.")
+    overview = OptionalTextField(source="overview_image", help_text="null when there is none.")
+    detail = OptionalTextField(source="detail_image", help_text="null when there is none.")
 
 
 class ItemTypeField(serializers.ChoiceField):
@@ -65,14 +90,14 @@ UPDATED_HELP = "Unix seconds of the item's last change."
 class EventEntrySerializer(serializers.Serializer[Any]):
     """A concert, or a work or interview of a concert: with ``short_title`` and ``date.begin``."""
 
-    href = serializers.CharField(help_text=HREF_HELP)
+    href = HrefField(help_text=HREF_HELP)
     updated = serializers.IntegerField(min_value=0, help_text=UPDATED_HELP)
     id = serializers.CharField()
     title = serializers.CharField()
-    short_title = serializers.CharField(allow_null=True, help_text="null when there is none.")
+    short_title = OptionalTextField(help_text="null when there is none.")
     is_free = serializers.BooleanField()
-    date = EventDateSerializer()
-    image = ImageSerializer()
+    date = EventDateSerializer(source="*")
+    image = ImageSerializer(source="*")
     type = ItemTypeField(
         choices=[ItemType.CONCERT.value, ItemType.WORK.value, ItemType.INTERVIEW.value]
     )
@@ -81,13 +106,13 @@ class EventEntrySerializer(serializers.Serializer[Any]):
 class FilmEntrySerializer(serializers.Serializer[Any]):
     """A film or a playlist: no ``short_title`` and no ``date.begin``, as the original sent it."""
 
-    href = serializers.CharField(help_text=HREF_HELP)
+    href = HrefField(help_text=HREF_HELP)
     updated = serializers.IntegerField(min_value=0, help_text=UPDATED_HELP)
     id = serializers.CharField()
     title = serializers.CharField()
     is_free = serializers.BooleanField()
-    date = PublishedDateSerializer()
-    image = ImageSerializer()
+    date = PublishedDateSerializer(source="*")
+    image = ImageSerializer(source="*")
     type = ItemTypeField(choices=[ItemType.FILM.value, ItemType.PLAYLIST.value])
 
 
@@ -104,88 +129,123 @@ ENTRY_LAYOUTS: dict[str, type[serializers.Serializer[Any]]] = {
     for item_type in _types_of(layout)
 }
 
-
-def _layout_flags(layout: type[serializers.Serializer[Any]]) -> tuple[bool, bool]:
-    fields = layout().fields
-    date = fields["date"]
-    assert isinstance(date, serializers.Serializer)
-    return "short_title" in fields, "begin" in date.fields
+#: Field classes whose value from the database is already what the wire carries.
+_AS_STORED = (serializers.IntegerField, serializers.ChoiceField)
+_PLAIN_TEXT = serializers.CharField
 
 
-# Per type: (has short_title, has date.begin), for the loop of `entries`.
-_LAYOUT_FLAGS = {item_type: _layout_flags(layout) for item_type, layout in ENTRY_LAYOUTS.items()}
+def _converter(field: serializers.Field[Any, Any, Any, Any]) -> Callable[[Any], Any] | None:
+    """How a stored value becomes the wire's, as ``field.to_representation`` does; None: as is."""
+    if type(field) is _PLAIN_TEXT or isinstance(field, _AS_STORED):
+        return None
+    if isinstance(field, serializers.BooleanField):
+        return bool  # SQLite's rows have 0 and 1
+    return field.to_representation
 
 
-def entries(rows: Iterable[Sequence[Any]], base_url: str) -> list[dict[str, Any]]:
-    """Favourites entries from entry rows, keys in the contract's order.
+class EntryBuilder:
+    """Builds one layout's entry (or a nested part of it) from a row of the plan's columns."""
 
-    The rows' timestamps are already integer Unix seconds (computed by the query), and
-    ``is_free`` is anything true or false (SQLite's rows have 0 and 1). One loop over plain
-    tuples: this runs for every entry of every list served.
-    """
-    layouts = _LAYOUT_FLAGS
-    built = []
-    for (
-        item_id,
-        item_type,
-        title,
-        short_title,
-        is_free,
-        published,
-        begin,
-        overview,
-        detail,
-        updated,
-    ) in rows:
-        has_short_title, has_begin = layouts[item_type]
-        href = f"{base_url}/{item_type}/{item_id}"
-        if has_short_title:
-            data: dict[str, Any] = {
-                "href": href,
-                "updated": updated,
-                "id": item_id,
-                "title": title,
-                "short_title": short_title or None,
-                "is_free": bool(is_free),
-            }
-        else:
-            data = {
-                "href": href,
-                "updated": updated,
-                "id": item_id,
-                "title": title,
-                "is_free": bool(is_free),
-            }
-        data["date"] = (
-            {"published": published, "begin": begin} if has_begin else {"published": published}
+    def __init__(self, fields: Mapping[str, Any], columns: list[str]) -> None:
+        self.keys: list[str] = []
+        indexes: list[int] = []
+        self.href: str | None = None
+        self.converted: list[tuple[str, Callable[[Any], Any]]] = []
+        self.nested: list[tuple[str, EntryBuilder]] = []
+        for name, field in fields.items():
+            self.keys.append(name)
+            if isinstance(field, serializers.Serializer) and field.source == "*":
+                self.nested.append((name, EntryBuilder(field.fields, columns)))
+                indexes.append(0)
+                continue
+            if isinstance(field, HrefField):
+                self.href = name
+                indexes.append(0)
+                continue
+            if field.source not in columns:
+                columns.append(field.source)
+            indexes.append(columns.index(field.source))
+            convert = _converter(field)
+            if convert is not None:
+                self.converted.append((name, convert))
+        self.values = operator.itemgetter(*indexes) if len(indexes) > 1 else None
+        self.index = indexes[0] if len(indexes) == 1 else None
+
+    def build(self, row: Sequence[Any], href: str) -> dict[str, Any]:
+        """The entry (keys in declared order) for ``row``; ``href`` is the item's link."""
+        values = self.values(row) if self.values is not None else (row[self.index or 0],)
+        data = dict(zip(self.keys, values, strict=True))
+        if self.href is not None:
+            data[self.href] = href
+        for name, convert in self.converted:
+            value = data[name]
+            if value is not None:
+                data[name] = convert(value)
+        for name, builder in self.nested:
+            data[name] = builder.build(row, href)
+        return data
+
+    def shape(self) -> Any:
+        """What the builder makes, for the document format's fingerprint."""
+        return (
+            self.keys,
+            self.href,
+            [(name, getattr(convert, "__qualname__", "")) for name, convert in self.converted],
+            [(name, builder.shape()) for name, builder in self.nested],
         )
-        data["image"] = {"overview": overview or None, "detail": detail or None}
-        data["type"] = item_type
-        built.append(data)
-    return built
 
 
-def entry(row: Sequence[Any], base_url: str) -> dict[str, Any]:
-    """One favourites entry from an entry row (see :func:`entries`)."""
-    return entries((row,), base_url)[0]
+@dataclass(frozen=True)
+class EntryPlan:
+    """The entry layouts compiled from their declared fields, and the columns they read.
+
+    ``columns`` are the fields' sources, the read path's column names; ``id`` and
+    ``type`` come first (every entry's link is made of them).
+    """
+
+    columns: tuple[str, ...]
+    builders: dict[str, EntryBuilder]
+    format: str
+
+    def entries(self, rows: Iterable[Sequence[Any]], base_url: str) -> list[dict[str, Any]]:
+        """The entries of ``rows`` (in :attr:`columns` order), newest first as given."""
+        builders = self.builders
+        return [builders[row[1]].build(row, f"{base_url}/{row[1]}/{row[0]}") for row in rows]
+
+    def row_mapping(self, row: Sequence[Any]) -> dict[str, Any]:
+        """A row as DRF's declared fields read it: column name to value."""
+        return dict(zip(self.columns, row, strict=True))
+
+
+def entry_plan() -> EntryPlan:
+    """The plan of the current :data:`ENTRY_LAYOUTS` (made once per set of layouts)."""
+    return _plan(tuple(ENTRY_LAYOUTS.items()))
+
+
+@cache
+def _plan(layouts: tuple[tuple[str, type[serializers.Serializer[Any]]], ...]) -> EntryPlan:
+    columns = ["id", "type"]
+    builders = {item_type: EntryBuilder(layout().fields, columns) for item_type, layout in layouts}
+    shapes = repr([(item_type, builders[item_type].shape()) for item_type, _ in layouts])
+    digest = hashlib.blake2b(f"{columns}{shapes}".encode(), digest_size=6).hexdigest()
+    return EntryPlan(tuple(columns), builders, digest)
 
 
 class EntrySerializer(serializers.BaseSerializer[Sequence[Any]]):
     """An entry of any type, in the layout :data:`ENTRY_LAYOUTS` gives its type.
 
-    Serializes an entry row (:data:`~dch_favourites.models.ENTRY_COLUMNS`); needs
-    ``base_url`` in the context.
+    Serializes a row of :func:`entry_plan`'s columns; needs ``base_url`` in the context.
     """
 
     def to_representation(self, instance: Sequence[Any]) -> dict[str, Any]:
-        return entry(instance, self.context["base_url"])
+        return entry_plan().entries((instance,), self.context["base_url"])[0]
 
 
 @dataclass(frozen=True)
 class FavouritesDocument:
     """What the favourites body is made of: the list's ``updated`` and its entry rows.
 
-    ``rows`` are tuples in :data:`~dch_favourites.models.ENTRY_COLUMNS` order, newest first.
+    ``rows`` are tuples of :func:`entry_plan`'s columns, newest first.
     """
 
     updated: int
@@ -209,24 +269,24 @@ class FavouritesSerializer(serializers.Serializer[FavouritesDocument]):
     _links = FavouriteLinksSerializer(source="*")
 
     def to_representation(self, instance: FavouritesDocument) -> dict[str, Any]:
-        # The declared fields would give the same body; this skips their per-field calls.
+        # The declared fields give the same body; the plan skips their per-entry calls.
         return {
             "updated": instance.updated,
-            "_links": {"favourites": entries(instance.rows, self.context["base_url"])},
+            "_links": {"favourites": entry_plan().entries(instance.rows, self.context["base_url"])},
         }
 
 
 class SelfLinkSerializer(serializers.Serializer[Any]):
     """A link to the resource itself."""
 
-    href = serializers.CharField(help_text="The same URL as the entry's href.")
+    href = HrefField(help_text="The same URL as the entry's href.")
 
 
 class ItemLinksSerializer(serializers.Serializer[Any]):
     """The item's links."""
 
     # The HAL key is `self`, a valid (if unusual) class attribute name.
-    self = SelfLinkSerializer()
+    self = SelfLinkSerializer(source="*")
 
 
 FAVOURITED_HELP = (
@@ -238,14 +298,14 @@ FAVOURITED_HELP = (
 class EventItemSerializer(EventEntrySerializer):
     """A concert, work or interview: its favourites entry plus ``_links.self``."""
 
-    _links = ItemLinksSerializer()
+    _links = ItemLinksSerializer(source="*")
     favourited = serializers.BooleanField(required=False, help_text=FAVOURITED_HELP)
 
 
 class FilmItemSerializer(FilmEntrySerializer):
     """A film or playlist: its favourites entry plus ``_links.self``."""
 
-    _links = ItemLinksSerializer()
+    _links = ItemLinksSerializer(source="*")
     favourited = serializers.BooleanField(required=False, help_text=FAVOURITED_HELP)
 
 
@@ -256,20 +316,17 @@ ITEM_LAYOUTS: dict[type[serializers.Serializer[Any]], type[serializers.Serialize
 }
 
 
-class CatalogueItemSerializer(serializers.BaseSerializer[Sequence[Any]]):
+class CatalogueItemSerializer(serializers.BaseSerializer[Mapping[str, Any]]):
     """One catalogue item: its favourites entry plus ``_links.self`` (and ``favourited``).
 
-    Serializes an entry row; needs ``base_url`` in the context, and ``favourited`` (a bool,
-    or None to leave the key out).
+    Serializes a row mapping (:meth:`EntryPlan.row_mapping`, with ``favourited`` for a
+    listener) in its type's item layout; needs ``base_url`` in the context.
     """
 
-    def to_representation(self, instance: Sequence[Any]) -> dict[str, Any]:
-        data = entry(instance, self.context["base_url"])
-        data["_links"] = {"self": {"href": data["href"]}}
-        favourited = self.context.get("favourited")
-        if favourited is not None:
-            data["favourited"] = favourited
-        return data
+    def to_representation(self, instance: Mapping[str, Any]) -> dict[str, Any]:
+        entry_layout = ENTRY_LAYOUTS[instance["type"]]
+        layout = ITEM_LAYOUTS.get(entry_layout, entry_layout)
+        return dict(layout(instance, context=self.context).data)
 
 
 # The write side: POST action=add|delete|remove&id=...

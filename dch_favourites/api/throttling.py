@@ -9,6 +9,7 @@ window get through. A per-process cache counts per process: a system check warns
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -16,16 +17,16 @@ from django.core.cache import caches
 from rest_framework import permissions, throttling
 from rest_framework.request import Request
 
-from dch_favourites.api.cache import cache_available, cache_failed, cache_succeeded
 from dch_favourites.conf import app_settings
+
+logger = logging.getLogger("dch_favourites")
 
 
 class WriteRateThrottle(throttling.SimpleRateThrottle):
     """Limits a listener's POSTs to ``WRITE_THROTTLE_RATE`` (off when None).
 
     Counted in ``THROTTLE_CACHE``. When that cache is unreachable the request is let
-    through (and logged): the throttle protects the service, it must not take it down. The
-    cache is then left alone for ``CACHE_RETRY_AFTER`` seconds, as the document cache is.
+    through (and logged): the throttle protects the service, it must not take it down.
     """
 
     scope = "dch_favourites_write"
@@ -58,8 +59,6 @@ class WriteRateThrottle(throttling.SimpleRateThrottle):
         if key is None:
             return True
         alias = app_settings.THROTTLE_CACHE
-        if not cache_available(alias):
-            return True
         cache = caches[alias]
         timeout = duration + 1
         try:
@@ -69,10 +68,11 @@ class WriteRateThrottle(throttling.SimpleRateThrottle):
             except ValueError:  # the window's key expired between add and incr
                 cache.add(key, 1, timeout=timeout)
                 count = 1
-        except Exception:
-            cache_failed(alias, "the write throttle lets requests through")
+        except Exception as error:
+            logger.warning(
+                "Cache %r unavailable (%s): the write throttle lets requests through.", alias, error
+            )
             return True
-        cache_succeeded(alias)
         return count <= limit
 
     def wait(self) -> float | None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from django.db import router
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponse, HttpResponseNotModified
-from django.utils.http import http_date, parse_etags, parse_http_date_safe
+from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
 from rest_framework import viewsets
@@ -31,7 +31,12 @@ from dch_favourites.api.authentication import (
     DeviceTokenAuthentication,
 )
 from dch_favourites.api.cache import cached_document, document_key, store_document
-from dch_favourites.api.errors import MethodNotAllowed, exception_handler, excerpt
+from dch_favourites.api.errors import (
+    MethodNotAllowed,
+    PreconditionFailed,
+    exception_handler,
+    excerpt,
+)
 from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
 from dch_favourites.api.parsers import PARSER_CLASSES, request_body_length
 from dch_favourites.api.permissions import HasMethodScope, PublicOrReadScope
@@ -40,23 +45,24 @@ from dch_favourites.api.serializers import (
     FavouriteChangeSerializer,
     FavouritesDocument,
     FavouritesSerializer,
+    entry_plan,
 )
 from dch_favourites.api.throttling import WriteRateThrottle
 from dch_favourites.conf import app_settings
+from dch_favourites.documents import (
+    DocumentState,
+    document_rows,
+    document_state,
+    entry_queryset,
+    entry_values,
+)
 from dch_favourites.models import (
-    ENTRY_COLUMNS,
     ITEM_ID_PATTERN,
     CatalogueItem,
     Favourite,
     FavouriteListState,
     ItemType,
-    document_rows,
-    document_rows_in_state,
-    document_state,
-    document_updated,
-    entry_columns,
 )
-from dch_favourites.oauth2.bearer import DOCUMENT_STATE_ATTRIBUTE
 from dch_favourites.services import Source, add_favourites, remove_favourites
 
 if TYPE_CHECKING:
@@ -65,8 +71,6 @@ if TYPE_CHECKING:
 VARY = ("Accept", "Authorization", "Accept-Language")
 VARY_HEADER = ", ".join(VARY)
 CACHE_CONTROL = "private, no-cache"
-#: Changes when the bytes of a document for the same versions would change (a release).
-DOCUMENT_FORMAT = "1"
 
 
 class ContractViewSet(viewsets.ViewSet):
@@ -171,24 +175,23 @@ def _strip_body(response: Any) -> Any:
     return response
 
 
-def not_modified(request: Request, etag: str, updated: int | None) -> bool:
-    """Whether a GET may be answered 304 (If-None-Match first, else If-Modified-Since).
+def conditional_response(
+    request: Request, headers: dict[str, str], updated: int | None = None
+) -> HttpResponse | None:
+    """Django's answer to the request's preconditions: a 304, or None to serve the body.
 
     ``If-Modified-Since`` is compared with the resource's own ``updated``, which may run
     ahead of the clock (``Last-Modified`` never does): a change in the second the client
-    was served in always makes ``updated`` later than what it holds.
+    was served in always makes ``updated`` later than what it holds. A failed
+    ``If-Match`` or ``If-Unmodified-Since`` is a 412 in the API's envelope.
     """
-    if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
-    if if_none_match is not None:
-        tags = parse_etags(if_none_match)
-        return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
-    if updated is None:
-        return False
-    header = request.META.get("HTTP_IF_MODIFIED_SINCE")
-    if not header:
-        return False
-    since = parse_http_date_safe(header)
-    return since is not None and updated <= since
+    served = HttpResponse(headers=headers)
+    answer = get_conditional_response(
+        request, etag=headers["ETag"], last_modified=updated, response=served
+    )
+    if answer is not None and answer.status_code == 412:
+        raise PreconditionFailed
+    return None if answer is served else answer
 
 
 def last_modified(updated: int) -> str:
@@ -200,28 +203,6 @@ def last_modified(updated: int) -> str:
 def _http_date(seconds: int) -> str:
     # Lists are served again and again in the same state: format each second once.
     return http_date(seconds)
-
-
-@dataclass(frozen=True)
-class DocumentState:
-    """What a listener's document depends on in the database (:data:`STATE_COLUMNS`)."""
-
-    list_version: int
-    list_updated: int
-    list_catalogue_version: int
-    catalogue_version: int
-    catalogue_updated: int
-
-    @property
-    def updated(self) -> int:
-        """The document's top-level ``updated``."""
-        return document_updated(
-            self.list_version,
-            self.list_updated,
-            self.list_catalogue_version,
-            self.catalogue_version,
-            self.catalogue_updated,
-        )
 
 
 class FavouritesViewSet(ContractViewSet):
@@ -253,16 +234,14 @@ class FavouritesViewSet(ContractViewSet):
         """The listener's favourites, newest first; 304 when the client's copy is current."""
         user = request.user
         db = router.db_for_read(FavouriteListState)
-        # The app's validator reads the state with the token; any other, here.
-        known = getattr(request.auth, DOCUMENT_STATE_ATTRIBUTE, None)
-        state = DocumentState(*(known or document_state(user.pk, db)))
+        state = document_state(user.pk, db)
         headers = self.list_validators(request, user.pk, state)
-        if not_modified(request, headers["ETag"], state.updated):
-            return HttpResponseNotModified(headers=headers)
-        key = document_key(user.pk, headers["ETag"])
-        body = cached_document(key)
+        answer = conditional_response(request, headers, state.updated)
+        if answer is not None:
+            return answer
+        body = cached_document(document_key(user.pk, headers["ETag"]))
         if body is None:
-            return self.document(request, user.pk, db, state, headers)
+            return self.document(request, user.pk, db)
         return self.document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
@@ -283,30 +262,11 @@ class FavouritesViewSet(ContractViewSet):
         )
         return cast(HttpResponse, applied.answer)
 
-    def document(
-        self,
-        request: Request,
-        user_pk: Any,
-        db: str,
-        state: DocumentState | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> HttpResponse:
-        """Read, render and cache the listener's document, state and rows in one statement.
-
-        With the ``state`` read earlier in the request (and its validators, ``headers``),
-        the statement reads the rows as long as the list is still in it, and reads both
-        only if it has moved on.
-        """
-        rows = None
-        if state is not None:
-            rows = document_rows_in_state(
-                user_pk, state.list_version, state.catalogue_version, self.language, db
-            )
-        if rows is None or state is None:
-            values, rows = document_rows(user_pk, self.language, db)
-            state, headers = DocumentState(*values), None
-        if headers is None:
-            headers = self.list_validators(request, user_pk, state)
+    def document(self, request: Request, user_pk: Any, db: str) -> HttpResponse:
+        """Read the listener's state and rows in one statement; render and cache them."""
+        plan = entry_plan()
+        state, rows = document_rows(user_pk, self.language, plan.columns, db)
+        headers = self.list_validators(request, user_pk, state)
         serializer = FavouritesSerializer(
             FavouritesDocument(updated=state.updated, rows=rows),
             context={"base_url": self.base_url(request)},
@@ -335,7 +295,7 @@ class FavouritesViewSet(ContractViewSet):
             state.catalogue_version,
             state.updated,
             app_settings.DEFAULT_LANGUAGE,
-            DOCUMENT_FORMAT,
+            entry_plan().format,
         )
         return {"ETag": etag, "Last-Modified": last_modified(state.updated)}
 
@@ -359,32 +319,31 @@ class CatalogueItemViewSet(ContractViewSet):
             )
         if not ITEM_ID_PATTERN.match(item_id):
             raise_not_found(item_type, item_id)
-        items = CatalogueItem.objects.filter(pk=item_id, type=item_type).annotate(
-            **entry_columns("", self.language)
+        plan = entry_plan()
+        items = entry_queryset(
+            CatalogueItem.objects.filter(pk=item_id, type=item_type),
+            "",
+            self.language,
+            plan.columns,
         )
+        columns = entry_values("", self.language, plan.columns)
         listener = request.user.pk if request.user.is_authenticated else None
-        if listener is None:
-            found = items.values_list(*ENTRY_COLUMNS).first()
-            row, favourited = found, None
-        else:
+        if listener is not None:
             on_list = Favourite.objects.filter(user_id=listener, item_id=OuterRef("pk"))
-            found = (
-                items.annotate(entry_favourited=Exists(on_list))
-                .values_list(*ENTRY_COLUMNS, "entry_favourited")
-                .first()
-            )
-            row, favourited = (found[:-1], bool(found[-1])) if found else (None, None)
-        if row is None:
+            columns.append(Exists(on_list))
+        found = items.values_list(*columns).first()
+        if found is None:
             raise_not_found(item_type, item_id)
+        row = plan.row_mapping(found[: len(plan.columns)])
+        if listener is not None:
+            row["favourited"] = bool(found[-1])
         # The row is everything the body is made of (timestamps in whole seconds).
-        etag = self.etag(request, repr(tuple(row)), favourited)
-        updated = row[ENTRY_COLUMNS.index("entry_updated")]
-        headers = {"ETag": etag, "Last-Modified": last_modified(updated)}
-        if not_modified(request, etag, None):
-            return HttpResponseNotModified(headers=headers)
-        serializer = CatalogueItemSerializer(
-            row, context={"base_url": self.base_url(request), "favourited": favourited}
-        )
+        etag = self.etag(request, repr(sorted(row.items())), plan.format)
+        headers = {"ETag": etag, "Last-Modified": last_modified(row["updated"])}
+        answer = conditional_response(request, headers)
+        if answer is not None:
+            return answer
+        serializer = CatalogueItemSerializer(row, context={"base_url": self.base_url(request)})
         return Response(serializer.data, headers=headers)
 
 

@@ -31,10 +31,10 @@ from oauth2_provider.models import (
     revoke_access_token,
     set_token_value,
 )
+from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors  # type: ignore[import-untyped]
 
 from dch_favourites.models import Device
-from dch_favourites.oauth2.bearer import BearerTokenValidator
 from dch_favourites.oauth2.grants import DEVICE_GRANT_TYPE
 
 #: Grant types of an Application that may also use the ``device`` grant.
@@ -91,7 +91,7 @@ def lockout_seconds(http_request: Any) -> int | None:
     return max(1, int(cool_off.total_seconds()))
 
 
-class DeviceOAuth2Validator(BearerTokenValidator):
+class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     """django-oauth-toolkit's validator with the original service's devices and sign-in.
 
     Bearer tokens are judged as :class:`~dch_favourites.oauth2.bearer.BearerTokenValidator`

@@ -100,15 +100,6 @@ if REDIS_URL:
             # A Redis that hangs is skipped quickly: the app then reads the database.
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         },
-        # Each worker's own copy of the documents it served lately, looked at before Redis
-        # (DOCUMENT_NEAR_CACHE below): a document's key names one body for good, so a copy
-        # is never stale. At most 500 documents (a list of 1,000 is about 370 kB).
-        "documents": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "dch-favourites-documents",
-            "TIMEOUT": 3600,
-            "OPTIONS": {"MAX_ENTRIES": 500},
-        },
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -219,10 +210,6 @@ SPECTACULAR_SETTINGS = {
 DCH_FAVOURITES: dict[str, object] = {
     # Unset API_BASE_URL: hrefs follow the host the request came to, e.g. //127.0.0.1:8000/v2.
 }
-if REDIS_URL:
-    DCH_FAVOURITES["DOCUMENT_NEAR_CACHE"] = "documents"
-    # Redis keeps each document lz4-compressed: a list of 1,000 (370 kB) in about 33 kB.
-    DCH_FAVOURITES["DOCUMENT_CACHE_COMPRESSION"] = "lz4"
 
 # Errors leave a trace on the console: the app's own log, and every 500 Django answers
 # (the admin's included) with its stack trace. Django logs the path without the query

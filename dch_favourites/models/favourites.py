@@ -1,0 +1,187 @@
+"""The listeners' favourites: the through-table and the state of each list.
+
+Favourites change only through :mod:`dch_favourites.services`: every door the ORM opens
+(``save()``, ``delete()``, ``QuerySet.delete()``, ``bulk_create()``, the many-to-many
+managers of ``CatalogueItem.listeners`` and ``user.favourite_items``) calls it, so no door
+bypasses the list's version and ``updated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models, router
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dch_favourites.exceptions import FavouritesError
+from dch_favourites.models.catalogue import CatalogueItem, default_manager
+
+
+class FavouriteQuerySet(models.QuerySet["Favourite"]):
+    """Favourites; every write goes through the write path so lists move forward.
+
+    ``delete()`` and ``bulk_create()`` (which the many-to-many managers of
+    ``CatalogueItem.listeners`` and ``user.favourite_items`` use) are routed to
+    :mod:`dch_favourites.services`; ``update()`` and ``bulk_update()`` are refused, since a
+    favourite has nothing to edit in place.
+    """
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Remove the selected favourites through the write path."""
+        from dch_favourites import services  # imports the models: on use
+
+        removed = services.remove_favourite_rows(self)
+        return removed, {Favourite._meta.label: removed}
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def bulk_create(self, objs: Iterable[Favourite], *args: Any, **kwargs: Any) -> list[Favourite]:
+        """Add the favourites through the write path (each listener's all or nothing).
+
+        Favourites already on a list are left as they are. Returns the stored rows.
+        """
+        from dch_favourites import services  # imports the models: on use
+
+        return list(services.add_favourite_rows(list(objs), db=self.db))
+
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
+
+    def update(self, **kwargs: Any) -> int:
+        """Refused: remove the favourite and add the other item instead."""
+        raise FavouritesError(_not_editable())
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_update(
+        self, objs: Iterable[Favourite], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
+        """Refused, as :meth:`update`."""
+        raise FavouritesError(_not_editable())
+
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
+
+
+def _not_editable() -> str:
+    return str(
+        _(
+            "A favourite is not edited in place: remove it and add the other item "
+            "(dch_favourites.services)."
+        )
+    )
+
+
+FavouriteManager = models.Manager.from_queryset(FavouriteQuerySet)
+
+
+class Favourite(models.Model):
+    """One catalogue item on one listener's list: the through-table of ``CatalogueItem.listeners``.
+
+    Every write goes through :mod:`dch_favourites.services`: ``save()`` of a new row adds
+    it there, ``delete()`` removes it there.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("listener"),
+        on_delete=models.CASCADE,
+        related_name="dch_favourites",
+    )
+    item = models.ForeignKey(
+        CatalogueItem,
+        verbose_name=_("catalogue item"),
+        on_delete=models.CASCADE,
+        related_name="favourites",
+    )
+    added = models.DateTimeField(_("added"), default=timezone.now, editable=False)
+
+    objects: ClassVar[FavouriteManager[Favourite]] = FavouriteManager()
+
+    class Meta:
+        verbose_name = _("favourite")
+        verbose_name_plural = _("favourites")
+        ordering = ("-added", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "item"], name="dch_fav_unique_user_item"),
+        ]
+        indexes = [
+            # A listener's list, newest first, from the index alone (item_id last: the
+            # order is decided before it): one listener's rows lie scattered over the table.
+            models.Index(fields=["user", "-added", "-id", "item"], name="dch_fav_user_newest_item"),
+            models.Index(fields=["item", "added"], name="dch_fav_item_added_idx"),
+            # The admin's newest-first list and the "most favourited" period scan.
+            models.Index(fields=["-added", "-id"], name="dch_fav_newest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} \u2665 {self.item_id}"
+
+    def save(self, *args: Any, source: str | None = None, **kwargs: Any) -> None:
+        """Add a new favourite through the write path; a stored one cannot be edited.
+
+        ``source`` names the door for the signals (:class:`dch_favourites.services.Source`).
+        """
+        from dch_favourites import services  # imports the models: on use
+
+        if self.pk is None:
+            services.add_favourite_instance(
+                self, lambda: super(Favourite, self).save(*args, **kwargs), source=source
+            )
+            return
+        db = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        stored = (
+            default_manager(type(self))
+            .using(db)
+            .filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id)
+        )
+        if not stored.exists():
+            raise FavouritesError(_not_editable())
+
+    def delete(
+        self, *args: Any, source: str | None = None, **kwargs: Any
+    ) -> tuple[int, dict[str, int]]:
+        """Remove the favourite through the write path."""
+        from dch_favourites import services  # imports the models: on use
+
+        removed = services.remove_favourites(self.user, [self.item_id], source=source)
+        return len(removed.item_ids), {Favourite._meta.label: len(removed.item_ids)}
+
+
+class FavouriteListState(models.Model):
+    """Where a listener's list stands: bumped on every change of its membership, by any path.
+
+    ``version`` counts the adds and removes. Edits of the catalogue move
+    :class:`CatalogueState` instead, so an edit of an item held by many listeners touches
+    none of their rows. ``catalogue_version`` is the catalogue's version at the list's last
+    change; the list's top-level ``updated`` is worked out from both clocks by
+    :func:`document_updated`.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("listener"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="dch_favourites_state",
+    )
+    version = models.PositiveBigIntegerField(_("version"), default=0)
+    updated = models.PositiveBigIntegerField(
+        _("updated"), default=0, help_text=_("The top-level updated after the last change.")
+    )
+    catalogue_version = models.PositiveBigIntegerField(
+        _("catalogue version"),
+        default=0,
+        db_default=0,
+        help_text=_("The catalogue's version at that change."),
+    )
+
+    class Meta:
+        verbose_name = _("favourites list state")
+        verbose_name_plural = _("favourites list states")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} v{self.version} @{self.updated}"

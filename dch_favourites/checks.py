@@ -10,6 +10,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from dch_favourites.api.throttling import WriteRateThrottle
 from dch_favourites.conf import DEFAULTS, REMOVED, SETTINGS_NAME, app_settings
 
 #: Cache backends whose data lives in one process: each worker would count on its own.
@@ -18,7 +19,6 @@ PER_PROCESS_CACHES = (
     "django.core.cache.backends.dummy.DummyCache",
 )
 
-THROTTLE_RATE = re.compile(r"\A[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)\Z")
 LANGUAGE = re.compile(r"\A[a-z]{2,3}(-[a-z0-9]{2,8})*\Z")
 
 
@@ -28,6 +28,17 @@ def _error(number: int, message: str, hint: str) -> Error:
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _readable_rate(rate: Any) -> bool:
+    """Whether DRF's ``parse_rate`` reads ``rate`` as a positive number of requests."""
+    if not isinstance(rate, str):
+        return False
+    try:
+        limit, _duration = WriteRateThrottle().parse_rate(rate)
+    except Exception:  # whatever DRF's parsing raises: a split, an int(), a dict lookup
+        return False
+    return limit is not None and limit > 0
 
 
 @register()
@@ -99,7 +110,7 @@ def check_settings(
             )
         )
     rate = s["WRITE_THROTTLE_RATE"]
-    if rate is not None and (not isinstance(rate, str) or not THROTTLE_RATE.match(rate)):
+    if rate is not None and not _readable_rate(rate):
         errors.append(
             _error(
                 11,

@@ -7,15 +7,18 @@ does not follow it is ignored, and a quality of 0 means "not this one".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, negotiation, renderers
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
+from rest_framework.utils.mediatypes import media_type_matches
 
 from dch_favourites.conf import app_settings
 
@@ -51,29 +54,32 @@ class TextJSONRenderer(HalJSONRenderer):
 RENDERER_CLASSES = (HalJSONRenderer, JSONRenderer, TextJSONRenderer)
 
 
-class AcceptNegotiation(negotiation.BaseContentNegotiation):
+class AcceptNegotiation(negotiation.DefaultContentNegotiation):
     """``Accept`` alone picks the renderer; no ``?format=`` or suffix overrides it.
 
-    No header or ``*/*`` gets the first renderer (``application/hal+json``); a header that
-    admits none of the three JSON types is refused with 406. A request body is parsed only
-    when its ``Content-Type`` names one concrete media type a parser reads: a range such as
-    ``*/*`` or ``application/*`` names none, and is refused with 415.
+    DRF's negotiation reads no qualities. Here each type takes the quality of the most
+    precise range that matches it; the highest quality above 0 wins, and among equals the
+    server's order. No header or ``*/*`` gets the first renderer (``application/hal+json``);
+    a header that admits none of the three JSON types is refused with 406.
+
+    A request body is parsed only when its ``Content-Type`` names one concrete media type
+    (RFC 9110 8.3.1): DRF would match a range such as ``*/*`` or ``application/*``, or a
+    type with Unicode spaces around it, to a parser; those are refused with 415.
     """
 
-    def select_parser(self, request: Request, parsers: Any) -> Any:
-        media_type = concrete_media_type(request.content_type)
-        if media_type is None:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
+        main = (request.content_type or "").split(";", 1)[0].strip(_SPACE)
+        if not _CONCRETE_MEDIA_TYPE.fullmatch(main):
             return None
-        for parser in parsers:
-            if parser.media_type == media_type:
-                return parser
-        return None
+        return super().select_parser(request, parsers)
 
     def select_renderer(
         self, request: Request, renderers: Any, format_suffix: str | None = None
     ) -> tuple[Any, str]:
-        header = request.META.get("HTTP_ACCEPT", "").strip(_SPACE)
-        index = _renderer_for_accept(header, tuple(r.media_type for r in renderers))
+        # Not DRF's get_accept_list(): it strips any Unicode space from a member and reads
+        # only the first 64, so a malformed member would count and a good one could not.
+        header = request.META.get("HTTP_ACCEPT", "").strip(_SPACE) or "*/*"
+        index = _preferred(header, tuple(r.media_type for r in renderers))
         if index is None:
             raise exceptions.NotAcceptable(
                 _("Not acceptable: this endpoint serves %(media_types)s.")
@@ -85,26 +91,11 @@ class AcceptNegotiation(negotiation.BaseContentNegotiation):
 
 _SPACE = " \t"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONCRETE_MEDIA_TYPE = re.compile(r"[!#$%&'+\-.^_`|~0-9A-Za-z]+/[!#$%&'+\-.^_`|~0-9A-Za-z]+")
 _QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 _LANGUAGE_RANGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*")
 #: Longest ``Accept-Language`` read; a longer one gets the default language.
 MAX_ACCEPT_LANGUAGE = 500
-
-
-def concrete_media_type(content_type: str | None) -> str | None:
-    """``type/subtype`` of a ``Content-Type``, lower-case; ``None`` unless one concrete type.
-
-    Parameters (``charset``, ``boundary``) are left to the parser that reads them.
-    """
-    if not content_type:
-        return None
-    main = content_type.split(";", 1)[0].strip(_SPACE)
-    kind, slash, subtype = main.partition("/")
-    if not (slash and _TOKEN.fullmatch(kind) and _TOKEN.fullmatch(subtype)):
-        return None
-    if "*" in (kind, subtype):
-        return None
-    return main.lower()
 
 
 def _weighted(member: str) -> tuple[str, bool, float] | None:
@@ -129,50 +120,33 @@ def _weighted(member: str) -> tuple[str, bool, float] | None:
     return value.strip(_SPACE), other, quality
 
 
-def _media_ranges(header: str) -> list[tuple[str, str, int, float]]:
-    """The well-formed ranges of an ``Accept`` header: type, subtype, precision, quality."""
-    ranges = []
-    for member in header.split(","):
-        weighted = _weighted(member)
-        if weighted is None:
-            continue
-        value, parameters, quality = weighted
-        kind, slash, subtype = value.lower().partition("/")
-        if not (slash and _TOKEN.fullmatch(kind) and _TOKEN.fullmatch(subtype)):
-            continue
-        if kind == "*":
-            if subtype != "*":
-                continue  # "*/json" is no media range
-            precision = 0
-        elif subtype == "*":
-            precision = 1
-        else:
-            precision = 3 if parameters else 2
-        ranges.append((kind, subtype, precision, quality))
-    return ranges
+def _media_range(member: str) -> tuple[str, int, float] | None:
+    """A well-formed ``Accept`` member: its range, precision (``*/*`` 0 to with
+    parameters 3) and quality; ``None`` for any other."""
+    weighted = _weighted(member)
+    if weighted is None:
+        return None
+    value, parameters, quality = weighted
+    kind, slash, subtype = value.partition("/")
+    if not (slash and _TOKEN.fullmatch(kind) and _TOKEN.fullmatch(subtype)):
+        return None
+    if kind == "*" != subtype:
+        return None  # "*/json" is no media range
+    precision = 0 if kind == "*" else 1 if subtype == "*" else 3 if parameters else 2
+    return value, precision, quality
 
 
 @lru_cache(maxsize=256)
-def _renderer_for_accept(header: str, media_types: tuple[str, ...]) -> int | None:
-    """Index of the media type the header prefers, ``None`` when it admits none.
-
-    Each type takes the quality of the most precise range that matches it; the highest
-    quality above 0 wins, and among equals the server's order decides.
-    """
-    if not header:
-        return 0
-    ranges = _media_ranges(header)
-    chosen, best = None, 0.0
-    for index, media_type in enumerate(media_types):
-        kind, _slash, subtype = media_type.partition("/")
-        precision, quality = -1, 0.0
-        for range_kind, range_subtype, range_precision, range_quality in ranges:
-            matches = range_kind == "*" or (range_kind == kind and range_subtype in ("*", subtype))
-            if matches and range_precision > precision:
-                precision, quality = range_precision, range_quality
-        if quality > best:
-            chosen, best = index, quality
-    return chosen
+def _preferred(header: str, media_types: tuple[str, ...]) -> int | None:
+    """Index of the media type the ``Accept`` header prefers, ``None`` when it admits none."""
+    ranges = [member for member in map(_media_range, header.split(",")) if member]
+    qualities = []
+    for media_type in media_types:
+        matching = [r for r in ranges if media_type_matches(media_type, r[0])]
+        # The most precise range decides, the first of equally precise ones.
+        qualities.append(max(matching, key=itemgetter(1), default=("", 0, 0.0))[2])
+    best = max(qualities)
+    return qualities.index(best) if best > 0 else None
 
 
 def negotiate_language(request: HttpRequest) -> str:
@@ -186,7 +160,7 @@ def negotiate_language(request: HttpRequest) -> str:
 
 @lru_cache(maxsize=512)
 def _language_for(header: str, languages: tuple[str, ...], default: str) -> str:
-    if not header or len(header) > MAX_ACCEPT_LANGUAGE:
+    if len(header) > MAX_ACCEPT_LANGUAGE:
         return default
     wanted: list[tuple[float, int, str]] = []
     refused: set[str] = set()
@@ -201,13 +175,9 @@ def _language_for(header: str, languages: tuple[str, ...], default: str) -> str:
             refused.add(tag.lower())
     configured = {code.lower(): code for code in languages}
     for _quality, _position, tag in sorted(wanted):
-        if tag == "*":
-            # Any language not refused by name, the default first.
-            for code in (default, *languages):
-                if code.lower() not in refused:
-                    return code
-            return default
-        for code in (tag, tag.split("-")[0]):
+        # "*" is any language not refused by name, the default first.
+        candidates = (default, *languages) if tag == "*" else (tag, tag.split("-")[0])
+        for code in map(str.lower, candidates):
             if code in configured and code not in refused:
                 return configured[code]
     return default

@@ -8,7 +8,7 @@ parsers turn each of those into a 400 with a message the client can act on.
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -124,46 +124,23 @@ class JSONParser(parsers.JSONParser):
                 % {"line": exc.lineno, "column": exc.colno}
             ) from None
         if isinstance(data, dict | list):
-            duplicate = first_duplicate_key(text)
-            if duplicate is not None:
-                raise ParseError(
-                    _("The request body gives the key '%(key)s' more than once.")
-                    % {"key": excerpt(duplicate, 40)}
-                )
+            # orjson keeps the last of two equal keys; the standard library shows them all.
+            try:
+                json.loads(text, object_pairs_hook=_unique_keys)
+            except RecursionError:  # Python 3.11 reads less deeply nested JSON than orjson
+                raise ParseError(_("The request body is nested too deeply.")) from None
         return data
 
 
-# Strings (with their escapes) and the punctuation of JSON; numbers, literals and
-# whitespace fall between the matches.
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:]')
-
-
-def first_duplicate_key(text: str) -> str | None:
-    """The first key given twice in one object of ``text``, valid JSON, at any depth.
-
-    One pass over the tokens with an explicit stack (no recursion, so as deep as orjson
-    allows); keys compare as decoded, so ``"a"`` and ``"\\u0061"`` are the same key.
-    """
-    seen: list[set[str] | None] = []
-    last_string = ""
-    for match in _JSON_TOKEN.finditer(text):
-        lexeme = match.group()
-        if lexeme == "{":
-            seen.append(set())
-        elif lexeme == "[":
-            seen.append(None)
-        elif lexeme in ("}", "]"):
-            seen.pop()
-        elif lexeme == ":":
-            keys = seen[-1]
-            key = orjson.loads(last_string) if "\\" in last_string else last_string[1:-1]
-            if keys is not None:
-                if key in keys:
-                    return str(key)
-                keys.add(key)
-        else:
-            last_string = lexeme
-    return None
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    keys = set()
+    for key, _value in pairs:
+        if key in keys:
+            raise ParseError(
+                _("The request body gives the key '%(key)s' more than once.")
+                % {"key": excerpt(key, 40)}
+            )
+        keys.add(key)
 
 
 PARSER_CLASSES = (FormParser, MultiPartParser, JSONParser)

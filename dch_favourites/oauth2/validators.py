@@ -91,6 +91,12 @@ def rotated_device(refresh_token: str, client: Any) -> Device | None:
     ).first()
 
 
+def refuse_when_reached(request: Any, throttle: SignInThrottle) -> None:
+    """429 ``invalid_client`` while the failures ``throttle`` counts have reached its rate."""
+    if throttle.reached():
+        refuse(request, [throttle], "invalid_client", "Too many failed client authentications")
+
+
 def username_max_length() -> int:
     """The longest username the user model stores (django-axes stores 255 characters)."""
     user_model = get_user_model()
@@ -145,23 +151,24 @@ class DeviceOAuth2Validator(BearerTokenValidator):
         if token is not None and request.grant_type == "password":
             return self.authenticate_device_token(token, request)
         http_request = self.build_http_request(request)
-        counted = [SignInThrottle(CLIENT_FAILURES[1], http_request)]
-        reason = "Too many failed client authentications"
-        refuse(request, [t for t in counted if t.reached()], "invalid_client", reason)
+        by_address = SignInThrottle(CLIENT_FAILURES[1], http_request)
+        refuse_when_reached(request, by_address)
         try:
             authenticated = "\x00" not in (request.client_id or "") and bool(
                 super().authenticate_client(request, *args, **kwargs)
             )
         except DataError:
             authenticated = False
+        counted = [by_address]
         client = request.client  # the toolkit loads it, whatever the secret
         if client is None:
             # An unknown client costs one hashing too, as Django's ModelBackend does for
             # an unknown user: the answer's time tells no client id.
             make_password("")
         else:
-            counted.append(SignInThrottle(CLIENT_FAILURES[0], http_request, client.client_id))
-            refuse(request, [t for t in counted[1:] if t.reached()], "invalid_client", reason)
+            by_client = SignInThrottle(CLIENT_FAILURES[0], http_request, client.client_id)
+            refuse_when_reached(request, by_client)
+            counted.append(by_client)
             authenticated = authenticated and (
                 request.client_id in (None, "", client.client_id)
                 and (

@@ -213,6 +213,13 @@ def test_a_repeated_parameter_is_invalid_request(app: Application, clara: Any, n
     assert not Device.objects.exists()
 
 
+def test_a_repeated_resource_is_rfc_8707s(app: Application, clara: Any) -> None:
+    body = "&".join(f"{key}={value}" for key, value in {**PASSWORD, **CREDENTIALS}.items())
+    body += "&resource=https://a.example/v2&resource=https://b.example/v2"
+    response = Client().post(TOKEN_URL, body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200, response.content
+
+
 # -- 5. one token endpoint, with or without the slash ------------------------------------
 
 

@@ -11,6 +11,8 @@ like the original"):
   ``Authorization: Bearer <device token>`` and answers a locked-out sign-in with 429;
 - :func:`~dch_favourites.oauth2.generators.signed_access_token`
   (``ACCESS_TOKEN_GENERATOR``) makes the access tokens RS256 JWTs;
+- :class:`~dch_favourites.oauth2.passwords.RevokeTokensOnPasswordChange`
+  (``AUTH_PASSWORD_VALIDATORS``) revokes a listener's tokens when their password changes;
 - :class:`~dch_favourites.oauth2.views.TokenView` answers every request in JSON, and
   :class:`~dch_favourites.oauth2.views.JwksView` publishes the public key.
 """

@@ -20,6 +20,8 @@ from typing import Any
 from oauthlib.oauth2.rfc6749 import errors  # type: ignore[import-untyped]
 from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase  # type: ignore[import-untyped]
 
+from dch_favourites.oauth2.throttling import DEVICE_GRANTS, SignInThrottle, refuse
+
 log = logging.getLogger(__name__)
 
 DEVICE_GRANT_TYPE = "device"
@@ -63,8 +65,10 @@ def device_field_values(request: Any) -> dict[str, str]:
 class DeviceGrant(GrantTypeBase):  # type: ignore[misc]
     """The ``device`` grant: the client authenticates with ``app_id`` and ``client_secret``.
 
-    HTTP Basic works too. The application must be confidential and allow the password or
-    the client-credentials grant (see
+    HTTP Basic works too. Each device grant counts against the client and the address
+    (``DEVICE_GRANTS`` in :mod:`dch_favourites.oauth2.throttling`): over either rate, 429.
+    The application must be confidential and allow the password or the client-credentials
+    grant (see
     :meth:`~dch_favourites.oauth2.validators.DeviceOAuth2Validator.validate_grant_type`).
     """
 
@@ -108,5 +112,12 @@ class DeviceGrant(GrantTypeBase):  # type: ignore[misc]
         self.validate_client_confidential(request)
         self.validate_grant_type(request)
         self.validate_scopes(request)
+        http_request = self.request_validator.build_http_request(request)
+        counted = [
+            SignInThrottle(DEVICE_GRANTS[0], http_request, request.client.client_id),
+            SignInThrottle(DEVICE_GRANTS[1], http_request),
+        ]
+        refusing = [t for t in counted if not t.allow_request(http_request, None)]
+        refuse(request, refusing, "invalid_request", "Too many new devices")
         for validator in self.custom_validators.post_token:
             validator(request)

@@ -10,8 +10,14 @@ django-oauth-toolkit's :class:`~oauth2_provider.oauth2_validators.OAuth2Validato
   credentials in the body or HTTP Basic keep working;
 - the refresh grant keeps a token on its device; a device's own refresh token renews its
   device token;
+- the password grant only for confidential clients, which authenticate;
+- failed client authentications and device grants rated per client and per address
+  (:mod:`dch_favourites.oauth2.throttling`), and an unknown client id as slow to refuse as
+  a wrong secret;
 - a sign-in refused because django-axes locked the listener or the address out answers
-  429 with ``Retry-After`` instead of ``invalid_grant`` with 400.
+  429 with ``Retry-After`` instead of ``invalid_grant`` with 400;
+- a device's refresh token replayed after its rotation disconnects the device, as a
+  listener's refresh token replayed revokes its family.
 
 Every other decision is django-oauth-toolkit's.
 """
@@ -19,9 +25,13 @@ Every other decision is django-oauth-toolkit's.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core import signing
 from django.db import DataError, router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -32,10 +42,17 @@ from oauth2_provider.models import (
     set_token_value,
 )
 from oauth2_provider.oauth2_validators import OAuth2Validator
-from oauthlib.oauth2.rfc6749 import errors  # type: ignore[import-untyped]
 
 from dch_favourites.models import Device
 from dch_favourites.oauth2.grants import DEVICE_GRANT_TYPE
+from dch_favourites.oauth2.throttling import (
+    CLIENT_FAILURES,
+    SignInThrottle,
+    TooManyAttempts,
+    refuse,
+)
+
+logger = logging.getLogger("dch_favourites")
 
 #: Grant types of an Application that may also use the ``device`` grant.
 DEVICE_GRANT_ALLOWED_FOR = (
@@ -58,22 +75,33 @@ def bearer_credential(request: Any) -> str | None:
     return value
 
 
-class SignInLocked(errors.OAuth2Error):  # type: ignore[misc]
-    """429: too many failed sign-ins for this listener or this address (django-axes)."""
+def device_refresh_signer() -> signing.Signer:
+    """Signs a device's refresh tokens with its id, so that a rotated one is recognised."""
+    return signing.Signer(salt="dch_favourites.device-refresh-token")
 
-    error = "invalid_grant"
-    status_code = 429
 
-    def __init__(self, retry_after: int, request: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(
-            description=f"Too many failed sign-ins: try again in {retry_after} seconds.",
-            request=request,
-        )
+def rotated_device(refresh_token: str, client: Any) -> Device | None:
+    """The connected device of ``client`` that issued ``refresh_token`` before, or None."""
+    try:
+        device_id = device_refresh_signer().unsign(refresh_token).partition(".")[0]
+    except signing.BadSignature:
+        return None
+    return Device.objects.filter(
+        pk=device_id, application=client, disconnected__isnull=True
+    ).first()
 
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+
+def refuse_when_reached(request: Any, throttle: SignInThrottle) -> None:
+    """429 ``invalid_client`` while the failures ``throttle`` counts have reached its rate."""
+    if throttle.reached():
+        refuse(request, [throttle], "invalid_client", "Too many failed client authentications")
+
+
+def username_max_length() -> int:
+    """The longest username the user model stores (django-axes stores 255 characters)."""
+    user_model = get_user_model()
+    field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+    return min(getattr(field, "max_length", None) or 255, 255)
 
 
 def lockout_seconds(http_request: Any) -> int | None:
@@ -104,24 +132,54 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     # one (DataError, where the toolkit expects psycopg 2's ValueError).
 
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
-        if bearer_credential(request) is not None and request.grant_type == "password":
-            return True
+        if request.grant_type == "password":
+            return True  # for confidential clients only, with credentials or a device token
         try:
             return bool(super().client_authentication_required(request, *args, **kwargs))
         except DataError:
             return True
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
-        """HTTP Basic or body credentials; for the password grant also a device token."""
+        """HTTP Basic or body credentials; for the password grant also a device token.
+
+        The credentials must name the client the body names (``client_id``, ``app_id``),
+        and the password grant's client must be confidential. A failure counts against the
+        client and the address; while either is over its rate (``CLIENT_FAILURES``) the
+        answer is 429, whatever the secret.
+        """
         token = bearer_credential(request)
         if token is not None and request.grant_type == "password":
             return self.authenticate_device_token(token, request)
-        if "\x00" in (request.client_id or ""):
-            return False
+        http_request = self.build_http_request(request)
+        by_address = SignInThrottle(CLIENT_FAILURES[1], http_request)
+        refuse_when_reached(request, by_address)
         try:
-            return bool(super().authenticate_client(request, *args, **kwargs))
+            authenticated = "\x00" not in (request.client_id or "") and bool(
+                super().authenticate_client(request, *args, **kwargs)
+            )
         except DataError:
-            return False
+            authenticated = False
+        counted = [by_address]
+        client = request.client  # the toolkit loads it, whatever the secret
+        if client is None:
+            # An unknown client costs one hashing too, as Django's ModelBackend does for
+            # an unknown user: the answer's time tells no client id.
+            make_password("")
+        else:
+            by_client = SignInThrottle(CLIENT_FAILURES[0], http_request, client.client_id)
+            refuse_when_reached(request, by_client)
+            counted.append(by_client)
+            authenticated = authenticated and (
+                request.client_id in (None, "", client.client_id)
+                and (
+                    request.grant_type != "password"
+                    or client.client_type == AbstractApplication.CLIENT_CONFIDENTIAL
+                )
+            )
+        if not authenticated:
+            for throttle in counted:
+                throttle.allow_request(http_request, None)
+        return authenticated
 
     def authenticate_client_id(
         self, client_id: Any, request: Any, *args: Any, **kwargs: Any
@@ -181,13 +239,13 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         self, username: str, password: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         """django-oauth-toolkit's check, answering 429 while django-axes locks it out."""
-        if "\x00" in username:
-            return False  # no user has one; psycopg 3 would refuse the query
+        if "\x00" in username or len(username) > username_max_length():
+            return False  # no user has one; the database would refuse the query
         if super().validate_user(username, password, client, request, *args, **kwargs):
             return True
         seconds = lockout_seconds(getattr(request, "dch_http_request", None))
         if seconds is not None:
-            raise SignInLocked(seconds, request)
+            raise TooManyAttempts(seconds, request, "invalid_grant", "Too many failed sign-ins")
         return False
 
     # -- refresh grant -----------------------------------------------------------------
@@ -211,6 +269,10 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             disconnected__isnull=True,
         ).first()
         if device is None:
+            replayed = rotated_device(refresh_token, client)
+            if replayed is not None:
+                logger.warning("A rotated refresh token of %s came back: disconnected", replayed)
+                replayed.disconnect()
             return False
         request.user = None
         request.refresh_token = refresh_token
@@ -271,6 +333,9 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         set_token_value(access_token, token["access_token"])
         access_token.save()
         device.tokens.create(access_token=access_token)
+        token["refresh_token"] = device_refresh_signer().sign(
+            f"{device.pk}.{token['refresh_token']}"
+        )
         device.refresh_token_checksum = checksum(token["refresh_token"])
         device.last_seen = now
         device.save(update_fields=["refresh_token_checksum", "last_seen"])

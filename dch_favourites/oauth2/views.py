@@ -3,8 +3,9 @@
 :class:`TokenView` is django-oauth-toolkit's ``TokenView``, so every grant, validator and
 setting of the toolkit applies. Around it, every answer is JSON as RFC 6749 §5.2 has it
 (``{"error": ..., "error_description": ...}``) with ``Cache-Control: no-store``: a wrong
-method (405), a body too large (413), a database that is down (503 with ``Retry-After``),
-an unexpected error (500, logged, never sent).
+method (405), a body too large (413), a body Django cannot read or a repeated parameter
+(400), a database that is down or lacks a table (503 with ``Retry-After``), an unexpected
+error (500, logged, never sent).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError, InterfaceError, OperationalError, ProgrammingError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -30,6 +32,17 @@ logger = logging.getLogger("dch_favourites")
 #: Seconds a client waits before retrying while the database is unreachable.
 RETRY_AFTER_SECONDS = 5
 DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+#: Token parameters that may be repeated: RFC 8707's ``resource`` (RFC 6749 §3.2 forbids
+#: repeating any other).
+REPEATABLE_PARAMETERS = {"resource"}
+
+
+def missing_table(error: Exception) -> bool:
+    """Whether the database says a table or column is missing (``migrate`` not run).
+
+    PostgreSQL reports it as ``ProgrammingError``, SQLite as ``OperationalError``.
+    """
+    return isinstance(error, ProgrammingError) or "no such " in str(error)
 
 
 def token_error(
@@ -58,8 +71,14 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             response: HttpResponse = super().dispatch(request, *args, **kwargs)
-        except (OperationalError, InterfaceError) as error:
-            logger.error("Database unavailable at the token endpoint: %s", type(error).__name__)
+        except (OperationalError, InterfaceError, ProgrammingError) as error:
+            hint = " (run `manage.py migrate`)" if missing_table(error) else ""
+            logger.error(
+                "Database unavailable at the token endpoint: %s: %s%s",
+                type(error).__name__,
+                str(error).strip(),
+                hint,
+            )
             return token_error(
                 503,
                 "temporarily_unavailable",
@@ -68,7 +87,9 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
             )
         except RequestDataTooBig:
             return token_error(413, "invalid_request", "The request body is too large.")
-        except (TooManyFieldsSent, SuspiciousOperation):
+        except (SuspiciousOperation, MultiPartParserError, BadRequest):
+            # Django's own 400s while reading the body: too many fields, a multipart body
+            # without a boundary, form data in another charset than UTF-8.
             return token_error(400, "invalid_request", "The request body is malformed.")
         except DatabaseError as error:
             logger.error("Database error at the token endpoint: %s", type(error).__name__)
@@ -85,6 +106,9 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         params = request.POST
+        repeated = [n for n, v in params.lists() if len(v) > 1 and n not in REPEATABLE_PARAMETERS]
+        if repeated:
+            return token_error(400, "invalid_request", f"Parameter {repeated[0]} is repeated.")
         if params.get("grant_type") == DEVICE_CODE_GRANT_TYPE and not params.get("device_code"):
             return token_error(400, "invalid_request", "Request is missing device_code parameter.")
         response: HttpResponse = super().post(request, *args, **kwargs)

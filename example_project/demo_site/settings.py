@@ -191,7 +191,20 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # Attempts during a lock do not extend it, so Retry-After holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Behind a proxy, name the header that carries the client address, e.g.
-# AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR"].
+# AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR"], and REST_FRAMEWORK's
+# NUM_PROXIES for the rates below.
+
+# Failed client authentications and device grants at the token endpoint are rated per
+# client and per address in the throttle cache (Redis with REDIS_URL), at the defaults of
+# dch_favourites.oauth2.throttling; change one in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+# e.g. {"dch_favourites_device_grants_address": "5/hour"} (None switches it off).
+
+# A password change (the admin, `changepassword`, set_password() and save()) revokes the
+# listener's access and refresh tokens, signing them out of every app. Leave it out to keep
+# the tokens.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "dch_favourites.oauth2.passwords.RevokeTokensOnPasswordChange"},
+]
 
 # drf-spectacular's own setup step; the app's views pin their schema class regardless.
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}

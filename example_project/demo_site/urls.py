@@ -1,17 +1,48 @@
 """The example site's URLs: the API and its OpenAPI docs under /v2/, OAuth2, the admin."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth.decorators import permission_required
+from django.urls import URLPattern, include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from oauth2_provider import urls as oauth2_urls
 
 from dch_favourites.oauth2.views import TokenView
+from demo_site.forms import AdminLoginForm
+
+admin.site.login_form = AdminLoginForm
+
+
+def for_application_managers(pattern: URLPattern) -> URLPattern:
+    """One of django-oauth-toolkit's management views, for who may add applications.
+
+    The toolkit lets any signed-in user register an application, the device grant
+    included; here that is the admin's own permission (superusers have it).
+    """
+    required = permission_required("oauth2_provider.add_application", raise_exception=True)
+    return path(str(pattern.pattern), required(pattern.callback), name=pattern.name)
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The original service's token endpoint had no trailing slash; it is also at
-    # /v2/oauth2/token, where the apps look for it. Both answer JSON, whatever happens.
+    # /v2/oauth2/token, where the apps look for it. All three answer JSON for every grant,
+    # whatever happens: the toolkit's own view at oauth2/token/ is not mounted.
     path("oauth2/token", TokenView.as_view(), name="token"),
-    path("oauth2/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path(
+        "oauth2/",
+        include(
+            (
+                [
+                    # Before the toolkit's own, which they take the place of.
+                    path("token/", TokenView.as_view(), name="token"),
+                    *map(for_application_managers, oauth2_urls.management_urlpatterns),
+                    *oauth2_urls.urlpatterns,
+                ],
+                oauth2_urls.app_name,
+            ),
+            namespace="oauth2_provider",
+        ),
+    ),
     # The OpenAPI schema and Swagger UI on drf-spectacular-sidecar's static files, no CDN
     # (Redoc is left out: its page loads web fonts from one). Listed before the API, whose
     # /v2/<type>/<id> route would otherwise take /v2/schema/openapi.json.

@@ -1,0 +1,104 @@
+"""Rates at the token endpoint: failed client authentications and device grants.
+
+Each is counted per client and per address by the API's write throttle
+(:class:`~dch_favourites.api.throttling.WriteRateThrottle`, DRF's ``SimpleRateThrottle``
+counting exactly in ``THROTTLE_CACHE``): shared by every worker when that cache is Redis,
+and letting requests through while it is down. The rates are DRF's
+``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` of the scopes in :data:`DEFAULT_RATES`, which
+holds the defaults; ``None`` switches one off. The address is DRF's (``NUM_PROXIES``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from django.core.cache import caches
+from django.http import HttpRequest
+from oauthlib.oauth2.rfc6749 import errors  # type: ignore[import-untyped]
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from dch_favourites.api.throttling import WriteRateThrottle
+from dch_favourites.conf import app_settings
+
+logger = logging.getLogger(__name__)
+
+CLIENT_FAILURES = (
+    "dch_favourites_client_failures_client",
+    "dch_favourites_client_failures_address",
+)
+DEVICE_GRANTS = ("dch_favourites_device_grants_client", "dch_favourites_device_grants_address")
+
+#: Each scope's rate unless ``DEFAULT_THROTTLE_RATES`` names it. Failed client
+#: authentications (a wrong secret, an unknown client id) lock the client, or the address,
+#: out for the rest of the window, the right secret included; the client's rate is higher
+#: because every installation of an app shares its client id.
+DEFAULT_RATES: dict[str, str | None] = {
+    CLIENT_FAILURES[0]: "100/min",
+    CLIENT_FAILURES[1]: "10/min",
+    DEVICE_GRANTS[0]: "1000/hour",
+    DEVICE_GRANTS[1]: "20/hour",
+}
+
+
+class TooManyAttempts(errors.OAuth2Error):  # type: ignore[misc]
+    """429 with ``Retry-After``: a rate at the token endpoint, or django-axes, refuses."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int, request: Any, error: str, reason: str) -> None:
+        self.error = error
+        self.retry_after = retry_after
+        super().__init__(
+            description=f"{reason}: try again in {retry_after} seconds.", request=request
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class SignInThrottle(WriteRateThrottle):
+    """One scope of :data:`DEFAULT_RATES`, for one client id or for the request's address."""
+
+    def __init__(self, scope: str, http_request: HttpRequest, client_id: str | None = None) -> None:
+        self.scope = scope
+        ident = self.get_ident(Request(http_request)) if client_id is None else client_id
+        # Any text (a client id is the client's to choose) makes a valid cache key.
+        self.ident = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()
+        super().__init__()
+
+    def get_rate(self) -> str | None:
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        rate = rates[self.scope] if self.scope in rates else DEFAULT_RATES[self.scope]
+        return rate if isinstance(rate, str) else None
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        # The write throttle's allow_request() adds the window.
+        return f"dch_favourites:throttle:{self.scope}:{self.ident}"
+
+    def reached(self) -> bool:
+        """Whether this window's count has reached the rate; counts nothing."""
+        if self.rate is None:
+            return False
+        self.now = self.timer()
+        key = f"{self.get_cache_key(None, None)}:{int(self.now // self.duration)}"
+        try:
+            count = caches[app_settings.THROTTLE_CACHE].get(key, 0)
+        except Exception as error:
+            logger.warning(
+                "Cache %r unavailable (%s); the sign-in rates let the request through.",
+                app_settings.THROTTLE_CACHE,
+                type(error).__name__,
+            )
+            return False
+        return int(count) >= self.num_requests
+
+
+def refuse(request: Any, refusing: list[SignInThrottle], error: str, reason: str) -> None:
+    """Raise :class:`TooManyAttempts` for the longest wait of ``refusing``, if any."""
+    if refusing:
+        wait = max(int(throttle.wait() or 1) for throttle in refusing)
+        raise TooManyAttempts(wait, request, error, reason)

@@ -177,13 +177,17 @@ def _refusal(records: Any, error: jsonschema.ValidationError) -> CatalogueImport
         reason = f"'{'.'.join([*inside, missing])}' is required"
     elif error.validator == "additionalProperties":
         known = error.schema.get("properties", {})
+        # repr: quoted, and a name holding a lone surrogate can still be printed.
         unknown = sorted(
-            f"'{'.'.join([*inside, key])}'" for key in error.instance if key not in known
+            repr(".".join([*inside, key])) for key in error.instance if key not in known
         )
         reason = f"unknown field {', '.join(unknown)}"
     else:
         expected = error.validator_value if error.validator == "enum" else []
-        reason = error.schema["x-error"].format(
+        # Every subschema that can fail has an x-error; this is a fallback, not a traceback.
+        template = error.schema.get("x-error", "'{field}' breaks the schema's '{rule}' rule")
+        reason = template.format(
+            rule=error.validator,
             field=name,
             type=record.get("type"),
             value=repr(error.instance),

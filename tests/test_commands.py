@@ -425,15 +425,22 @@ def test_a_missing_file(tmp_path: Path) -> None:
     assert not CatalogueItem.objects.exists()
 
 
+SURROGATE = "must not hold a NUL character or a lone surrogate"
+
+
 @pytest.mark.parametrize(
-    ("bad", "where"),
+    ("bad", "reason"),
     [
-        ({**GOOD, "title": "a\ud800"}, "'title'"),
-        ({**GOOD, "translations": {"de": {"title": "\udfff"}}}, "'translations.de.title'"),
-        ({**GOOD, "image": {"overview": "//x/\udc00.jpg"}}, "'image.overview'"),
+        ({**GOOD, "title": "a\ud800"}, f"'title' {SURROGATE}"),
+        (
+            {**GOOD, "translations": {"de": {"title": "\udfff"}}},
+            f"'translations.de.title' {SURROGATE}",
+        ),
+        ({**GOOD, "image": {"overview": "//x/\udc00.jpg"}}, f"'image.overview' {SURROGATE}"),
+        ({**GOOD, "x\ud800": 1}, "unknown field 'x\\ud800'"),
     ],
 )
-def test_a_lone_surrogate_is_refused_by_name(tmp_path: Path, bad: Any, where: str) -> None:
+def test_a_lone_surrogate_is_refused_by_name(tmp_path: Path, bad: Any, reason: str) -> None:
     path = tmp_path / "surrogate.json"
     # ASCII JSON: the escape "\ud800" decodes to a lone surrogate, which no database stores.
     path.write_text(json.dumps([SPEC_ITEMS[0], bad]), encoding="utf-8")
@@ -442,10 +449,7 @@ def test_a_lone_surrogate_is_refused_by_name(tmp_path: Path, bad: Any, where: st
     with pytest.raises(CommandError) as raised:
         run("import_catalogue", str(path))
 
-    assert str(raised.value) == (
-        f"Nothing imported. Record 2 (id '302'): {where} must not hold a NUL character or a "
-        "lone surrogate"
-    )
+    assert str(raised.value) == f"Nothing imported. Record 2 (id '302'): {reason}"
     assert not CatalogueItem.objects.exists()
 
 

@@ -8,65 +8,37 @@ A file is a JSON list of objects::
       "updated": 1475074300,
       "translations": {"de": {"title": "...", "short_title": null}}}]
 
-``catalogue.schema.json`` beside this module describes the format field by field as a
-JSON Schema (:func:`catalogue_schema` gives it for the site's languages), and the importer
-gives the same verdict on every document. ``href`` is ignored; ``short_title``,
-``date.begin``, ``image``, ``updated`` and ``translations`` are optional; any other field,
-and a field that does not apply to the type (a film's or playlist's ``short_title`` and
-``date.begin``), is refused rather than dropped. A given ``updated`` is kept as the item's
-``updated``; without it, a new or changed item is stamped with the time of the import.
-``translations`` maps each of the ``LANGUAGES`` other than ``DEFAULT_LANGUAGE`` to that
-language's ``title`` (required) and ``short_title`` (optional; the default language's
-short title stands in while it is null). When given, it replaces the item's translations
-(``{}`` removes them all); when left out, the stored translations stay as they are.
-The whole file is validated before anything is written, and written in one transaction.
+``catalogue.schema.json`` beside this module defines the format field by field as a JSON
+Schema, and the importer validates every file with it (:func:`catalogue_schema` gives it
+for the site's languages); a subschema's ``x-error`` is the message for a value it refuses.
+``href`` is ignored; ``short_title``, ``date.begin``, ``image``, ``updated`` and
+``translations`` are optional; any other field, and a field that does not apply to the
+type (a film's or playlist's ``short_title`` and ``date.begin``), is refused rather than
+dropped. A given ``updated`` is kept as the item's ``updated``; without it, a new or
+changed item is stamped with the time of the import. ``translations`` maps each of the
+``LANGUAGES`` other than ``DEFAULT_LANGUAGE`` to that language's ``title`` (required) and
+``short_title`` (optional; the default language's short title stands in while it is
+null). When given, it replaces the item's translations (``{}`` removes them all); when
+left out, the stored translations stay as they are. The whole file is validated before
+anything is written, and written in one transaction.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
+import jsonschema
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 
 from dch_favourites.conf import app_settings
-from dch_favourites.models import (
-    CONCERT_PART_TYPES,
-    ITEM_ID_PATTERN,
-    CatalogueItem,
-    CatalogueItemTranslation,
-    ItemType,
-    concert_id_of,
-)
+from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, ItemType
 from dch_favourites.services import catalogue_batch
-
-MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
-ITEM_FIELDS = frozenset(
-    {
-        "href",
-        "id",
-        "type",
-        "title",
-        "short_title",
-        "is_free",
-        "date",
-        "image",
-        "updated",
-        "translations",
-    }
-)
-DATE_FIELDS = frozenset({"published", "begin"})
-IMAGE_FIELDS = frozenset({"overview", "detail"})
-TRANSLATION_FIELDS = frozenset({"title", "short_title"})
-#: Types without a short title or a begin (the API's entries for them have neither key).
-UNDATED_TYPES = frozenset({ItemType.FILM, ItemType.PLAYLIST})
 
 
 @cache
@@ -83,8 +55,7 @@ def catalogue_schema() -> dict[str, Any]:
     """
     schema: dict[str, Any] = json.loads(_packaged_schema())
     others = [code for code in app_settings.LANGUAGES if code != app_settings.DEFAULT_LANGUAGE]
-    translations = schema["$defs"]["item"]["properties"]["translations"]
-    translations["propertyNames"] = {"enum": copy.copy(others)}
+    schema["$defs"]["item"]["properties"]["translations"]["propertyNames"]["enum"] = others
     return schema
 
 
@@ -118,8 +89,11 @@ class ItemRecord:
 
 def import_catalogue(records: Any) -> ImportResult:
     """Create or update the items of ``records`` (a decoded JSON list), all or nothing."""
-    if not isinstance(records, list):
-        raise CatalogueImportError(0, None, "The file must hold a JSON list of items.")
+    validator = jsonschema.Draft202012Validator(catalogue_schema())
+    # The first error is in the first bad record: `items` is checked in order.
+    error = next(validator.iter_errors(records), None)
+    if error is not None:
+        raise _refusal(records, error)
     parsed = [_parse(position, record) for position, record in enumerate(records, start=1)]
     seen: dict[str, int] = {}
     for position, item in enumerate(parsed, start=1):
@@ -191,137 +165,65 @@ def _store(
         result.updated += 1
 
 
-def _parse(position: int, record: Any) -> ItemRecord:
-    def fail(reason: str) -> CatalogueImportError:
-        item_id = record.get("id") if isinstance(record, dict) else None
-        return CatalogueImportError(position, item_id, reason)
+def _refusal(records: Any, error: jsonschema.ValidationError) -> CatalogueImportError:
+    """The error naming the record, the field and the rule that ``error`` broke."""
+    if not error.path:
+        return CatalogueImportError(0, None, error.schema["x-error"])
+    index, *inside = error.path
+    record = records[index] if isinstance(records[index], dict) else {}
+    name = ".".join(map(str, inside))
+    if error.validator == "required":
+        missing = next(key for key in error.validator_value if key not in error.instance)
+        reason = f"'{'.'.join([*inside, missing])}' is required"
+    elif error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        # repr: quoted, and a name holding a lone surrogate can still be printed.
+        unknown = sorted(
+            repr(".".join([*inside, key])) for key in error.instance if key not in known
+        )
+        reason = f"unknown field {', '.join(unknown)}"
+    else:
+        expected = error.validator_value if error.validator == "enum" else []
+        # Every subschema that can fail has an x-error; this is a fallback, not a traceback.
+        template = error.schema.get("x-error", "'{field}' breaks the schema's '{rule}' rule")
+        reason = template.format(
+            rule=error.validator,
+            field=name,
+            type=record.get("type"),
+            value=repr(error.instance),
+            expected=", ".join(map(str, expected)),
+        )
+    return CatalogueImportError(index + 1, record.get("id"), reason)
 
-    if not isinstance(record, dict):
-        raise fail("a record must be a JSON object")
-    _known_fields(record, ITEM_FIELDS, "", fail)
-    item_id = record.get("id")
-    if not isinstance(item_id, str) and (number := _integer(item_id)) is not None:
-        item_id = str(number)
-    if not isinstance(item_id, str) or not ITEM_ID_PATTERN.match(item_id):
-        raise fail("'id' must be a string of 1 to 64 letters, digits, '-' or '_'")
-    item_type = record.get("type")
-    if item_type not in ItemType.values:
-        raise fail(f"'type' must be one of {', '.join(ItemType.values)}")
-    if item_type in CONCERT_PART_TYPES and concert_id_of(item_id) is None:
-        raise fail(f"a {item_type} id is '<concert id>-<number>'")
-    if item_type == ItemType.CONCERT and not item_id.isdigit():
-        raise fail("a concert id is a number")
-    title = record.get("title")
-    if not isinstance(title, str) or not title.strip() or len(title) > 500 or "\x00" in title:
-        raise fail("'title' must be a non-empty string of at most 500 characters")
-    if item_type in UNDATED_TYPES:
-        date = record.get("date")
-        begin_given = date.get("begin") if isinstance(date, dict) else None
-        not_applying = (("short_title", record.get("short_title")), ("date.begin", begin_given))
-        for name, value in not_applying:
-            if value is not None:
-                raise fail(f"a {item_type} has no '{name}': leave it out or set it to null")
-    short_title = _optional_text(record.get("short_title"), 200, "short_title", fail)
-    is_free = record.get("is_free", False)
-    if not isinstance(is_free, bool):
-        raise fail("'is_free' must be true or false")
-    date = record.get("date")
-    if not isinstance(date, dict):
-        raise fail("'date' must be an object with 'published'")
-    _known_fields(date, DATE_FIELDS, "date.", fail)
-    published = _timestamp(date.get("published"), "date.published", fail)
-    if published is None:
-        raise fail("'date.published' is required")
-    begin = _timestamp(date.get("begin"), "date.begin", fail)
-    image = record.get("image")
-    if image is None:
-        image = {}
-    if not isinstance(image, dict):
-        raise fail("'image' must be an object with 'overview' and 'detail', or null")
-    _known_fields(image, IMAGE_FIELDS, "image.", fail)
-    overview = _optional_text(image.get("overview"), 1000, "image.overview", fail)
-    detail = _optional_text(image.get("detail"), 1000, "image.detail", fail)
-    updated = _timestamp(record.get("updated"), "updated", fail)
-    translations = _translations(record.get("translations"), item_type, fail)
+
+def _parse(position: int, record: dict[str, Any]) -> ItemRecord:
+    """The model fields of a record the schema accepted."""
+    item_id, date = record["id"], record["date"]
+    image = record.get("image") or {}
+    translations = record.get("translations")
     return ItemRecord(
         position=position,
         fields={
-            "id": item_id,
-            "type": item_type,
-            "title": title,
-            "short_title": short_title,
-            "is_free": is_free,
-            "published": published,
-            "begin": begin,
-            "overview_image": overview,
-            "detail_image": detail,
+            # A JSON integer (1.0 is one) stands for its decimal string.
+            "id": item_id if isinstance(item_id, str) else str(int(item_id)),
+            "type": record["type"],
+            "title": record["title"],
+            "short_title": record.get("short_title") or None,
+            "is_free": record.get("is_free", False),
+            "published": _timestamp(date["published"]),
+            "begin": _timestamp(date.get("begin")),
+            "overview_image": image.get("overview") or None,
+            "detail_image": image.get("detail") or None,
         },
-        updated=updated,
-        translations=translations,
+        updated=_timestamp(record.get("updated")),
+        translations=None
+        if translations is None
+        else {
+            language: (texts["title"], texts.get("short_title") or None)
+            for language, texts in translations.items()
+        },
     )
 
 
-def _optional_text(value: Any, limit: int, name: str, fail: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
-        raise fail(f"'{name}' must be a string of at most {limit} characters, or null")
-    return value or None
-
-
-def _known_fields(record: dict[Any, Any], known: frozenset[str], prefix: str, fail: Any) -> None:
-    unknown = sorted(f"'{prefix}{name}'" for name in record if name not in known)
-    if unknown:
-        raise fail(f"unknown field {', '.join(unknown)}")
-
-
-def _integer(value: Any) -> int | None:
-    """An integer, as JSON Schema counts them (``1.0`` is one); None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _timestamp(value: Any, name: str, fail: Any) -> datetime | None:
-    if value is None:
-        return None
-    seconds = _integer(value)
-    if seconds is None or not 0 <= seconds <= MAX_TIMESTAMP:
-        raise fail(f"'{name}' must be an integer count of Unix seconds")
-    return datetime.fromtimestamp(seconds, tz=UTC)
-
-
-def _translations(
-    value: Any, item_type: str, fail: Any
-) -> dict[str, tuple[str, str | None]] | None:
-    if value is None:
-        return None
-    languages: Sequence[str] = app_settings.LANGUAGES
-    if not isinstance(value, dict):
-        raise fail("'translations' must be an object keyed by language")
-    result = {}
-    for language, texts in value.items():
-        if language not in languages or language == app_settings.DEFAULT_LANGUAGE:
-            raise fail(f"translation language {language!r} is not one of the other LANGUAGES")
-        if not isinstance(texts, dict):
-            raise fail(f"translation {language!r} must be an object with 'title'")
-        _known_fields(texts, TRANSLATION_FIELDS, f"translations.{language}.", fail)
-        if item_type in UNDATED_TYPES and texts.get("short_title") is not None:
-            raise fail(
-                f"a {item_type} has no 'translations.{language}.short_title': "
-                "leave it out or set it to null"
-            )
-        title = texts.get("title")
-        if not isinstance(title, str) or not title.strip() or len(title) > 500 or "\x00" in title:
-            raise fail(
-                f"translation {language!r} needs a non-empty 'title' of at most 500 characters"
-            )
-        short_title = _optional_text(
-            texts.get("short_title"), 200, f"translations.{language}.short_title", fail
-        )
-        result[language] = (title, short_title)
-    return result
+def _timestamp(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(int(seconds), tz=UTC)

@@ -7,19 +7,21 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from cache_backends import CACHE_BACKENDS, require_redis
 from django.db import connection
 from django.test import Client
+from endpoints import URL
 
 from dch_favourites.catalogue_import import import_catalogue
+from dch_favourites.models import Favourite
+from dch_favourites.signals import favourite_added, favourite_removed
 from factories import AccessTokenFactory, UserFactory
 
-URL = "/v2/user/favourites"
 SPEC_ITEMS_FILE = Path(__file__).parent / "data" / "spec_items.json"
 SPEC_BODY_FILE = Path(__file__).parent / "data" / "spec_body.json"
 
@@ -131,6 +133,34 @@ def spec_items(db: Any) -> list[dict[str, Any]]:
 @pytest.fixture
 def spec_body() -> dict[str, Any]:
     return json.loads(SPEC_BODY_FILE.read_text(encoding="utf-8"))
+
+
+class Heard(NamedTuple):
+    """One ``favourite_added`` or ``favourite_removed`` as a receiver got it."""
+
+    signal: str  # "added" or "removed"
+    user_pk: Any
+    items: tuple[str, ...]
+    source: str
+
+
+@pytest.fixture
+def heard() -> Iterator[list[Heard]]:
+    """Every favourite_added / favourite_removed sent from now on, in order.
+
+    Only signals sent by ``Favourite`` are heard, so a wrong sender shows as a missing one.
+    """
+    seen: list[Heard] = []
+
+    def receiver(signal: Any, user: Any, items: Any, source: Any, **kwargs: Any) -> None:
+        kind = "added" if signal is favourite_added else "removed"
+        seen.append(Heard(kind, user.pk, items, source))
+
+    for signal in (favourite_added, favourite_removed):
+        signal.connect(receiver, sender=Favourite, dispatch_uid="tests.heard")
+    yield seen
+    for signal in (favourite_added, favourite_removed):
+        signal.disconnect(sender=Favourite, dispatch_uid="tests.heard")
 
 
 @pytest.fixture

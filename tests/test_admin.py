@@ -39,7 +39,6 @@ from dch_favourites.models import (
     FavouriteListState,
 )
 from dch_favourites.services import add_favourites
-from dch_favourites.signals import favourite_added, favourite_removed
 from factories import CatalogueItemFactory, ConcertFactory, UserFactory, WorkFactory, ts
 
 pytestmark = pytest.mark.django_db
@@ -50,36 +49,6 @@ FAVOURITES = "/admin/dch_favourites/favourite/"
 # joined), and the group and permission choices of Django's UserAdmin.
 USER_PAGE_QUERIES = 8
 LIMIT_2 = {"MAX_FAVOURITES_PER_USER": 2, "WRITE_THROTTLE_RATE": None}
-
-
-@pytest.fixture
-def staff(db: Any) -> Any:
-    return UserFactory(username="staff", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff_client(staff: Any) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
-def received() -> list[tuple[str, Any, tuple[str, ...], str]]:
-    """Every favourite_added / favourite_removed sent, as (signal, user pk, items, source)."""
-    seen: list[tuple[str, Any, tuple[str, ...], str]] = []
-
-    def added(user: Any, items: Any, source: Any, **kwargs: Any) -> None:
-        seen.append(("added", user.pk, tuple(items), str(source)))
-
-    def removed(user: Any, items: Any, source: Any, **kwargs: Any) -> None:
-        seen.append(("removed", user.pk, tuple(items), str(source)))
-
-    favourite_added.connect(added, dispatch_uid="test_admin_added")
-    favourite_removed.connect(removed, dispatch_uid="test_admin_removed")
-    yield seen
-    favourite_added.disconnect(dispatch_uid="test_admin_added")
-    favourite_removed.disconnect(dispatch_uid="test_admin_removed")
 
 
 def as_sets(seen: list[Any]) -> list[tuple[str, Any, set[str], str]]:
@@ -166,7 +135,7 @@ def many_favourites(users: int, items: int) -> list[Any]:
 
 
 def test_item_changelist_shows_counts_and_concerts_without_a_query_per_row(
-    staff_client: Client, django_assert_num_queries: Any
+    admin_client: Client, django_assert_num_queries: Any
 ) -> None:
     ConcertFactory(id="23427", title="Rattle conducts Boulez")
     parts = [WorkFactory(id=f"23427-{n}") for n in range(1, 21)]
@@ -176,11 +145,11 @@ def test_item_changelist_shows_counts_and_concerts_without_a_query_per_row(
         add_favourites(listener, ["23427-1", "23427-2"])
     add_favourites(listeners[0], ["23427-3"])
 
-    staff_client.get(ITEMS)  # warms the per-process caches (content types)
+    admin_client.get(ITEMS)  # warms the per-process caches (content types)
     # session, user, page count, page rows (counts and concerts in the same query), and the
     # date hierarchy's range and dates
     with django_assert_num_queries(6):
-        response = staff_client.get(ITEMS, {"o": "1"})
+        response = admin_client.get(ITEMS, {"o": "1"})
 
     assert response.status_code == 200
     rows = rows_of(response)
@@ -199,7 +168,7 @@ def test_item_changelist_shows_counts_and_concerts_without_a_query_per_row(
     assert 'href="/admin/dch_favourites/catalogueitem/popular/"' in html
 
 
-def test_item_changelist_filters_and_search(staff_client: Client) -> None:
+def test_item_changelist_filters_and_search(admin_client: Client) -> None:
     CatalogueItemFactory(
         id="301", title="Guardians of Unity", is_free=True, published=ts(1463558400)
     )
@@ -208,7 +177,7 @@ def test_item_changelist_filters_and_search(staff_client: Client) -> None:
     CatalogueItemFactory(id="302", title="Other film", published=ts(1500000000))
 
     def ids(**query: str) -> list[str]:
-        response = staff_client.get(ITEMS, query)
+        response = admin_client.get(ITEMS, query)
         assert response.status_code == 200
         return sorted(row.pk for row in rows_of(response))
 
@@ -227,15 +196,15 @@ def test_item_changelist_filters_and_search(staff_client: Client) -> None:
 
 
 def test_item_change_page_has_a_fixed_number_of_queries(
-    staff_client: Client, django_assert_num_queries: Any
+    admin_client: Client, django_assert_num_queries: Any
 ) -> None:
     many_favourites(users=30, items=1)
     item = CatalogueItem.objects.get()
 
-    staff_client.get(f"{ITEMS}{item.pk}/change/")  # warms the per-process caches
+    admin_client.get(f"{ITEMS}{item.pk}/change/")  # warms the per-process caches
     # session, user, item (count and concert joined), translations
     with django_assert_num_queries(4):
-        response = staff_client.get(f"{ITEMS}{item.pk}/change/")
+        response = admin_client.get(f"{ITEMS}{item.pk}/change/")
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -244,7 +213,7 @@ def test_item_change_page_has_a_fixed_number_of_queries(
 
 
 def test_editing_an_item_moves_it_and_every_list_that_holds_it(
-    staff_client: Client, api: Any, spec_items: Any, received: Any
+    admin_client: Client, api: Any, spec_items: Any, heard: Any
 ) -> None:
     other = UserFactory()
     add_favourites(api.user, ["301", "23427-1"])
@@ -254,7 +223,7 @@ def test_editing_an_item_moves_it_and_every_list_that_holds_it(
     holder_before, other_before = state_of(api.user), state_of(other)
     body_before = api_body(api)
 
-    response = staff_client.post(
+    response = admin_client.post(
         f"{ITEMS}301/change/",
         {
             "type": "film",
@@ -293,11 +262,11 @@ def test_editing_an_item_moves_it_and_every_list_that_holds_it(
         entry["updated"]
         > next(e for e in body_before["_links"]["favourites"] if e["id"] == "301")["updated"]
     )
-    assert received == []  # an edit is no add or removal
+    assert heard == []  # an edit is no add or removal
 
 
-def test_a_malformed_work_id_is_a_form_error(staff_client: Client) -> None:
-    response = staff_client.post(
+def test_a_malformed_work_id_is_a_form_error(admin_client: Client) -> None:
+    response = admin_client.post(
         f"{ITEMS}add/",
         {
             "id": "23427",
@@ -318,7 +287,7 @@ def test_a_malformed_work_id_is_a_form_error(staff_client: Client) -> None:
 
 
 def test_a_translation_added_beside_the_item_moves_the_lists(
-    staff_client: Client, api: Any, spec_items: Any
+    admin_client: Client, api: Any, spec_items: Any
 ) -> None:
     add_favourites(api.user, ["301"])
     item = CatalogueItem.objects.get(pk="301")
@@ -340,10 +309,10 @@ def test_a_translation_added_beside_the_item_moves_the_lists(
         "translations-0-short_title": "",
     }
 
-    wrong = staff_client.post(f"{ITEMS}301/change/", {**data, "translations-0-language": "en"})
+    wrong = admin_client.post(f"{ITEMS}301/change/", {**data, "translations-0-language": "en"})
     assert wrong.status_code == 200
     assert not CatalogueItemTranslation.objects.exists()
-    response = staff_client.post(f"{ITEMS}301/change/", data)
+    response = admin_client.post(f"{ITEMS}301/change/", data)
 
     assert response.status_code == 302
     assert list(CatalogueItemTranslation.objects.values_list("item_id", "language", "title")) == [
@@ -354,12 +323,12 @@ def test_a_translation_added_beside_the_item_moves_the_lists(
 
 @override_settings(DCH_FAVOURITES={"WRITE_THROTTLE_RATE": None, "LANGUAGES": ("en", "de")})
 def test_a_translation_in_a_language_no_longer_configured_stays_selectable(
-    staff_client: Client,
+    admin_client: Client,
 ) -> None:
     item = CatalogueItemFactory(id="301")
     CatalogueItemTranslation.objects.create(item=item, language="fr", title="Gardiens")
 
-    response = staff_client.get(f"{ITEMS}301/change/")
+    response = admin_client.get(f"{ITEMS}301/change/")
 
     assert response.status_code == 200
     (inline,) = response.context["inline_admin_formsets"]
@@ -371,12 +340,12 @@ def test_a_translation_in_a_language_no_longer_configured_stays_selectable(
     ]
 
 
-def test_without_the_favourite_admin_counts_are_not_links(staff: Any, spec_items: Any) -> None:
+def test_without_the_favourite_admin_counts_are_not_links(admin_user: Any, spec_items: Any) -> None:
     site = AdminSite(name="catalogue_only")
     site.register(CatalogueItem, CatalogueItemAdmin)
     item_admin = site.get_model_admin(CatalogueItem)
     request = RequestFactory().get("/")
-    request.user = staff
+    request.user = admin_user
     add_favourites(UserFactory(), ["301"])
     add_favourites(UserFactory(), ["301"])
 
@@ -390,10 +359,10 @@ def test_without_the_favourite_admin_counts_are_not_links(staff: Any, spec_items
 
 
 def test_deleting_an_item_removes_it_from_every_list(
-    staff_client: Client,
+    admin_client: Client,
     api: Any,
     spec_items: Any,
-    received: Any,
+    heard: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     other = UserFactory()
@@ -401,10 +370,10 @@ def test_deleting_an_item_removes_it_from_every_list(
     add_favourites(other, ["301"])
     listener_before, other_before = state_of(api.user), state_of(other)
 
-    confirm = staff_client.get(f"{ITEMS}301/delete/")
+    confirm = admin_client.get(f"{ITEMS}301/delete/")
     assert confirm.status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(f"{ITEMS}301/delete/", {"post": "yes"})
+        response = admin_client.post(f"{ITEMS}301/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert not CatalogueItem.objects.filter(pk="301").exists()
@@ -413,7 +382,7 @@ def test_deleting_an_item_removes_it_from_every_list(
     assert state_of(api.user)[1] > listener_before[1]
     assert state_of(other)[0] == other_before[0] + 1
     assert api_ids(api) == ["23427-1"]
-    assert sorted(received) == sorted(
+    assert sorted(heard) == sorted(
         [
             ("removed", api.user.pk, ("301",), "cascade"),
             ("removed", other.pk, ("301",), "cascade"),
@@ -422,12 +391,12 @@ def test_deleting_an_item_removes_it_from_every_list(
 
 
 def test_bulk_deleting_items_moves_each_list(
-    staff_client: Client, api: Any, spec_items: Any
+    admin_client: Client, api: Any, spec_items: Any
 ) -> None:
     add_favourites(api.user, ["301", "23427-1", "23427-3"])
     before = state_of(api.user)
 
-    response = staff_client.post(
+    response = admin_client.post(
         ITEMS, {"action": "delete_selected", "_selected_action": ["301", "23427-3"], "post": "yes"}
     )
 
@@ -442,14 +411,14 @@ def test_bulk_deleting_items_moves_each_list(
 
 
 def test_favourite_changelist_has_a_fixed_number_of_queries(
-    staff_client: Client, django_assert_num_queries: Any
+    admin_client: Client, django_assert_num_queries: Any
 ) -> None:
     many_favourites(users=20, items=3)
 
-    staff_client.get(FAVOURITES)  # warms the per-process caches
+    admin_client.get(FAVOURITES)  # warms the per-process caches
     # session, user, page count, page rows (listener and item joined)
     with django_assert_num_queries(4):
-        response = staff_client.get(FAVOURITES)
+        response = admin_client.get(FAVOURITES)
 
     assert response.status_code == 200
     assert len(rows_of(response)) == 60
@@ -457,7 +426,7 @@ def test_favourite_changelist_has_a_fixed_number_of_queries(
     assert html.count('<td class="field-item_type">film</td>') == 60
 
 
-def test_favourite_search_and_filters(staff_client: Client, spec_items: Any) -> None:
+def test_favourite_search_and_filters(admin_client: Client, spec_items: Any) -> None:
     ann = UserFactory(username="ann", email="ann@example.org")
     bob = UserFactory(username="bob", email="robert@example.net")
     add_favourites(ann, ["301", "23427-1"])
@@ -465,7 +434,7 @@ def test_favourite_search_and_filters(staff_client: Client, spec_items: Any) -> 
     QuerySet(Favourite).filter(user=bob).update(added=ts(1500000000))
 
     def pairs(**query: str) -> list[tuple[str, str]]:
-        response = staff_client.get(FAVOURITES, query)
+        response = admin_client.get(FAVOURITES, query)
         assert response.status_code == 200
         return sorted((row.user.username, row.item_id) for row in rows_of(response))
 
@@ -486,7 +455,7 @@ def test_favourite_search_and_filters(staff_client: Client, spec_items: Any) -> 
 
 
 def test_favourite_search_follows_the_user_models_username_field(
-    staff_client: Client, spec_items: Any, monkeypatch: pytest.MonkeyPatch
+    admin_client: Client, spec_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user_model = get_user_model()
     ann = UserFactory(username="ann", email="a.smith@example.org")
@@ -499,16 +468,16 @@ def test_favourite_search_follows_the_user_models_username_field(
         "item__title",
         "=item__id",
     )
-    response = staff_client.get(FAVOURITES, {"q": "a.smith@"})
+    response = admin_client.get(FAVOURITES, {"q": "a.smith@"})
     assert [row.user_id for row in rows_of(response)] == [ann.pk]
-    assert rows_of(staff_client.get(FAVOURITES, {"q": "ann"})) == []  # not the username field now
+    assert rows_of(admin_client.get(FAVOURITES, {"q": "ann"})) == []  # not the username field now
 
 
-def test_add_form_autocompletes_both_foreign_keys(staff_client: Client) -> None:
+def test_add_form_autocompletes_both_foreign_keys(admin_client: Client) -> None:
     listeners = [UserFactory(username=f"listener-{n:02d}") for n in range(30)]
     CatalogueItemFactory.create_batch(30)
 
-    response = staff_client.get(f"{FAVOURITES}add/")
+    response = admin_client.get(f"{FAVOURITES}add/")
 
     assert response.status_code == 200
     form = response.context["adminform"].form
@@ -517,7 +486,7 @@ def test_add_form_autocompletes_both_foreign_keys(staff_client: Client) -> None:
     html = response.content.decode()
     assert not any(listener.username in html for listener in listeners)
     assert "Film " not in html
-    found = staff_client.get(
+    found = admin_client.get(
         "/admin/autocomplete/",
         {
             "app_label": "dch_favourites",
@@ -533,17 +502,17 @@ def test_add_form_autocompletes_both_foreign_keys(staff_client: Client) -> None:
 
 
 def test_adding_a_favourite_goes_through_the_write_path(
-    staff_client: Client,
+    admin_client: Client,
     api: Any,
     spec_items: Any,
-    received: Any,
+    heard: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     add_favourites(api.user, ["301"])
     before = state_of(api.user)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": "23427-1"})
+        response = admin_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": "23427-1"})
 
     assert response.status_code == 302
     assert response["Location"] == FAVOURITES
@@ -552,16 +521,16 @@ def test_adding_a_favourite_goes_through_the_write_path(
     assert version == before[0] + 1
     assert updated > before[1]
     assert api_body(api)["updated"] == updated
-    assert received == [("added", api.user.pk, ("23427-1",), "admin")]
+    assert heard == [("added", api.user.pk, ("23427-1",), "admin")]
 
 
 def test_a_favourite_already_held_is_a_form_error(
-    staff_client: Client, api: Any, spec_items: Any
+    admin_client: Client, api: Any, spec_items: Any
 ) -> None:
     add_favourites(api.user, ["301"])
     before = state_of(api.user)
 
-    response = staff_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": "301"})
+    response = admin_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": "301"})
 
     assert response.status_code == 200
     assert response.context["adminform"].form.non_field_errors() == [
@@ -570,8 +539,8 @@ def test_a_favourite_already_held_is_a_form_error(
     assert state_of(api.user) == before
 
 
-def test_an_add_without_an_item_is_a_form_error(staff_client: Client, api: Any) -> None:
-    response = staff_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": ""})
+def test_an_add_without_an_item_is_a_form_error(admin_client: Client, api: Any) -> None:
+    response = admin_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": ""})
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {"item": ["This field is required."]}
@@ -581,12 +550,12 @@ def test_an_add_without_an_item_is_a_form_error(staff_client: Client, api: Any) 
 
 @override_settings(DCH_FAVOURITES=LIMIT_2)
 def test_a_full_list_is_a_form_error_not_a_500(
-    staff_client: Client, api: Any, spec_items: Any
+    admin_client: Client, api: Any, spec_items: Any
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
     before = state_of(api.user)
 
-    response = staff_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": "23427-3"})
+    response = admin_client.post(f"{FAVOURITES}add/", {"user": api.user.pk, "item": "23427-3"})
 
     assert response.status_code == 200
     assert response.context["adminform"].form.non_field_errors() == [
@@ -599,14 +568,14 @@ def test_a_full_list_is_a_form_error_not_a_500(
 
 @override_settings(DCH_FAVOURITES=LIMIT_2)
 def test_a_list_filled_between_validation_and_save_is_a_message(
-    staff_client: Client, api: Any, spec_items: Any, monkeypatch: pytest.MonkeyPatch
+    admin_client: Client, api: Any, spec_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
     before = state_of(api.user)
     # As if another writer filled the list after the form was validated.
     monkeypatch.setattr(favourites_admin, "check_room", lambda *args, **kwargs: None)
 
-    response = staff_client.post(
+    response = admin_client.post(
         f"{FAVOURITES}add/", {"user": api.user.pk, "item": "23427-3"}, follow=True
     )
 
@@ -619,16 +588,16 @@ def test_a_list_filled_between_validation_and_save_is_a_message(
 
 
 def test_favourite_change_page_is_read_only(
-    staff_client: Client, api: Any, spec_items: Any, django_assert_num_queries: Any
+    admin_client: Client, api: Any, spec_items: Any, django_assert_num_queries: Any
 ) -> None:
     add_favourites(api.user, ["301"])
     favourite = Favourite.objects.get()
 
-    staff_client.get(f"{FAVOURITES}{favourite.pk}/change/")  # warms the per-process caches
+    admin_client.get(f"{FAVOURITES}{favourite.pk}/change/")  # warms the per-process caches
     # session, user, favourite (listener and item joined)
     with django_assert_num_queries(3):
-        response = staff_client.get(f"{FAVOURITES}{favourite.pk}/change/")
-    posted = staff_client.post(f"{FAVOURITES}{favourite.pk}/change/", {"item": "23427-1"})
+        response = admin_client.get(f"{FAVOURITES}{favourite.pk}/change/")
+    posted = admin_client.post(f"{FAVOURITES}{favourite.pk}/change/", {"item": "23427-1"})
 
     assert response.status_code == 200
     assert response.context["adminform"].form.fields == {}
@@ -639,10 +608,10 @@ def test_favourite_change_page_is_read_only(
 
 
 def test_deleting_one_favourite_goes_through_the_write_path(
-    staff_client: Client,
+    admin_client: Client,
     api: Any,
     spec_items: Any,
-    received: Any,
+    heard: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
@@ -650,20 +619,20 @@ def test_deleting_one_favourite_goes_through_the_write_path(
     before = state_of(api.user)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(f"{FAVOURITES}{favourite.pk}/delete/", {"post": "yes"})
+        response = admin_client.post(f"{FAVOURITES}{favourite.pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert api_ids(api) == ["23427-1"]
     assert state_of(api.user)[0] == before[0] + 1
     assert state_of(api.user)[1] > before[1]
-    assert received == [("removed", api.user.pk, ("301",), "admin")]
+    assert heard == [("removed", api.user.pk, ("301",), "admin")]
 
 
 def test_delete_selected_goes_through_the_write_path_per_listener(
-    staff_client: Client,
+    admin_client: Client,
     api: Any,
     spec_items: Any,
-    received: Any,
+    heard: Any,
     django_capture_on_commit_callbacks: Any,
     django_assert_max_num_queries: Any,
 ) -> None:
@@ -674,14 +643,14 @@ def test_delete_selected_goes_through_the_write_path_per_listener(
     selected = [str(pk) for pk in chosen.values_list("pk", flat=True)]
     listener_before, other_before = state_of(api.user), state_of(other)
 
-    confirm = staff_client.post(
+    confirm = admin_client.post(
         FAVOURITES, {"action": "delete_selected", "_selected_action": selected}
     )
     assert confirm.status_code == 200
     assert "Are you sure" in confirm.content.decode()
     assert Favourite.objects.count() == 5
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(
+        response = admin_client.post(
             FAVOURITES, {"action": "delete_selected", "_selected_action": selected, "post": "yes"}
         )
 
@@ -691,14 +660,14 @@ def test_delete_selected_goes_through_the_write_path_per_listener(
     assert state_of(other)[0] == other_before[0] + 1
     assert state_of(other)[1] > other_before[1]
     assert api_ids(api) == ["23427-1"]
-    assert sorted(as_sets(received)) == [
+    assert sorted(as_sets(heard)) == [
         ("removed", api.user.pk, {"23427-3", "301"}, "admin"),
         ("removed", other.pk, {"23427-3", "301"}, "admin"),
     ]
 
 
 def test_delete_queryset_routes_through_the_services(
-    api: Any, spec_items: Any, received: Any, django_capture_on_commit_callbacks: Any
+    api: Any, spec_items: Any, heard: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
     model_admin = admin.site.get_model_admin(Favourite)
@@ -709,17 +678,17 @@ def test_delete_queryset_routes_through_the_services(
 
     assert not Favourite.objects.exists()
     assert state_of(api.user)[0] == before[0] + 1
-    assert as_sets(received) == [("removed", api.user.pk, {"23427-1", "301"}, "admin")]
+    assert as_sets(heard) == [("removed", api.user.pk, {"23427-1", "301"}, "admin")]
 
 
 def test_without_a_searchable_user_admin_the_listener_is_an_id_box(
-    staff: Any, spec_items: Any
+    admin_user: Any, spec_items: Any
 ) -> None:
     site = AdminSite(name="bare")
     site.register(CatalogueItem, CatalogueItemAdmin)
     site.register(Favourite, FavouriteAdmin)
     request = RequestFactory().get("/")
-    request.user = staff
+    request.user = admin_user
     model_admin = site.get_model_admin(Favourite)
 
     assert model_admin.get_autocomplete_fields(request) == ("item",)
@@ -796,18 +765,18 @@ def test_a_user_admin_registered_later_mixes_the_inline_in() -> None:
 
 
 def test_user_page_lists_favourites_newest_first_with_fixed_queries(
-    staff_client: Client, django_assert_num_queries: Any
+    admin_client: Client, django_assert_num_queries: Any
 ) -> None:
     listener = many_favourites(users=1, items=1)[0]
-    staff_client.get(f"/admin/auth/user/{listener.pk}/change/")  # warms the per-process caches
+    admin_client.get(f"/admin/auth/user/{listener.pk}/change/")  # warms the per-process caches
     with django_assert_num_queries(USER_PAGE_QUERIES):
-        staff_client.get(f"/admin/auth/user/{listener.pk}/change/")
+        admin_client.get(f"/admin/auth/user/{listener.pk}/change/")
     items = CatalogueItemFactory.create_batch(30)
     for item in items:
         add_favourites(listener, [item.pk])
 
     with django_assert_num_queries(USER_PAGE_QUERIES):
-        response = staff_client.get(f"/admin/auth/user/{listener.pk}/change/")
+        response = admin_client.get(f"/admin/auth/user/{listener.pk}/change/")
 
     assert response.status_code == 200
     (inline,) = response.context["inline_admin_formsets"]
@@ -825,17 +794,17 @@ def test_user_page_lists_favourites_newest_first_with_fixed_queries(
 
 
 def test_user_inline_adds_and_removes_through_the_write_path(
-    staff_client: Client,
+    admin_client: Client,
     api: Any,
     spec_items: Any,
-    received: Any,
+    heard: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
     before = state_of(api.user)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(
+        response = admin_client.post(
             f"/admin/auth/user/{api.user.pk}/change/",
             inline_changes(api.user, delete=("301",), add=("23427-3",)),
         )
@@ -846,19 +815,19 @@ def test_user_inline_adds_and_removes_through_the_write_path(
     assert version == before[0] + 2  # one removal, one addition
     assert updated > before[1]
     assert api_body(api)["updated"] == updated
-    assert received == [
+    assert heard == [
         ("removed", api.user.pk, ("301",), "admin"),
         ("added", api.user.pk, ("23427-3",), "admin"),
     ]
 
 
 def test_saving_the_user_page_untouched_changes_no_list(
-    staff_client: Client, api: Any, spec_items: Any
+    admin_client: Client, api: Any, spec_items: Any
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
     before = state_of(api.user)
 
-    response = staff_client.post(
+    response = admin_client.post(
         f"/admin/auth/user/{api.user.pk}/change/", user_change_data(api.user)
     )
 
@@ -868,12 +837,12 @@ def test_saving_the_user_page_untouched_changes_no_list(
 
 
 def test_user_inline_refuses_an_item_already_held(
-    staff_client: Client, api: Any, spec_items: Any
+    admin_client: Client, api: Any, spec_items: Any
 ) -> None:
     add_favourites(api.user, ["301"])
     before = state_of(api.user)
 
-    response = staff_client.post(
+    response = admin_client.post(
         f"/admin/auth/user/{api.user.pk}/change/", inline_changes(api.user, add=("301",))
     )
 
@@ -894,12 +863,12 @@ def test_user_inline_refuses_an_item_already_held(
 
 @override_settings(DCH_FAVOURITES=LIMIT_2)
 def test_user_inline_row_errors_come_before_the_room_check(
-    staff_client: Client, api: Any, spec_items: Any
+    admin_client: Client, api: Any, spec_items: Any
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
     before = state_of(api.user)
 
-    response = staff_client.post(
+    response = admin_client.post(
         f"/admin/auth/user/{api.user.pk}/change/", inline_changes(api.user, add=("999",))
     )
 
@@ -913,9 +882,9 @@ def test_user_inline_row_errors_come_before_the_room_check(
     assert state_of(api.user) == before
 
 
-def test_user_inline_saves_only_through_the_write_path(staff: Any, api: Any) -> None:
+def test_user_inline_saves_only_through_the_write_path(admin_user: Any, api: Any) -> None:
     request = RequestFactory().post("/")
-    request.user = staff
+    request.user = admin_user
     formset_class = FavouriteInline(get_user_model(), admin.site).get_formset(request, api.user)
     formset = formset_class(instance=api.user)
 
@@ -927,13 +896,13 @@ def test_user_inline_saves_only_through_the_write_path(staff: Any, api: Any) -> 
 
 @override_settings(DCH_FAVOURITES=LIMIT_2)
 def test_user_inline_full_list_is_a_form_error_and_a_swap_fits(
-    staff_client: Client, api: Any, spec_items: Any
+    admin_client: Client, api: Any, spec_items: Any
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
     before = state_of(api.user)
     url = f"/admin/auth/user/{api.user.pk}/change/"
 
-    refused = staff_client.post(url, inline_changes(api.user, add=("23427-3",)))
+    refused = admin_client.post(url, inline_changes(api.user, add=("23427-3",)))
 
     assert refused.status_code == 200
     (inline,) = refused.context["inline_admin_formsets"]
@@ -943,7 +912,7 @@ def test_user_inline_full_list_is_a_form_error_and_a_swap_fits(
     assert "The favourites list is full: it holds at most 2 items." in refused.content.decode()
     assert state_of(api.user) == before
 
-    swapped = staff_client.post(url, inline_changes(api.user, delete=("301",), add=("23427-3",)))
+    swapped = admin_client.post(url, inline_changes(api.user, delete=("301",), add=("23427-3",)))
 
     assert swapped.status_code == 302
     assert api_ids(api) == ["23427-3", "23427-1"]
@@ -951,14 +920,14 @@ def test_user_inline_full_list_is_a_form_error_and_a_swap_fits(
 
 @override_settings(DCH_FAVOURITES=LIMIT_2)
 def test_user_inline_list_filled_between_validation_and_save_is_a_message(
-    staff_client: Client, api: Any, spec_items: Any, monkeypatch: pytest.MonkeyPatch
+    admin_client: Client, api: Any, spec_items: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     add_favourites(api.user, ["301", "23427-1"])
     before = state_of(api.user)
     monkeypatch.setattr(favourites_admin, "check_room", lambda *args, **kwargs: None)
     url = f"/admin/auth/user/{api.user.pk}/change/"
 
-    response = staff_client.post(
+    response = admin_client.post(
         url, inline_changes(api.user, add=("23427-3",), first_name="Changed"), follow=True
     )
 
@@ -972,7 +941,7 @@ def test_user_inline_list_filled_between_validation_and_save_is_a_message(
 
 
 def test_deleting_a_user_takes_their_list_with_them(
-    staff_client: Client, spec_items: Any, received: Any, django_capture_on_commit_callbacks: Any
+    admin_client: Client, spec_items: Any, heard: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     # Without tokens: django-oauth-toolkit's admin refuses to delete access tokens.
     leaving, staying = UserFactory(), UserFactory()
@@ -982,14 +951,14 @@ def test_deleting_a_user_takes_their_list_with_them(
     leaving_pk = leaving.pk
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(f"/admin/auth/user/{leaving_pk}/delete/", {"post": "yes"})
+        response = admin_client.post(f"/admin/auth/user/{leaving_pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert not get_user_model().objects.filter(pk=leaving_pk).exists()
     assert list(Favourite.objects.values_list("user_id", "item_id")) == [(staying.pk, "301")]
     assert not FavouriteListState.objects.filter(user_id=leaving_pk).exists()
     assert state_of(staying) == staying_before
-    assert as_sets(received) == [("removed", leaving_pk, {"23427-1", "301"}, "cascade")]
+    assert as_sets(heard) == [("removed", leaving_pk, {"23427-1", "301"}, "cascade")]
 
 
 def test_everything_staff_read_is_translatable() -> None:

@@ -40,18 +40,6 @@ BAD_SELECTION = "The selection names no row of this list; nothing was changed."
 
 
 @pytest.fixture
-def staff(db: Any) -> Any:
-    return UserFactory(username="staff", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def staff_client(staff: Any) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
 def held(spec_items: Any) -> Any:
     """A listener holding two of the spec's items."""
     listener = UserFactory(username="listener")
@@ -95,33 +83,33 @@ ITEM_QUERIES = [
 
 @pytest.mark.parametrize("query", FAVOURITE_QUERIES)
 def test_a_nul_in_the_favourites_changelist_query_is_left_out_with_a_message(
-    staff_client: Client, held: Any, query: str
+    admin_client: Client, held: Any, query: str
 ) -> None:
-    response = staff_client.get(f"{FAVOURITES}?{query}")
+    response = admin_client.get(f"{FAVOURITES}?{query}")
 
     kept = "&".join(part for part in query.split("&") if "%00" not in part)
     assert response.status_code == 302
     assert response["Location"] == FAVOURITES + (f"?{kept}" if kept else "")
     assert messages_of(response) == [NUL_MESSAGE]
-    page = staff_client.get(response["Location"])
+    page = admin_client.get(response["Location"])
     assert page.status_code == 200
 
 
 @pytest.mark.parametrize("query", ITEM_QUERIES)
 def test_a_nul_in_the_catalogue_changelist_query_is_left_out_with_a_message(
-    staff_client: Client, spec_items: Any, query: str
+    admin_client: Client, spec_items: Any, query: str
 ) -> None:
-    response = staff_client.get(f"{ITEMS}?{query}")
+    response = admin_client.get(f"{ITEMS}?{query}")
 
     kept = "&".join(part for part in query.split("&") if "%00" not in part)
     assert response.status_code == 302
     assert response["Location"] == ITEMS + (f"?{kept}" if kept else "")
     assert messages_of(response) == [NUL_MESSAGE]
-    assert staff_client.get(response["Location"]).status_code == 200
+    assert admin_client.get(response["Location"]).status_code == 200
 
 
-def test_the_changelist_without_a_nul_is_untouched(staff_client: Client, held: Any) -> None:
-    response = staff_client.get(f"{FAVOURITES}?item__exact=301&q=listener")
+def test_the_changelist_without_a_nul_is_untouched(admin_client: Client, held: Any) -> None:
+    response = admin_client.get(f"{FAVOURITES}?item__exact=301&q=listener")
 
     assert response.status_code == 200
     assert [f.item_id for f in response.context["cl"].result_list] == ["301"]
@@ -129,9 +117,9 @@ def test_the_changelist_without_a_nul_is_untouched(staff_client: Client, held: A
 
 
 def test_a_nul_in_the_user_changelist_of_a_site_that_opted_in(
-    staff_client: Client, held: Any
+    admin_client: Client, held: Any
 ) -> None:
-    response = staff_client.get(f"{USERS}?q=%00&is_staff__exact=1")
+    response = admin_client.get(f"{USERS}?q=%00&is_staff__exact=1")
 
     assert response.status_code == 302
     assert response["Location"] == f"{USERS}?is_staff__exact=1"
@@ -154,9 +142,9 @@ def test_a_nul_in_the_user_changelist_of_a_site_that_opted_in(
     ],
 )
 def test_an_object_id_with_a_nul_is_an_unknown_object(
-    staff_client: Client, held: Any, path: str
+    admin_client: Client, held: Any, path: str
 ) -> None:
-    response = staff_client.get(path)
+    response = admin_client.get(path)
 
     assert response.status_code == 302
     assert response["Location"] == ADMIN
@@ -164,10 +152,10 @@ def test_an_object_id_with_a_nul_is_an_unknown_object(
     assert message.endswith("doesn\u2019t exist. Perhaps it was deleted?")
 
 
-def test_posting_to_an_item_with_a_nul_changes_nothing(staff_client: Client, held: Any) -> None:
+def test_posting_to_an_item_with_a_nul_changes_nothing(admin_client: Client, held: Any) -> None:
     before = list(CatalogueItem.objects.values_list("pk", "title").order_by("pk"))
 
-    response = staff_client.post(f"{ITEMS}%00/delete/", {"post": "yes"})
+    response = admin_client.post(f"{ITEMS}%00/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert response["Location"] == ADMIN
@@ -183,9 +171,9 @@ def test_posting_to_an_item_with_a_nul_changes_nothing(staff_client: Client, hel
     [("dch_favourites", "favourite", "item"), ("dch_favourites", "favourite", "user")],
 )
 def test_an_autocomplete_term_with_a_nul_finds_nothing(
-    staff_client: Client, held: Any, term: str, app_label: str, model_name: str, field_name: str
+    admin_client: Client, held: Any, term: str, app_label: str, model_name: str, field_name: str
 ) -> None:
-    response = staff_client.get(
+    response = admin_client.get(
         f"{AUTOCOMPLETE}?term={term}&app_label={app_label}"
         f"&model_name={model_name}&field_name={field_name}"
     )
@@ -194,8 +182,8 @@ def test_an_autocomplete_term_with_a_nul_finds_nothing(
     assert json.loads(response.content) == {"results": [], "pagination": {"more": False}}
 
 
-def test_an_autocomplete_term_without_a_nul_still_finds(staff_client: Client, held: Any) -> None:
-    response = staff_client.get(
+def test_an_autocomplete_term_without_a_nul_still_finds(admin_client: Client, held: Any) -> None:
+    response = admin_client.get(
         f"{AUTOCOMPLETE}?term=301&app_label=dch_favourites&model_name=favourite&field_name=item"
     )
 
@@ -218,9 +206,9 @@ def test_an_autocomplete_term_without_a_nul_still_finds(staff_client: Client, he
     ],
 )
 def test_the_popular_view_takes_the_first_and_last_day_of_the_calendar(
-    staff_client: Client, held: Any, since: str, until: str, ranked: list[str]
+    admin_client: Client, held: Any, since: str, until: str, ranked: list[str]
 ) -> None:
-    response = staff_client.get(f"{ITEMS}popular/?since={since}&until={until}")
+    response = admin_client.get(f"{ITEMS}popular/?since={since}&until={until}")
 
     assert response.status_code == 200
     assert response.context["form"].errors == {}
@@ -237,15 +225,15 @@ def test_the_popular_view_takes_the_first_and_last_day_of_the_calendar(
     ],
 )
 def test_the_date_hierarchy_at_the_end_of_the_calendar_is_a_bad_lookup(
-    staff_client: Client, spec_items: Any, query: str
+    admin_client: Client, spec_items: Any, query: str
 ) -> None:
-    response = staff_client.get(f"{ITEMS}?{query}")
+    response = admin_client.get(f"{ITEMS}?{query}")
 
     # Django's answer to lookups it cannot apply: the list again, unfiltered.
     assert response.status_code in {200, 302}
     if response.status_code == 302:
         assert response["Location"] == f"{ITEMS}?e=1"
-        assert staff_client.get(response["Location"]).status_code == 200
+        assert admin_client.get(response["Location"]).status_code == 200
 
 
 # Django warns that a hand-typed date has no time zone, then takes it in the current one.
@@ -255,9 +243,9 @@ def test_the_date_hierarchy_at_the_end_of_the_calendar_is_a_bad_lookup(
     ["added__gte=0001-01-01", "added__lt=9999-12-31", "added__gte=0001-01-01+00:00:00"],
 )
 def test_date_lookups_at_the_ends_of_the_calendar(
-    staff_client: Client, held: Any, query: str
+    admin_client: Client, held: Any, query: str
 ) -> None:
-    response = staff_client.get(f"{FAVOURITES}?{query}")
+    response = admin_client.get(f"{FAVOURITES}?{query}")
 
     assert response.status_code in {200, 302}
     if response.status_code == 302:
@@ -273,12 +261,12 @@ def test_date_lookups_at_the_ends_of_the_calendar(
 )
 @pytest.mark.parametrize("confirmed", [{}, {"post": "yes"}], ids=["asked", "confirmed"])
 def test_a_bulk_delete_of_favourites_with_malformed_ids_changes_nothing(
-    staff_client: Client, held: Any, selected: list[str], confirmed: dict[str, str]
+    admin_client: Client, held: Any, selected: list[str], confirmed: dict[str, str]
 ) -> None:
     before = sorted(Favourite.objects.values_list("item_id", flat=True))
     data = {"action": "delete_selected", "index": "0", "_selected_action": selected}
 
-    response = staff_client.post(FAVOURITES, {**data, **confirmed})
+    response = admin_client.post(FAVOURITES, {**data, **confirmed})
 
     assert response.status_code == 302
     assert response["Location"] == FAVOURITES
@@ -288,12 +276,12 @@ def test_a_bulk_delete_of_favourites_with_malformed_ids_changes_nothing(
 
 @pytest.mark.parametrize("selected", [["\x00"], ["301", "30\x001"], ["x" * 65]])
 def test_a_bulk_delete_of_items_with_malformed_ids_changes_nothing(
-    staff_client: Client, held: Any, selected: list[str]
+    admin_client: Client, held: Any, selected: list[str]
 ) -> None:
     before = sorted(CatalogueItem.objects.values_list("pk", flat=True))
     data = {"action": "delete_selected", "index": "0", "_selected_action": selected}
 
-    response = staff_client.post(f"{ITEMS}?type__exact=film", data)
+    response = admin_client.post(f"{ITEMS}?type__exact=film", data)
 
     assert response.status_code == 302
     assert response["Location"] == f"{ITEMS}?type__exact=film"
@@ -301,7 +289,7 @@ def test_a_bulk_delete_of_items_with_malformed_ids_changes_nothing(
     assert sorted(CatalogueItem.objects.values_list("pk", flat=True)) == before
 
 
-def test_a_well_formed_bulk_delete_still_works(staff_client: Client, held: Any) -> None:
+def test_a_well_formed_bulk_delete_still_works(admin_client: Client, held: Any) -> None:
     favourite = Favourite.objects.get(item_id="301")
     data = {
         "action": "delete_selected",
@@ -310,7 +298,7 @@ def test_a_well_formed_bulk_delete_still_works(staff_client: Client, held: Any) 
         "post": "yes",
     }
 
-    response = staff_client.post(FAVOURITES, data)
+    response = admin_client.post(FAVOURITES, data)
 
     assert response.status_code == 302
     assert list(Favourite.objects.values_list("item_id", flat=True)) == ["23427-1"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
+from endpoints import URL
 from oauth2_provider.models import AccessToken, Application
 
 from dch_favourites.models import Favourite, FavouriteListState
@@ -16,7 +17,6 @@ from factories import AccessTokenFactory, ApplicationFactory, CatalogueItemFacto
 
 pytestmark = pytest.mark.django_db
 
-URL = "/v2/user/favourites"
 LEGACY_401 = b'{"message":"A Token was not found in the TokenStorage."}'
 
 

@@ -10,14 +10,13 @@ import pytest
 from database_state import document_clock, moved
 from django.test import override_settings
 from django.urls import include, path
+from endpoints import URL
 
 from dch_favourites.models import CatalogueItem, Favourite, FavouriteListState
 from dch_favourites.services import add_favourites, remove_favourites
 from factories import CatalogueItemFactory, ConcertFactory, UserFactory, WorkFactory, ts
 
 pytestmark = pytest.mark.django_db
-
-URL = "/v2/user/favourites"
 
 
 def body(response: Any) -> Any:

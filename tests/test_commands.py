@@ -265,8 +265,13 @@ GOOD = {
         ),
         (
             {**GOOD, "title": "a\x00b"},
-            "Record 2 (id '302'): 'title' must be a non-empty string of at most 500 characters",
+            "Record 2 (id '302'): 'title' must not hold a NUL character or a lone surrogate",
         ),
+        (
+            {**GOOD, "type": None},
+            "Record 2 (id '302'): 'type' must be one of concert, work, interview, film, playlist",
+        ),
+        ({"id": "302", "type": "film", "title": "Film"}, "Record 2 (id '302'): 'date' is required"),
         (
             {**GOOD, "type": "concert", "short_title": "x" * 201},
             "Record 2 (id '302'): 'short_title' must be a string of at most 200 characters, "
@@ -342,12 +347,16 @@ GOOD = {
         ),
         (
             {**GOOD, "translations": {"de": "Titel"}},
-            "Record 2 (id '302'): translation 'de' must be an object with 'title'",
+            "Record 2 (id '302'): 'translations.de' must be an object with 'title'",
         ),
         (
             {**GOOD, "translations": {"de": {"short_title": None}}},
-            "Record 2 (id '302'): translation 'de' needs a non-empty 'title' of at most 500 "
-            "characters",
+            "Record 2 (id '302'): 'translations.de.title' is required",
+        ),
+        (
+            {**GOOD, "translations": {"de": {"title": ""}}},
+            "Record 2 (id '302'): 'translations.de.title' must be a non-empty string of at most "
+            "500 characters",
         ),
         (
             {**GOOD, "type": "concert", "translations": {"de": {"title": "T", "short_title": 5}}},
@@ -413,6 +422,54 @@ def test_a_missing_file(tmp_path: Path) -> None:
         run("import_catalogue", str(tmp_path / "missing.json"))
 
     assert str(raised.value).startswith(f"Cannot read {tmp_path / 'missing.json'}: ")
+    assert not CatalogueItem.objects.exists()
+
+
+SURROGATE = "must not hold a NUL character or a lone surrogate"
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({**GOOD, "title": "a\ud800"}, f"'title' {SURROGATE}"),
+        (
+            {**GOOD, "translations": {"de": {"title": "\udfff"}}},
+            f"'translations.de.title' {SURROGATE}",
+        ),
+        ({**GOOD, "image": {"overview": "//x/\udc00.jpg"}}, f"'image.overview' {SURROGATE}"),
+        ({**GOOD, "x\ud800": 1}, "unknown field 'x\\ud800'"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_by_name(tmp_path: Path, bad: Any, reason: str) -> None:
+    path = tmp_path / "surrogate.json"
+    # ASCII JSON: the escape "\ud800" decodes to a lone surrogate, which no database stores.
+    path.write_text(json.dumps([SPEC_ITEMS[0], bad]), encoding="utf-8")
+    assert "\\ud" in path.read_text(encoding="utf-8")
+
+    with pytest.raises(CommandError) as raised:
+        run("import_catalogue", str(path))
+
+    assert str(raised.value) == f"Nothing imported. Record 2 (id '302'): {reason}"
+    assert not CatalogueItem.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 200_000 + "]" * 200_000, "is nested too deeply to read."),
+        ('[{"id": ' + "1" * 5000 + "}]", "is not valid JSON: Exceeds the limit (4300 digits)"),
+    ],
+)
+def test_json_that_python_cannot_decode_is_a_command_error(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(CommandError) as raised:
+        run("import_catalogue", str(path))
+
+    assert str(raised.value).startswith(f"{path} {message}")
     assert not CatalogueItem.objects.exists()
 
 

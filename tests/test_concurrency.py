@@ -26,6 +26,7 @@ import requests
 from django.db import connection
 from django.db.models import Count
 from django.test import override_settings
+from endpoints import URL
 from threaded_server import ConnectionFactory, server_database, serving, thread_connection
 
 from dch_favourites.models import CatalogueItem, Favourite, FavouriteListState
@@ -34,7 +35,6 @@ from factories import AccessTokenFactory, CatalogueItemFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
-URL = "/v2/user/favourites"
 ROUNDS = 10
 POSTS_PER_ROUND = 32
 GETS_PER_ROUND = 8

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 from django.utils.http import http_date, parse_http_date
+from endpoints import URL
 
 from dch_favourites import services
 from dch_favourites.api import views
@@ -25,8 +26,6 @@ from factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-URL = "/v2/user/favourites"
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from factories import (
     CatalogueItemFactory,
     ConcertFactory,
     TranslationFactory,
-    UserFactory,
     WorkFactory,
     ts,
 )
@@ -60,13 +59,6 @@ def renewed(api: Any, change: Callable[[], Any], **headers: str) -> tuple[dict, 
 
 
 @pytest.fixture
-def staff_client(db: Any) -> Client:
-    client = Client()
-    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
-    return client
-
-
-@pytest.fixture
 def films(db: Any) -> list[CatalogueItem]:
     return [CatalogueItemFactory(id=str(301 + n)) for n in range(4)]
 
@@ -89,9 +81,9 @@ def test_python_add_and_remove(api: Any, films: Any) -> None:
     assert ids_of(after) == ["303"]
 
 
-def test_admin_add(api: Any, films: Any, staff_client: Client) -> None:
+def test_admin_add(api: Any, films: Any, admin_client: Client) -> None:
     def add() -> None:
-        response = staff_client.post(
+        response = admin_client.post(
             "/admin/dch_favourites/favourite/add/", {"user": api.user.pk, "item": "301"}
         )
         assert response.status_code == 302, response.content
@@ -100,20 +92,20 @@ def test_admin_add(api: Any, films: Any, staff_client: Client) -> None:
     assert ids_of(after) == ["301"]
 
 
-def test_admin_delete_and_bulk_delete(api: Any, films: Any, staff_client: Client) -> None:
+def test_admin_delete_and_bulk_delete(api: Any, films: Any, admin_client: Client) -> None:
     add_favourites(api.user, ["301", "302", "303"])
     favourite = Favourite.objects.get(user=api.user, item_id="301")
 
     def delete_one() -> None:
         url = f"/admin/dch_favourites/favourite/{favourite.pk}/delete/"
-        assert staff_client.post(url, {"post": "yes"}).status_code == 302
+        assert admin_client.post(url, {"post": "yes"}).status_code == 302
 
     _b, after = renewed(api, delete_one)
     assert ids_of(after) == ["303", "302"]
     selected = [str(pk) for pk in Favourite.objects.values_list("pk", flat=True)]
 
     def bulk() -> None:
-        response = staff_client.post(
+        response = admin_client.post(
             "/admin/dch_favourites/favourite/",
             {"action": "delete_selected", "_selected_action": selected, "post": "yes"},
         )
@@ -149,12 +141,12 @@ def test_item_edit_and_queryset_update(api: Any, films: Any) -> None:
     assert after["_links"]["favourites"][0]["title"] == "Updated in bulk"
 
 
-def test_item_edit_in_the_admin(api: Any, films: Any, staff_client: Client) -> None:
+def test_item_edit_in_the_admin(api: Any, films: Any, admin_client: Client) -> None:
     add_favourites(api.user, ["301"])
     item = CatalogueItem.objects.get(pk="301")
 
     def edit() -> None:
-        response = staff_client.post(
+        response = admin_client.post(
             "/admin/dch_favourites/catalogueitem/301/change/",
             {
                 "id": "301",

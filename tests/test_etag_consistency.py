@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from endpoints import URL
 from threaded_server import server_database, serving, thread_connection
 
 from dch_favourites.services import add_favourites
@@ -23,7 +24,6 @@ from factories import AccessTokenFactory, CatalogueItemFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
-URL = "/v2/user/favourites"
 ITEMS = [str(401 + n) for n in range(6)]
 REQUESTS = 240
 

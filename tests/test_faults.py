@@ -15,15 +15,14 @@ from database_state import database_state
 from django.core.cache import cache
 from django.db import DataError, OperationalError, connection
 from django.test import Client, override_settings
+from endpoints import URL
 from threaded_server import ConnectionFactory, connection_factory, server_database, serving
 
 from dch_favourites.api.throttling import WriteRateThrottle
 from dch_favourites.models import Favourite, FavouriteListState
 from dch_favourites.services import add_favourites
-from dch_favourites.signals import favourite_added, favourite_removed
 from factories import AccessTokenFactory, CatalogueItemFactory, UserFactory
 
-URL = "/v2/user/favourites"
 UNAVAILABLE = {"error": {"message": "Service temporarily unavailable."}}
 SERVER_ERROR = {"error": {"message": "Internal server error."}}
 STATE_UPDATE = 'UPDATE "dch_favourites_favouriteliststate"'
@@ -113,23 +112,6 @@ def test_database_unreachable_is_503_and_service_recovers(
     assert token not in caplog.text
 
 
-@pytest.fixture
-def signals_sent() -> Iterator[list[tuple[str, tuple[str, ...]]]]:
-    sent: list[tuple[str, tuple[str, ...]]] = []
-
-    def added(sender: Any, items: tuple[str, ...], **kwargs: Any) -> None:
-        sent.append(("added", items))
-
-    def removed(sender: Any, items: tuple[str, ...], **kwargs: Any) -> None:
-        sent.append(("removed", items))
-
-    favourite_added.connect(added, dispatch_uid="test_faults.added")
-    favourite_removed.connect(removed, dispatch_uid="test_faults.removed")
-    yield sent
-    favourite_added.disconnect(dispatch_uid="test_faults.added")
-    favourite_removed.disconnect(dispatch_uid="test_faults.removed")
-
-
 def fail_on(fragment: str, error: Exception) -> Callable[..., Any]:
     """An execute wrapper that lets statements through until one contains ``fragment``."""
 
@@ -184,7 +166,7 @@ HALF_WAY = [
 @override_settings(DCH_FAVOURITES={"WRITE_THROTTLE_RATE": None})
 def test_error_half_way_through_a_multi_id_change_applies_nothing(
     listener_with_list: dict[str, Any],
-    signals_sent: list[Any],
+    heard: list[Any],
     caplog: pytest.LogCaptureFixture,
     body: str,
     fragment: str,
@@ -204,7 +186,7 @@ def test_error_half_way_through_a_multi_id_change_applies_nothing(
     assert response.status_code == status
     assert json.loads(response.content) == (UNAVAILABLE if status == 503 else SERVER_ERROR)
     assert database_state() == before
-    assert signals_sent == []
+    assert heard == []
     assert listener_with_list["token"] not in caplog.text
     # And the same request goes through once the database behaves.
     assert (
@@ -223,14 +205,14 @@ def test_error_half_way_through_a_multi_id_change_applies_nothing(
 
 @pytest.mark.django_db(transaction=True)
 def test_error_half_way_through_a_bulk_delete_of_several_lists_applies_nothing(
-    signals_sent: list[Any],
+    heard: list[Any],
 ) -> None:
     first, second = UserFactory(), UserFactory()
     CatalogueItemFactory(id="301")
     CatalogueItemFactory(id="302")
     add_favourites(first, ["301", "302"])
     add_favourites(second, ["301"])
-    signals_sent.clear()
+    heard.clear()
     before = database_state()
     updates = 0
 
@@ -249,7 +231,7 @@ def test_error_half_way_through_a_bulk_delete_of_several_lists_applies_nothing(
 
     assert updates == 2  # the first list had been changed when the second failed
     assert database_state() == before
-    assert signals_sent == []
+    assert heard == []
 
 
 @pytest.fixture

@@ -20,13 +20,13 @@ import requests
 from database_state import database_state
 from django.test import Client, override_settings
 from django.utils.module_loading import import_string
+from endpoints import URL
 from threaded_server import server_database, serving
 
 from dch_favourites.models import CatalogueItem, Favourite
 from dch_favourites.services import add_favourites
 from factories import AccessTokenFactory, ApplicationFactory, CatalogueItemFactory, UserFactory
 
-URL = "/v2/user/favourites"
 FORM = "application/x-www-form-urlencoded"
 BODY = "action=add&id=302"
 NOT_A_NUMBER = "The Content-Length header is not a number."

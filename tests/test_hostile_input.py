@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 from database_state import database_state
 from django.test import Client, override_settings
+from endpoints import URL
 
 from dch_favourites.api.errors import LEGACY_401_MESSAGE
 from dch_favourites.services import add_favourites
@@ -28,7 +29,6 @@ from factories import (
 
 pytestmark = pytest.mark.django_db
 
-URL = "/v2/user/favourites"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 MULTIPART = "multipart/form-data; boundary=b0undary"

@@ -19,6 +19,7 @@ from database_state import database_state
 from django.db import connection
 from django.test import Client, override_settings
 from django.utils import timezone
+from endpoints import URL
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from dch_favourites.api.errors import LEGACY_401_MESSAGE
@@ -27,7 +28,6 @@ from factories import AccessTokenFactory, ApplicationFactory, CatalogueItemFacto
 
 pytestmark = pytest.mark.django_db
 
-URL = "/v2/user/favourites"
 FORM = "application/x-www-form-urlencoded"
 
 

@@ -49,13 +49,6 @@ def catalogue(db: Any) -> None:
     hold("d", [local(2025, 12, 31, 23)])
 
 
-@pytest.fixture
-def staff_client(db: Any) -> Client:
-    client = Client()
-    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
-    return client
-
-
 def test_popular_ranks_by_favourites_then_id_in_one_query(
     catalogue: Any, django_assert_num_queries: Any
 ) -> None:
@@ -93,7 +86,7 @@ def test_popular_counts_only_favourites_still_held(catalogue: Any) -> None:
 
 
 def test_popular_view_shows_the_last_30_days_by_default(
-    staff_client: Client, django_assert_num_queries: Any
+    admin_client: Client, django_assert_num_queries: Any
 ) -> None:
     today = timezone.localdate()
     for item_id in ("new", "old", "edge"):
@@ -102,11 +95,11 @@ def test_popular_view_shows_the_last_30_days_by_default(
     hold("new", [now, now - timedelta(days=1)])
     hold("old", [now - timedelta(days=31), now - timedelta(days=40), now - timedelta(days=50)])
     hold("edge", [local(*(today - timedelta(days=29)).timetuple()[:3])])
-    staff_client.get(POPULAR)  # warms the per-process caches
+    admin_client.get(POPULAR)  # warms the per-process caches
 
     # session, user, the ranking
     with django_assert_num_queries(3):
-        response = staff_client.get(POPULAR)
+        response = admin_client.get(POPULAR)
 
     assert response.status_code == 200
     assert response.context["form"].cleaned_data == {
@@ -127,9 +120,9 @@ def test_popular_view_shows_the_last_30_days_by_default(
     assert "?since=&amp;until=" in html  # the "all time" link
 
 
-def test_popular_view_period_and_limit_from_the_query(staff_client: Client, catalogue: Any) -> None:
+def test_popular_view_period_and_limit_from_the_query(admin_client: Client, catalogue: Any) -> None:
     def shown(**query: Any) -> list[tuple[str, int]]:
-        response = staff_client.get(POPULAR, query)
+        response = admin_client.get(POPULAR, query)
         assert response.status_code == 200
         assert response.context["form"].errors == {}
         return [(row["item"].pk, row["item"].favourite_count) for row in response.context["rows"]]
@@ -143,16 +136,16 @@ def test_popular_view_period_and_limit_from_the_query(staff_client: Client, cata
 
 
 def test_popular_view_counts_link_to_exactly_those_favourites(
-    staff_client: Client, catalogue: Any
+    admin_client: Client, catalogue: Any
 ) -> None:
-    response = staff_client.get(POPULAR, {"since": "2026-02-01", "until": "2026-02-28"})
+    response = admin_client.get(POPULAR, {"since": "2026-02-01", "until": "2026-02-28"})
     row = response.context["rows"][0]
     since, until = local(2026, 2, 1), local(2026, 3, 1)
 
     assert row["favourites_url"] == FAVOURITES + "?" + urlencode(
         {"item__exact": "b", "added__gte": str(since), "added__lt": str(until)}
     )
-    listed = staff_client.get(row["favourites_url"])
+    listed = admin_client.get(row["favourites_url"])
     assert listed.status_code == 200
     assert sorted(f.added for f in listed.context["cl"].result_list) == [
         local(2026, 2, 10),
@@ -173,9 +166,9 @@ def test_popular_view_counts_link_to_exactly_those_favourites(
     ],
 )
 def test_popular_view_bad_input_is_a_form_error(
-    staff_client: Client, catalogue: Any, query: dict[str, str], errors: dict[str, list[str]]
+    admin_client: Client, catalogue: Any, query: dict[str, str], errors: dict[str, list[str]]
 ) -> None:
-    response = staff_client.get(POPULAR, query)
+    response = admin_client.get(POPULAR, query)
 
     assert response.status_code == 200
     assert response.context["form"].errors == errors
@@ -196,7 +189,7 @@ def test_popular_view_needs_permission_to_view_items(catalogue: Any) -> None:
     assert anonymous["Location"].startswith("/admin/login/")
 
 
-def test_the_item_changelist_links_to_the_view(staff_client: Client, catalogue: Any) -> None:
-    response = staff_client.get("/admin/dch_favourites/catalogueitem/")
+def test_the_item_changelist_links_to_the_view(admin_client: Client, catalogue: Any) -> None:
+    response = admin_client.get("/admin/dch_favourites/catalogueitem/")
 
     assert f'<a href="{POPULAR}" class="viewlink">Most favourited</a>' in response.content.decode()

@@ -17,6 +17,7 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from endpoints import URL
 from threaded_server import connection_factory, server_database
 
 from dch_favourites.catalogue_import import import_catalogue
@@ -26,7 +27,6 @@ from factories import AccessTokenFactory, CatalogueItemFactory, ConcertFactory, 
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-URL = "/v2/user/favourites"
 REPLICA = "replica"
 
 

@@ -16,28 +16,9 @@ from dch_favourites.services import (
     remove_all_favourites,
     remove_favourites,
 )
-from dch_favourites.signals import favourite_added, favourite_removed
 from factories import CatalogueItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sent() -> Any:
-    """Every favourite_added / favourite_removed sent, as (signal, items, source)."""
-    seen: list[tuple[str, tuple[str, ...], str]] = []
-
-    def added(items: Any, source: Any, **kwargs: Any) -> None:
-        seen.append(("added", tuple(items), str(source)))
-
-    def removed(items: Any, source: Any, **kwargs: Any) -> None:
-        seen.append(("removed", tuple(items), str(source)))
-
-    favourite_added.connect(added, dispatch_uid="test_services_added")
-    favourite_removed.connect(removed, dispatch_uid="test_services_removed")
-    yield seen
-    favourite_added.disconnect(dispatch_uid="test_services_added")
-    favourite_removed.disconnect(dispatch_uid="test_services_removed")
 
 
 def stored(user: Any) -> list[str]:
@@ -68,7 +49,7 @@ def test_list_state_follows_every_change() -> None:
 
 
 def test_a_change_says_what_it_applied_and_whether_anything_changed(
-    django_capture_on_commit_callbacks: Any, sent: Any
+    django_capture_on_commit_callbacks: Any, heard: Any
 ) -> None:
     listener = UserFactory()
     CatalogueItemFactory(id="301")
@@ -81,10 +62,10 @@ def test_a_change_says_what_it_applied_and_whether_anything_changed(
     assert first.changed is True
     assert again == ListChange(first.state, ())
     assert again.changed is False
-    assert sent == [("added", ("301",), "command")]
+    assert heard == [("added", listener.pk, ("301",), "command")]
 
 
-def test_adding_no_ids_changes_nothing(django_capture_on_commit_callbacks: Any, sent: Any) -> None:
+def test_adding_no_ids_changes_nothing(django_capture_on_commit_callbacks: Any, heard: Any) -> None:
     listener = UserFactory()
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -94,11 +75,11 @@ def test_adding_no_ids_changes_nothing(django_capture_on_commit_callbacks: Any, 
     assert list_state(listener) == ListState(0, 0)
     assert stored(listener) == []
     assert callbacks == []
-    assert sent == []
+    assert heard == []
 
 
 def test_removing_all_favourites_empties_the_list_in_one_change(
-    django_capture_on_commit_callbacks: Any, sent: Any
+    django_capture_on_commit_callbacks: Any, heard: Any
 ) -> None:
     listener = UserFactory()
     CatalogueItemFactory(id="301")
@@ -114,7 +95,7 @@ def test_removing_all_favourites_empties_the_list_in_one_change(
     assert change.state.version == before.version + 1
     assert empty == ListChange(change.state, ())
     assert stored(listener) == []
-    assert sent == [("removed", ("302", "301"), "python")]
+    assert heard == [("removed", listener.pk, ("302", "301"), "python")]
 
 
 def test_saving_a_favourite_that_exists_changes_nothing() -> None:

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.utils import timezone
+from endpoints import URL
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from dch_favourites.models import Device, DeviceToken
@@ -305,9 +306,7 @@ def test_disconnect_revokes_every_token_at_once(app: Application, clara: Any) ->
     assert not AccessToken.objects.filter(dch_device_link__device=device).exists()
     assert not RefreshToken.objects.filter(user=clara, revoked__isnull=True).exists()
     assert AccessToken.objects.filter(dch_device_link__device__user=None).count() == 1
-    api = Client().get(
-        "/v2/user/favourites", HTTP_AUTHORIZATION=f"Bearer {signed_in['access_token']}"
-    )
+    api = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {signed_in['access_token']}")
     assert (api.status_code, api.json()) == (401, LEGACY_401)
     assert refresh(signed_in["refresh_token"]).status_code == 400
     assert refresh(first["refresh_token"]).status_code == 400

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.test import Client, override_settings
+from endpoints import URL
 from jwcrypto import jwk, jwt
 from oauth2_provider.models import AccessToken, Application
 from oauth2_provider.settings import DEFAULTS, oauth2_settings
@@ -92,7 +93,7 @@ def test_check_deploy_in_production_shows_only_the_password_grant_warning(tmp_pa
 @pytest.mark.django_db
 def test_tokens_in_the_query_string_are_refused() -> None:
     token = password_token().json()["access_token"]
-    response = Client().get(f"/v2/user/favourites?access_token={token}")
+    response = Client().get(f"{URL}?access_token={token}")
     assert response.status_code == 401
 
 
@@ -131,7 +132,7 @@ def test_access_token_is_an_rs256_jwt_verified_by_the_jwks() -> None:
 def test_a_revoked_jwt_is_refused_although_its_signature_holds() -> None:
     token = password_token().json()["access_token"]
     AccessToken.objects.get().revoke()
-    response = Client().get("/v2/user/favourites", HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 401
 
 
@@ -210,7 +211,7 @@ def test_check_is_registered_when_the_app_loads() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", ["/v2/user/favourites", TOKEN_URL, "/v2/user"])
+@pytest.mark.parametrize("url", [URL, TOKEN_URL, "/v2/user"])
 @override_settings(CORS_ALLOWED_ORIGINS=["https://www.digitalconcerthall.com"])
 def test_preflight_from_an_allowed_origin(url: str) -> None:
     response = Client().options(
@@ -229,7 +230,7 @@ def test_preflight_from_an_allowed_origin(url: str) -> None:
 @pytest.mark.django_db
 @override_settings(CORS_ALLOWED_ORIGINS=["https://www.digitalconcerthall.com"])
 def test_cors_on_the_actual_request_exposes_the_validators() -> None:
-    response = Client().get("/v2/user/favourites", HTTP_ORIGIN="https://www.digitalconcerthall.com")
+    response = Client().get(URL, HTTP_ORIGIN="https://www.digitalconcerthall.com")
     assert response.status_code == 401
     assert response["Access-Control-Allow-Origin"] == "https://www.digitalconcerthall.com"
     assert "ETag" in response["Access-Control-Expose-Headers"]
@@ -239,7 +240,7 @@ def test_cors_on_the_actual_request_exposes_the_validators() -> None:
 @override_settings(CORS_ALLOWED_ORIGINS=["https://www.digitalconcerthall.com"])
 def test_preflight_from_another_origin_gets_no_grant() -> None:
     response = Client().options(
-        "/v2/user/favourites",
+        URL,
         HTTP_ORIGIN="https://evil.example",
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
     )

@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
+from endpoints import URL
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def test_a_disallowed_host_outside_the_api_is_djangos_400_page() -> None:
 
 def test_a_crash_before_the_view_under_the_api_is_500_in_the_envelope() -> None:
     with crashing_site():
-        response = Client(raise_request_exception=False).get("/v2/user/favourites")
+        response = Client(raise_request_exception=False).get(URL)
 
     assert response.status_code == 500
     assert response["Content-Type"] == HAL
@@ -85,9 +86,9 @@ def test_a_crash_elsewhere_is_djangos_500_page() -> None:
 
 @override_settings(ROOT_URLCONF=__name__)
 def test_without_the_api_mounted_every_path_gets_djangos_pages() -> None:
-    not_found = Client().get("/v2/user/favourites")
+    not_found = Client().get(URL)
     with crashing_site():
-        crashed = Client(raise_request_exception=False).get("/v2/user/favourites")
+        crashed = Client(raise_request_exception=False).get(URL)
 
     assert not_found.status_code == 404
     assert b"<h1>Not Found</h1>" in not_found.content

@@ -22,6 +22,7 @@ import redis
 import requests
 from cache_backends import TEST_REDIS_URL, require_redis
 from django.db import connection
+from endpoints import URL
 from gunicorn_server import gunicorn, site_environment
 
 from dch_favourites.models import Favourite
@@ -35,7 +36,6 @@ pytestmark = [
 
 RATE, WINDOW = 20, 60
 POSTS, CLIENTS, WORKERS = 60, 4, 2
-URL = "/v2/user/favourites"
 THROTTLED = re.compile(r"Request was throttled\. Expected available in (\d+) seconds?\.")
 
 

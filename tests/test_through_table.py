@@ -14,7 +14,6 @@ from django.db.models import ManyToManyField
 from dch_favourites.exceptions import AlreadyListed, FavouritesError, ListFull, UnknownItems
 from dch_favourites.models import CatalogueItem, Favourite, FavouriteListState
 from dch_favourites.services import Source, add_favourites, list_state
-from dch_favourites.signals import favourite_added, favourite_removed
 from factories import CatalogueItemFactory, UserFactory
 
 # Transactional: the signals go out on commit, and a refused many-to-many add rolls back
@@ -30,24 +29,6 @@ def listener(db: Any) -> Any:
 @pytest.fixture
 def items(db: Any) -> list[CatalogueItem]:
     return [CatalogueItemFactory(id=str(301 + n)) for n in range(4)]
-
-
-@pytest.fixture
-def heard() -> Any:
-    """Signals sent after commit, as (signal, user pk, items, source)."""
-    seen: list[tuple[str, Any, tuple[str, ...], str]] = []
-
-    def added(user: Any, items: Any, source: Any, **kwargs: Any) -> None:
-        seen.append(("added", user.pk, tuple(items), str(source)))
-
-    def removed(user: Any, items: Any, source: Any, **kwargs: Any) -> None:
-        seen.append(("removed", user.pk, tuple(items), str(source)))
-
-    favourite_added.connect(added, dispatch_uid="through_added")
-    favourite_removed.connect(removed, dispatch_uid="through_removed")
-    yield seen
-    favourite_added.disconnect(dispatch_uid="through_added")
-    favourite_removed.disconnect(dispatch_uid="through_removed")
 
 
 def listed(user: Any) -> list[str]:

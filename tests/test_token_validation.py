@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from endpoints import URL
 from oauth2_provider.models import AccessToken, Application
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
@@ -22,7 +23,6 @@ from factories import AccessTokenFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = "/v2/user/favourites"
 LEGACY_401 = {"message": "A Token was not found in the TokenStorage."}
 VALIDATORS = [
     "oauth2_provider.oauth2_validators.OAuth2Validator",

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
+from endpoints import URL
 
 import dch_favourites
 from dch_favourites.api.errors import LEGACY_401_MESSAGE
@@ -26,7 +27,6 @@ from factories import CatalogueItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-URL = "/v2/user/favourites"
 MESSAGES = Path(dch_favourites.__file__).parent / "locale" / "de" / "LC_MESSAGES"
 # The WWW-Authenticate error_description of RFC 6750 is ASCII only: kept in English.
 ASCII_ONLY = {

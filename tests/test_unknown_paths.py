@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 from django.urls import include, path
+from endpoints import URL
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +96,7 @@ def test_the_404_follows_accept_language() -> None:
 
 @bare_debug_site
 def test_the_api_routes_still_answer_before_the_catch_all() -> None:
-    favourites = Client().get("/v2/user/favourites")
+    favourites = Client().get(URL)
     item = Client().get("/v2/film/99999")
 
     assert favourites.status_code == 401

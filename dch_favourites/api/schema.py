@@ -11,32 +11,36 @@ page without a CDN) and serves the schema with its views::
 
 The bodies are generated from the serializers of :mod:`dch_favourites.api.serializers`.
 This module adds, through drf-spectacular's extension points, only what introspection
-cannot see: which entry layout each type has, that ``id`` is one id or a list, the
-original service's 401 body, and each operation's statuses with examples of their bodies.
-Everything that follows a setting (paths, limits, languages, scopes) is read when the
-schema is generated.
+cannot see: which entry layout each type has, that ``id`` is one id or a list, the bearer
+token scheme, and each operation's statuses with examples of their bodies. The operations
+are described when the schema is generated, so they follow the settings (limits,
+languages, scopes) and the URLconf.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
+from django.urls import get_script_prefix, reverse
 from django.utils.translation import get_language_info
 from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
     OpenApiViewExtension,
 )
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.serializers import PolymorphicProxySerializerExtension
 from drf_spectacular.utils import (
     Direction,
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
     extend_schema_serializer,
+    extend_schema_view,
 )
 from oauth2_provider.settings import oauth2_settings
 from rest_framework import serializers
@@ -49,7 +53,6 @@ from dch_favourites.api.serializers import (
     MISSING_ACTION,
     MISSING_ACTION_JSON_HINT,
     ActionField,
-    CatalogueItemSerializer,
     EntrySerializer,
     FavouriteChangeSerializer,
     FavouritesSerializer,
@@ -60,15 +63,30 @@ from dch_favourites.api.serializers import (
 from dch_favourites.conf import app_settings
 from dch_favourites.models import ITEM_ID_PATTERN, ItemType
 
-SECURITY_SCHEME = "bearerAuth"
-
 
 def ecma_pattern(regex: re.Pattern[str]) -> str:
     """A Python pattern anchored with ``\\A``/``\\Z`` as an ECMA-262 one (``^``/``$``)."""
     return regex.pattern.replace("\\A", "^").replace("\\Z", "$")
 
 
-# Fields and serializers whose shape introspection cannot see.
+# What introspection cannot see: the bearer scheme, the layouts by type, one id or a list.
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """The app's views take django-oauth-toolkit's access tokens as bearer tokens."""
+
+    target_class = "dch_favourites.api.authentication.BearerTokenAuthentication"
+    match_subclasses = True
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An access token of django-oauth-toolkit. Reading needs the "
+            f"'{oauth2_settings.READ_SCOPE}' scope, changing the list also the "
+            f"'{oauth2_settings.WRITE_SCOPE}' scope.",
+        }
 
 
 class ItemTypeFieldSchema(OpenApiSerializerFieldExtension):
@@ -83,6 +101,22 @@ class ItemTypeFieldSchema(OpenApiSerializerFieldExtension):
             "allOf": [{"type": "string", "enum": [str(c) for c in self.target.choices]}],
             "description": "The catalogue type; it decides which keys the object has.",
         }
+
+
+def layouts(component_name: str, by_type: dict[str, Any]) -> PolymorphicProxySerializer:
+    """One of the serializers of ``by_type``, told apart by ``type``."""
+    return PolymorphicProxySerializer(component_name, by_type, resource_type_field_name="type")
+
+
+class EntrySchema(OpenApiSerializerExtension):
+    """A favourites entry: the layout :data:`ENTRY_LAYOUTS` gives its type."""
+
+    target_class = EntrySerializer
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> Any:
+        # Mapped as drf-spectacular maps the proxy of the layouts.
+        proxy = PolymorphicProxySerializerExtension(layouts("Entry", ENTRY_LAYOUTS))
+        return proxy.map_serializer(auto_schema, direction)
 
 
 class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
@@ -105,47 +139,8 @@ class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
         }
 
 
-def layouts_schema(
-    auto_schema: AutoSchema, direction: Direction, layouts: dict[str, Any]
-) -> dict[str, Any]:
-    """One of the layout components, told apart by ``type``."""
-    mapping = {
-        item_type: auto_schema.resolve_serializer(layout, direction).ref["$ref"]
-        for item_type, layout in layouts.items()
-    }
-    return {
-        "oneOf": [{"$ref": ref} for ref in dict.fromkeys(mapping.values())],
-        "discriminator": {"propertyName": "type", "mapping": mapping},
-    }
-
-
-class EntrySchema(OpenApiSerializerExtension):
-    """A favourites entry: the layout of its type."""
-
-    target_class = EntrySerializer
-
-    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
-        return {
-            "description": "One favourite; which keys it has depends on its type.",
-            **layouts_schema(auto_schema, direction, ENTRY_LAYOUTS),
-        }
-
-
-class CatalogueItemSchema(OpenApiSerializerExtension):
-    """A catalogue item: the item layout of its type."""
-
-    target_class = CatalogueItemSerializer
-
-    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
-        layouts = {item_type: ITEM_LAYOUTS[layout] for item_type, layout in ENTRY_LAYOUTS.items()}
-        return {
-            "description": "One catalogue item: its favourites entry plus `_links.self`.",
-            **layouts_schema(auto_schema, direction, layouts),
-        }
-
-
-@extend_schema_serializer(many=False, component_name="Favourites")
-class FavouritesBody(FavouritesSerializer):
+@extend_schema_serializer(many=False)  # the body of a `list` action, yet one object
+class Favourites(FavouritesSerializer):
     """The listener's favourites, newest first: the whole list, no pagination.
 
     `updated` is the time of the list's last change (0 for a listener who never had a
@@ -153,8 +148,7 @@ class FavouritesBody(FavouritesSerializer):
     """
 
 
-@extend_schema_serializer(component_name="FavouriteChange")
-class FavouriteChangeBody(FavouriteChangeSerializer):
+class FavouriteChange(FavouriteChangeSerializer):
     """`action` applied to every `id` at once; `remove` means `delete`.
 
     `id` may be repeated (`id=a&id=b`, or a JSON list). One unknown id refuses the whole
@@ -162,7 +156,7 @@ class FavouriteChangeBody(FavouriteChangeSerializer):
     """
 
 
-class ErrorMessageSerializer(serializers.Serializer[Any]):
+class ErrorMessage(serializers.Serializer[Any]):
     """What went wrong, in the negotiated language where translated."""
 
     message = serializers.CharField()
@@ -171,31 +165,16 @@ class ErrorMessageSerializer(serializers.Serializer[Any]):
 class ErrorBody(serializers.Serializer[Any]):
     """Every error but the 401."""
 
-    error = ErrorMessageSerializer()
+    error = ErrorMessage()
 
 
-class TokenNotFoundBody(serializers.BaseSerializer[Any]):
-    """Stands for the legacy 401 body in the schema; never used on the wire."""
-
-
-class TokenNotFoundSchema(OpenApiSerializerExtension):
+class TokenNotFound(serializers.Serializer[Any]):
     """The original service's 401 body, kept as it was."""
 
-    target_class = TokenNotFoundBody
-
-    def get_name(self, auto_schema: AutoSchema, direction: Direction) -> str:
-        return "TokenNotFound"
-
-    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "description": "The original service's 401 body, kept as it was.",
-            "properties": {"message": {"type": "string", "enum": [LEGACY_401_MESSAGE]}},
-            "required": ["message"],
-        }
+    message = serializers.ChoiceField(choices=[LEGACY_401_MESSAGE])
 
 
-# Operations: statuses, headers and examples, read from the settings at generation time.
+# The operations, described when the schema is generated.
 
 
 def error(description: str, *examples: tuple[str, str]) -> OpenApiResponse:
@@ -210,236 +189,204 @@ def error(description: str, *examples: tuple[str, str]) -> OpenApiResponse:
     )
 
 
-def method_not_allowed(path: str, allowed: str) -> OpenApiResponse:
-    """The router's 405, for ``path`` with its variables filled in."""
-    concrete = path.replace("{item_type}", "film").replace("{item_id}", "301")
-    return error(
-        "Any other method on this path (PUT, PATCH, DELETE, OPTIONS, ...), answered before "
-        f"the token is looked at, with `Allow: {allowed}, HEAD`.",
-        ("PUT", f'No route found for "PUT {concrete}": Method Not Allowed (Allow: {allowed})'),
-    )
+def common_errors(route: str, allowed: str, **kwargs: str) -> dict[int, OpenApiResponse]:
+    """The answers every operation may give: 401, the router's 405, 406, 500 and 503."""
+    # As the router words it, with the path as the request's `path_info`.
+    path = "/" + reverse(f"dch_favourites:{route}", kwargs=kwargs).removeprefix(get_script_prefix())
+    return {
+        401: OpenApiResponse(
+            response=TokenNotFound,
+            description="The token is missing, malformed, unknown, expired or revoked, has no "
+            "user, or its user is inactive. `WWW-Authenticate` carries the RFC 6750 detail.",
+            examples=[
+                OpenApiExample(
+                    "TokenNotFound", value={"message": LEGACY_401_MESSAGE}, response_only=True
+                )
+            ],
+        ),
+        405: error(
+            "Any other method on this path (PUT, PATCH, DELETE, OPTIONS, ...), answered before "
+            f"the token is looked at, with `Allow: {allowed}, HEAD`.",
+            ("PUT", f'No route found for "PUT {path}": Method Not Allowed (Allow: {allowed})'),
+        ),
+        406: error(
+            "`Accept` admits none of application/hal+json, application/json, text/json.",
+            (
+                "NotAcceptable",
+                "Not acceptable: this endpoint serves application/hal+json, application/json, "
+                "text/json.",
+            ),
+        ),
+        500: error("An unexpected error (logged).", ("ServerError", "Internal server error.")),
+        503: error(
+            "The database is unreachable; retry after `Retry-After` seconds.",
+            ("Unavailable", "Service temporarily unavailable."),
+        ),
+    }
 
 
 def insufficient_scope(description: str, scope: str) -> OpenApiResponse:
     """The 403 of a token without ``scope``."""
     return error(
-        description,
-        ("InsufficientScope", f"The access token does not grant the '{scope}' scope."),
+        description, ("InsufficientScope", f"The access token does not grant the '{scope}' scope.")
     )
 
 
-UNAUTHORIZED = OpenApiResponse(
-    response=TokenNotFoundBody,
-    description="The token is missing, malformed, unknown, expired or revoked, has no user, "
-    "or its user is inactive. `WWW-Authenticate` carries the RFC 6750 detail.",
-    examples=[
-        OpenApiExample("TokenNotFound", value={"message": LEGACY_401_MESSAGE}, response_only=True)
-    ],
-)
-NOT_ACCEPTABLE = error(
-    "`Accept` admits none of application/hal+json, application/json, text/json.",
-    (
-        "NotAcceptable",
-        "Not acceptable: this endpoint serves application/hal+json, application/json, text/json.",
-    ),
-)
-UNAVAILABLE = error(
-    "The database is unreachable; retry after `Retry-After` seconds.",
-    ("Unavailable", "Service temporarily unavailable."),
-)
-SERVER_ERROR = error("An unexpected error (logged).", ("ServerError", "Internal server error."))
 NOT_MODIFIED = OpenApiResponse(description="The client's copy (If-None-Match) is current.")
 
 
-def language_name(code: str) -> str:
-    """The English name of a language code, or the code itself when Django does not know it."""
-    try:
-        return str(get_language_info(code)["name"])
-    except KeyError:
-        return code
+def header(name: str, description: str, response: Any = False) -> OpenApiParameter:
+    """A request header, or a header of the answers of the ``response`` codes."""
+    return OpenApiParameter(
+        name, str, OpenApiParameter.HEADER, description=description, response=response
+    )
 
 
 def accept_language(description: str) -> OpenApiParameter:
     """``Accept-Language``, naming the languages the site serves."""
+    try:
+        default = str(get_language_info(app_settings.DEFAULT_LANGUAGE)["name"])
+    except KeyError:  # a code Django does not know
+        default = app_settings.DEFAULT_LANGUAGE
     languages = ", ".join(app_settings.LANGUAGES)
-    default = language_name(app_settings.DEFAULT_LANGUAGE)
-    return OpenApiParameter(
-        "Accept-Language",
-        str,
-        OpenApiParameter.HEADER,
-        description=f"{description} ({languages}); anything else falls back to {default}.",
+    return header(
+        "Accept-Language", f"{description} ({languages}); anything else falls back to {default}."
     )
 
 
-def request_headers(*, conditional_since: bool) -> list[OpenApiParameter]:
-    """The headers a read may send."""
-    headers = [
-        accept_language("Language of the titles"),
-        OpenApiParameter(
-            "If-None-Match",
-            str,
-            OpenApiParameter.HEADER,
-            description="An ETag of an earlier answer: 304 while it is current.",
-        ),
-    ]
-    if conditional_since:
-        headers.append(
-            OpenApiParameter(
-                "If-Modified-Since",
-                str,
-                OpenApiParameter.HEADER,
-                description="HTTP date: 304 when the list did not change since.",
-            )
-        )
-    return headers
-
-
-def response_header(name: str, description: str, codes: list[int]) -> OpenApiParameter:
-    """A header sent with the answers of ``codes``."""
-    return OpenApiParameter(
-        name, str, OpenApiParameter.HEADER, description=description, response=codes
-    )
+IF_NONE_MATCH = header("If-None-Match", "An ETag of an earlier answer: 304 while it is current.")
 
 
 def response_headers(*, write: bool) -> list[OpenApiParameter]:
-    """The headers an operation answers with."""
+    """The headers an operation answers with (and no ``?format=``: Accept alone decides)."""
+    no_format = api_settings.URL_FORMAT_OVERRIDE
     return [
-        response_header("ETag", "Strong validator of this answer.", [200, 304]),
-        response_header("Last-Modified", "HTTP date of the body's `updated`.", [200, 304]),
-        response_header("WWW-Authenticate", "RFC 6750 challenge.", [401, 403]),
-        response_header("Allow", "The methods the path serves.", [405]),
-        response_header(
-            "Retry-After", "Seconds to wait before retrying.", [429, 503] if write else [503]
-        ),
+        *([OpenApiParameter(no_format, exclude=True)] if no_format else []),
+        header("ETag", "Strong validator of this answer.", [200, 304]),
+        header("Last-Modified", "HTTP date of the body's `updated`.", [200, 304]),
+        header("WWW-Authenticate", "RFC 6750 challenge.", [401, 403]),
+        header("Allow", "The methods the path serves.", [405]),
+        header("Retry-After", "Seconds to wait before retrying.", [429, 503] if write else [503]),
     ]
 
 
-def no_format_parameter() -> list[OpenApiParameter]:
-    """The views ignore ``?format=``: the Accept header alone picks the renderer."""
-    name = api_settings.URL_FORMAT_OVERRIDE
-    return [OpenApiParameter(name, exclude=True)] if name else []
+def sorted_by_status(responses: dict[int, OpenApiResponse]) -> dict[int, OpenApiResponse]:
+    """``responses`` in the order of their status codes, as a reader looks them up."""
+    return dict(sorted(responses.items()))
 
 
-@dataclass(frozen=True)
-class Operation:
-    """What the schema says of one view action, beyond what drf-spectacular finds itself."""
-
-    operation_id: str
-    summary: str
-    description: str
-    parameters: list[OpenApiParameter]
-    responses: dict[int, OpenApiResponse]
-    request: Any = None
-    examples: list[OpenApiExample] = field(default_factory=list)
-
-
-def favourites_operations(path: str) -> dict[str, Operation]:
-    """``GET`` and ``POST`` of the favourites at ``path``, by view action."""
-    read_scope, write_scope = oauth2_settings.READ_SCOPE, oauth2_settings.WRITE_SCOPE
-    common = {
-        401: UNAUTHORIZED,
-        405: method_not_allowed(path, "GET, POST"),
-        406: NOT_ACCEPTABLE,
-        500: SERVER_ERROR,
-        503: UNAVAILABLE,
-    }
-    read = Operation(
+def favourites_list() -> Any:
+    """``GET`` of the favourites."""
+    read = oauth2_settings.READ_SCOPE
+    return extend_schema(
         operation_id="favourites_list",
         summary="The listener's favourites",
-        description="The whole list, newest first (no pagination). "
-        f"Needs the '{read_scope}' scope.",
+        description=f"The whole list, newest first (no pagination). Needs the '{read}' scope.",
+        tags=["favourites"],
         parameters=[
-            *request_headers(conditional_since=True),
+            accept_language("Language of the titles"),
+            IF_NONE_MATCH,
+            header("If-Modified-Since", "HTTP date: 304 when the list did not change since."),
             *response_headers(write=False),
-            *no_format_parameter(),
         ],
-        responses={
-            200: OpenApiResponse(response=FavouritesBody, description="The list."),
-            304: NOT_MODIFIED,
-            403: insufficient_scope(f"The token lacks the '{read_scope}' scope.", read_scope),
-            **common,
-        },
+        responses=sorted_by_status(
+            {
+                200: OpenApiResponse(Favourites, description="The list."),
+                304: NOT_MODIFIED,
+                403: insufficient_scope(f"The token lacks the '{read}' scope.", read),
+                **common_errors("favourites", "GET, POST"),
+            }
+        ),
     )
-    unknown_action = ActionField.default_error_messages["invalid_choice"]
-    too_many = ItemIdsField.default_error_messages["max_length"]
-    write = Operation(
+
+
+def favourites_change() -> Any:
+    """``POST`` of the favourites."""
+    read, write = oauth2_settings.READ_SCOPE, oauth2_settings.WRITE_SCOPE
+    unknown_action = str(ActionField.default_error_messages["invalid_choice"])
+    too_many = str(ItemIdsField.default_error_messages["max_length"])
+    return extend_schema(
         operation_id="favourites_change",
         summary="Add or delete favourites",
-        description=(
-            "`action=add|delete` (or `remove`, the same as `delete`) with one or more `id`, "
-            "form-encoded as the original service took it; multipart and JSON with the same "
-            "fields work too. Answers with the whole updated list. An add of a listed item "
-            "and a delete of an unlisted one change nothing. "
-            f"Needs the '{read_scope}' and '{write_scope}' scopes."
-        ),
-        request=FavouriteChangeBody,
+        description="`action=add|delete` (or `remove`, the same as `delete`) with one or more "
+        "`id`, form-encoded as the original service took it; multipart and JSON with the same "
+        "fields work too. Answers with the whole updated list. An add of a listed item and a "
+        f"delete of an unlisted one change nothing. Needs the '{read}' and '{write}' scopes.",
+        tags=["favourites"],
+        request=FavouriteChange,
         examples=[
-            OpenApiExample("Add one", value={"action": "add", "id": "301"}, request_only=True),
+            OpenApiExample("Add one", {"action": "add", "id": "301"}, request_only=True),
             OpenApiExample(
-                "Delete two",
-                value={"action": "delete", "id": ["301", "23427-1"]},
-                request_only=True,
+                "Delete two", {"action": "delete", "id": ["301", "23427-1"]}, request_only=True
             ),
         ],
         parameters=[
             accept_language("Language of the titles in the answer"),
             *response_headers(write=True),
-            *no_format_parameter(),
         ],
-        responses={
-            200: OpenApiResponse(response=FavouritesBody, description="The list after the change."),
-            400: error(
-                "A parameter is missing, blank, repeated or malformed, the body is not valid "
-                "UTF-8 or JSON, or it carries more ids than allowed.",
-                ("MissingAction", str(MISSING_ACTION)),
-                ("JSONWithoutContentType", str(MISSING_ACTION_JSON_HINT)),
-                ("UnknownAction", str(unknown_action) % {"action": "ADD"}),
-                ("TooManyIds", str(too_many) % {"limit": app_settings.MAX_IDS_PER_REQUEST}),
-            ),
-            403: insufficient_scope(f"The token lacks the '{write_scope}' scope.", write_scope),
-            404: error(
-                "An id of an add names no catalogue item; nothing was changed.",
-                ("UnknownId", "Unknown catalogue id: 99999."),
-            ),
-            409: error(
-                "The add would take the list past its maximum length; nothing was changed.",
-                (
-                    "ListFull",
-                    "The favourites list is full: it holds at most "
-                    f"{app_settings.MAX_FAVOURITES_PER_USER} items.",
+        responses=sorted_by_status(
+            {
+                200: OpenApiResponse(Favourites, description="The list after the change."),
+                400: error(
+                    "A parameter is missing, blank, repeated or malformed, the body is not valid "
+                    "UTF-8 or JSON, or it carries more ids than allowed.",
+                    ("MissingAction", str(MISSING_ACTION)),
+                    ("JSONWithoutContentType", str(MISSING_ACTION_JSON_HINT)),
+                    ("UnknownAction", unknown_action % {"action": "ADD"}),
+                    ("TooManyIds", too_many % {"limit": app_settings.MAX_IDS_PER_REQUEST}),
                 ),
-            ),
-            413: error(
-                "The body is larger than allowed.",
-                (
-                    "TooLarge",
-                    f"Request body too large: at most {app_settings.MAX_BODY_SIZE} bytes.",
+                403: insufficient_scope(f"The token lacks the '{write}' scope.", write),
+                404: error(
+                    "An id of an add names no catalogue item; nothing was changed.",
+                    ("UnknownId", "Unknown catalogue id: 99999."),
                 ),
-            ),
-            415: error(
-                "The body is not form-encoded, multipart or JSON.",
-                ("Unsupported", 'Unsupported media type "text/plain" in request.'),
-            ),
-            429: error(
-                "Too many changes in a short time; retry after `Retry-After` seconds.",
-                ("Throttled", "Request was throttled. Expected available in 30 seconds."),
-            ),
-            **common,
-        },
+                409: error(
+                    "The add would take the list past its maximum length; nothing was changed.",
+                    (
+                        "ListFull",
+                        "The favourites list is full: it holds at most "
+                        f"{app_settings.MAX_FAVOURITES_PER_USER} items.",
+                    ),
+                ),
+                413: error(
+                    "The body is larger than allowed.",
+                    (
+                        "TooLarge",
+                        f"Request body too large: at most {app_settings.MAX_BODY_SIZE} bytes.",
+                    ),
+                ),
+                415: error(
+                    "The body is not form-encoded, multipart or JSON.",
+                    ("Unsupported", 'Unsupported media type "text/plain" in request.'),
+                ),
+                429: error(
+                    "Too many changes in a short time; retry after `Retry-After` seconds.",
+                    ("Throttled", "Request was throttled. Expected available in 30 seconds."),
+                ),
+                **common_errors("favourites", "GET, POST"),
+            }
+        ),
     )
-    return {"list": read, "create": write}
 
 
-def catalogue_item_operations(path: str) -> dict[str, Operation]:
-    """``GET`` of the catalogue items at ``path`` (``.../{item_type}/{item_id}``)."""
-    read_scope = oauth2_settings.READ_SCOPE
+def catalogue_item() -> Any:
+    """``GET`` of a catalogue item."""
+    read = oauth2_settings.READ_SCOPE
     types = [str(value) for value in ItemType.values]
-    retrieve = Operation(
+    item_layouts = {item_type: ITEM_LAYOUTS[entry] for item_type, entry in ENTRY_LAYOUTS.items()}
+    # Given here: the token scheme's extension would register the scheme a second time for
+    # the item view's authentication class. `{}`: callable without a token.
+    security: Any = [{BearerTokenScheme.name: []}]
+    if app_settings.ITEM_ENDPOINT_PUBLIC:
+        security.append({})
+    return extend_schema(
         operation_id="catalogue_item",
         summary="One catalogue item",
         description="The resource each favourites `href` points to. Public unless "
         "ITEM_ENDPOINT_PUBLIC is off; with a token it also says whether the item is on the "
         "listener's list.",
+        tags=["favourites"],
+        auth=security,
         parameters=[
             OpenApiParameter(
                 "item_type",
@@ -455,131 +402,50 @@ def catalogue_item_operations(path: str) -> dict[str, Operation]:
                 pattern=ecma_pattern(ITEM_ID_PATTERN),
                 examples=[OpenApiExample("Film", value="301")],
             ),
-            *request_headers(conditional_since=False),
+            accept_language("Language of the titles"),
+            IF_NONE_MATCH,
             *response_headers(write=False),
-            *no_format_parameter(),
         ],
-        responses={
-            200: OpenApiResponse(response=CatalogueItemSerializer, description="The item."),
-            304: NOT_MODIFIED,
-            401: UNAUTHORIZED,
-            403: insufficient_scope(
-                f"A token was sent but lacks the '{read_scope}' scope.", read_scope
-            ),
-            404: error(
-                "No item of that type and id.",
-                ("UnknownItem", "No film with id '99999'."),
-                (
-                    "UnknownType",
-                    f"Unknown catalogue type 'song': use one of {', '.join(types)}.",
+        responses=sorted_by_status(
+            {
+                200: OpenApiResponse(
+                    layouts("CatalogueItem", item_layouts), description="The item."
                 ),
-            ),
-            405: method_not_allowed(path, "GET"),
-            406: NOT_ACCEPTABLE,
-            500: SERVER_ERROR,
-            503: UNAVAILABLE,
-        },
+                304: NOT_MODIFIED,
+                403: insufficient_scope(f"A token was sent but lacks the '{read}' scope.", read),
+                404: error(
+                    "No item of that type and id.",
+                    ("UnknownItem", "No film with id '99999'."),
+                    (
+                        "UnknownType",
+                        f"Unknown catalogue type 'song': use one of {', '.join(types)}.",
+                    ),
+                ),
+                **common_errors("catalogue-item", "GET", item_type="film", item_id="301"),
+            }
+        ),
     )
-    return {"retrieve": retrieve}
 
 
-class ContractAutoSchema(AutoSchema):
-    """Describes each view action by its :class:`Operation`; the views carry no schema code."""
-
-    contract: Operation
-
-    def contract_operations(self, path: str) -> dict[str, Operation]:
-        """The operations of the view at ``path``, by action."""
-        raise NotImplementedError
-
-    def get_operation(
-        self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
-    ) -> Any:
-        # Worked out per generation, so the schema follows the settings and the mount.
-        action = str(getattr(self.view, "action", ""))
-        self.contract = self.contract_operations(path)[action]
-        return super().get_operation(path, path_regex, path_prefix, method, registry)
-
-    def get_operation_id(self) -> str:
-        return self.contract.operation_id
-
-    def get_summary(self) -> str:
-        return self.contract.summary
-
-    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
-        return self.contract.description
-
-    def get_tags(self) -> list[str]:
-        return ["favourites"]
-
-    def get_override_parameters(self) -> list[Any]:
-        return list(self.contract.parameters)
-
-    def get_examples(self) -> list[OpenApiExample]:
-        return list(self.contract.examples)
-
-    def get_request_serializer(self) -> Any:
-        return self.contract.request
-
-    def get_response_serializers(self) -> Any:
-        return dict(sorted(self.contract.responses.items()))
-
-    def get_auth(self) -> list[dict[str, Any]]:
-        # Every view takes django-oauth-toolkit's bearer tokens (with or without device
-        # tokens); one security scheme describes them all.
-        self.registry.register_on_missing(
-            ResolvedComponent(
-                name=SECURITY_SCHEME,
-                type=ResolvedComponent.SECURITY_SCHEMA,
-                object=SECURITY_SCHEME,
-                schema={
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "An access token of django-oauth-toolkit. Reading needs "
-                    f"the '{oauth2_settings.READ_SCOPE}' scope, changing the list also "
-                    f"the '{oauth2_settings.WRITE_SCOPE}' scope.",
-                },
-            )
-        )
-        auths: list[dict[str, Any]] = [{SECURITY_SCHEME: []}]
-        if self.contract.operation_id == "catalogue_item" and app_settings.ITEM_ENDPOINT_PUBLIC:
-            auths.append({})
-        return auths
-
-
-class FavouritesSchema(ContractAutoSchema):
-    """``/user/favourites``."""
-
-    def contract_operations(self, path: str) -> dict[str, Operation]:
-        return favourites_operations(path)
-
-
-class CatalogueItemViewSchema(ContractAutoSchema):
-    """``/<type>/<id>``."""
-
-    def contract_operations(self, path: str) -> dict[str, Operation]:
-        return catalogue_item_operations(path)
+def documented(view: type[Any], **operations: Any) -> Any:
+    """A subclass of ``view`` whose actions carry ``operations``; ``view`` stays as it is."""
+    return extend_schema_view(**operations)(type(view.__name__, (view,), {}))
 
 
 class FavouritesViewDocumentation(OpenApiViewExtension):
-    """Documents :class:`~dch_favourites.api.views.FavouritesViewSet`."""
+    """``GET`` and ``POST`` of :class:`~dch_favourites.api.views.FavouritesViewSet`."""
 
     target_class = "dch_favourites.api.views.FavouritesViewSet"
 
     def view_replacement(self) -> Any:
-        class Documented(self.target_class):  # type: ignore[name-defined,misc]
-            schema = FavouritesSchema()
-
-        return Documented
+        # Described at each generation, so the schema follows the settings and the URLconf.
+        return documented(self.target, list=favourites_list(), create=favourites_change())
 
 
 class CatalogueItemViewDocumentation(OpenApiViewExtension):
-    """Documents :class:`~dch_favourites.api.views.CatalogueItemViewSet`."""
+    """``GET`` of :class:`~dch_favourites.api.views.CatalogueItemViewSet`."""
 
     target_class = "dch_favourites.api.views.CatalogueItemViewSet"
 
     def view_replacement(self) -> Any:
-        class Documented(self.target_class):  # type: ignore[name-defined,misc]
-            schema = CatalogueItemViewSchema()
-
-        return Documented
+        return documented(self.target, retrieve=catalogue_item())

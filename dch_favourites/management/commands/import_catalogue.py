@@ -34,7 +34,9 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {path}: {exc}") from exc
         try:
             records = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except RecursionError as exc:
+            raise CommandError(f"{path} is nested too deeply to read.") from exc
+        except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
             raise CommandError(f"{path} is not valid JSON: {exc}") from exc
         try:
             result = import_catalogue(records)

@@ -1,0 +1,3 @@
+"""Where the example site mounts the API's endpoints, for every test that calls them."""
+
+URL = "/v2/user/favourites"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cache_backends import CACHE_BACKENDS, NEAR_CACHE, require_redis
+from cache_backends import CACHE_BACKENDS, NEAR_CACHE, cache_settings, require_redis
 from django.db import connection
 from django.test import Client
 
@@ -173,8 +173,8 @@ def cache_backend(request: Any, settings: Any) -> Any:
     if request.param == NEAR_CACHE:
         require_redis()
         settings.CACHES = {
-            "default": CACHE_BACKENDS["redis"],
-            "near": CACHE_BACKENDS["locmem"],
+            "default": cache_settings("redis"),
+            "near": cache_settings("locmem"),
         }
         settings.DCH_FAVOURITES = {
             **settings.DCH_FAVOURITES,
@@ -184,7 +184,7 @@ def cache_backend(request: Any, settings: Any) -> Any:
     else:
         if request.param == "redis":
             require_redis()
-        settings.CACHES = {"default": CACHE_BACKENDS[request.param]}
+        settings.CACHES = {"default": cache_settings(request.param)}
     configured = list(settings.CACHES)
     for alias in configured:
         caches[alias].clear()

@@ -209,8 +209,8 @@ SECRET_KEY_LINE = (
 )
 SIGNING_KEY_LINE = (
     "ImproperlyConfigured: DCH_JWT_PRIVATE_KEY is missing or the demo's, and DEBUG is off: "
-    "set it to an RSA private key of your own in PEM, e.g. "
-    'DCH_JWT_PRIVATE_KEY="$(openssl genrsa 2048)"'
+    "set it to an RSA private key of your own in PEM (or DCH_JWT_KEY_FILE to a file holding "
+    'one), e.g. DCH_JWT_PRIVATE_KEY="$(openssl genrsa 2048)"'
 )
 
 

@@ -18,7 +18,7 @@ ROOT = DOCS.parent
 
 project = "dch-favourites"
 author = "dch-favourites developers"
-copyright = "dch-favourites developers"  # noqa: A001 (Sphinx's name)
+copyright = "dch-favourites developers"
 release = "0.1.0"
 
 extensions = ["myst_parser"]

@@ -58,8 +58,10 @@ def redis_url() -> str:
         port = int(probe.getsockname()[1])
     folder = tempfile.mkdtemp(prefix="dch-favourites-test-redis-")
     server = subprocess.Popen(  # noqa: S603 (Debian's redis-server, our own arguments)
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-        + ["--dir", folder, "--logfile", os.path.join(folder, "redis.log")],
+        [
+            *(binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""),
+            *("--appendonly", "no", "--dir", folder, "--logfile", f"{folder}/redis.log"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

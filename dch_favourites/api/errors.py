@@ -107,7 +107,7 @@ def missing_table(exc: DatabaseError) -> bool:
     return str(exc).startswith(MISSING_SCHEMA_MESSAGES)
 
 
-def database_message(exc: DatabaseError) -> str:
+def database_message(exc: Exception) -> str:
     """The database's own message, without the statement: psycopg's primary message (its
     ``LINE 1: ...`` context may show parameter values, a token among them), else the first
     line of the driver's text."""

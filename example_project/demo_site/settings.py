@@ -146,10 +146,8 @@ if not DEBUG and SECRET_KEY in {"", DEMO_SECRET_KEY}:
         "value, e.g. the output of python -c 'from django.core.management.utils import "
         "get_random_secret_key; print(get_random_secret_key())'"
     )
-if not DEBUG and (
-    not JWT_PRIVATE_KEY
-    or (DEMO_JWT_KEY_FILE.is_file() and JWT_PRIVATE_KEY == DEMO_JWT_KEY_FILE.read_text("ascii"))
-):
+DEMO_JWT_KEY = DEMO_JWT_KEY_FILE.read_text("ascii") if DEMO_JWT_KEY_FILE.is_file() else ""
+if not DEBUG and JWT_PRIVATE_KEY in {"", DEMO_JWT_KEY}:
     raise ImproperlyConfigured(
         "DCH_JWT_PRIVATE_KEY is missing or the demo's, and DEBUG is off: set it to an RSA "
         "private key of your own in PEM (or DCH_JWT_KEY_FILE to a file holding one), e.g. "

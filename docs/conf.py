@@ -34,6 +34,7 @@ html_theme = "furo"
 html_title = "dch-favourites"
 html_static_path: list[str] = []
 html_show_sourcelink = False
+html_copy_source = False
 pygments_style = "sphinx"
 
 # The OpenAPI schema of the example site, generated for this build (not committed).

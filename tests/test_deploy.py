@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
 HOST = "api.example.com"
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.live]
+# Slow (a virtualenv of its own): `readme`, which the tox envs leave out; CI runs it once,
+# in its PostgreSQL run.
+pytestmark = [pytest.mark.postgresql, pytest.mark.live, pytest.mark.readme]
 
 
 def steps() -> list[str]:

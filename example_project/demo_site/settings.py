@@ -159,7 +159,7 @@ OAUTH2_PROVIDER = {
     "DEFAULT_SCOPES": ["read", "write"],
     # The original service's tokens lasted years.
     "ACCESS_TOKEN_EXPIRE_SECONDS": 5 * 365 * 24 * 3600,
-    # Apps that sign in like the original (README): the device grant, sign-in with the
+    # Apps that sign in like the original (docs/signin.md): the device grant, sign-in with the
     # device token, devices kept and disconnectable, JWT access tokens, opaque refresh tokens.
     "OAUTH2_SERVER_CLASS": "dch_favourites.oauth2.server.DeviceServer",
     "OAUTH2_VALIDATOR_CLASS": "dch_favourites.oauth2.validators.DeviceOAuth2Validator",

@@ -91,6 +91,13 @@ elif os.environ.get("DJANGO_DB_POOL", "0" if DEBUG else "1") == "1":
         "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX_SIZE", "4")),
         "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
     }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # psycopg binds parameters on the server and prepares a statement the fifth time a
+    # connection runs it (docs/deploying.md, "Prepared statements"). Off behind a
+    # transaction-mode pooler, whose sessions do not keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = (
+        os.environ.get("DJANGO_DB_SERVER_SIDE_BINDING", "0") == "1"
+    )
 
 # The cache of rendered documents and of the write throttle's counts: Redis, shared by
 # every worker, when REDIS_URL is set (e.g. redis://127.0.0.1:6379/0); else per-process

@@ -32,9 +32,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DataError, router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from jwcrypto.common import JWException  # type: ignore[import-untyped]
 from oauth2_provider.models import (
     AbstractApplication,
     get_access_token_model,
@@ -340,3 +342,22 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         device.last_seen = now
         device.save(update_fields=["refresh_token_checksum", "last_seen"])
         request.dch_device = device
+
+    # -- protected resources under OpenID Connect ----------------------------------------
+
+    def validate_jwt_bearer_token(
+        self, token: str, scopes: list[str], request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """A JWT at a protected resource: an access token, else an ID token as the toolkit has it.
+
+        oauthlib's OpenID Connect server sends every bearer token that looks like a JWT here,
+        the access tokens of :func:`~dch_favourites.oauth2.generators.signed_access_token`
+        too. The toolkit's ID token check raises on a JWT it did not sign (a malformed one,
+        or one for an application without a signing algorithm): that is a refusal.
+        """
+        if self.validate_bearer_token(token, scopes, request):
+            return True
+        try:
+            return bool(super().validate_jwt_bearer_token(token, scopes, request))
+        except (JWException, ImproperlyConfigured, ValueError, TypeError, KeyError):
+            return False

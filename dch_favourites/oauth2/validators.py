@@ -352,12 +352,14 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
 
         oauthlib's OpenID Connect server sends every bearer token that looks like a JWT here,
         the access tokens of :func:`~dch_favourites.oauth2.generators.signed_access_token`
-        too. The toolkit's ID token check raises on a JWT it did not sign (a malformed one,
-        or one for an application without a signing algorithm): that is a refusal.
+        too. The toolkit's ID token check raises on a JWT it did not issue: a malformed one
+        (JWException, ValueError), claims of the wrong shape (TypeError), or an ``aud`` of an
+        application without a signing algorithm, such as a revoked access token's
+        (ImproperlyConfigured). Each is a refusal, never a 500.
         """
         if self.validate_bearer_token(token, scopes, request):
             return True
         try:
             return bool(super().validate_jwt_bearer_token(token, scopes, request))
-        except (JWException, ImproperlyConfigured, ValueError, TypeError, KeyError):
+        except (JWException, ValueError, TypeError, ImproperlyConfigured):
             return False

@@ -6,7 +6,8 @@ for a device token) and ``scopes``, in that order. Clients decode the claims wit
 verifying them and act on ``exp``, so ``exp`` follows ``ACCESS_TOKEN_EXPIRE_SECONDS``.
 After those, for consumers that verify tokens: the header's ``kid`` names the signing key
 as ``/v2/oauth2/jwks`` lists it, and the claims ``iss`` (django-oauth-toolkit's issuer, as
-in its ID tokens) and ``client_id`` (RFC 9068) follow league's.
+in its ID tokens; left out where the toolkit cannot name one) and ``client_id`` (RFC 9068)
+follow league's.
 
 The token is still stored by django-oauth-toolkit and checked against its table on every
 request: a revoked token is refused at once although its signature still holds. The key

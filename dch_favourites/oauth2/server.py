@@ -20,7 +20,6 @@ def DeviceServer(request_validator: Any, *args: Any, **kwargs: Any) -> Any:
     """The toolkit's choice of oauthlib server whose token endpoint also serves ``device``.
 
     Named like the class ``OAUTH2_SERVER_CLASS`` stands for: the toolkit calls it as one.
-    Every other grant and endpoint is oauthlib's own, configured as the toolkit configures it.
     """
     if oauth2_settings.OIDC_ENABLED:
         server_class = perform_import(oauth2_settings.OIDC_SERVER_CLASS, "OIDC_SERVER_CLASS")

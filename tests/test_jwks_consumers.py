@@ -15,6 +15,7 @@ import jwt
 import pytest
 from django.test import Client, override_settings
 from django.urls import include, path
+from endpoints import URL
 from jwcrypto import jwk
 from oauth2_provider.settings import oauth2_settings
 
@@ -116,7 +117,7 @@ def test_a_token_of_the_rotated_out_key_still_verifies(live_server: Any, setting
     assert decode(old_token, client)["sub"] == decode(new_token, fresh)["sub"]
     # Both tokens still open the favourites: they are the toolkit's stored tokens.
     for token in (old_token, new_token):
-        response = Client().get("/v2/user/favourites", HTTP_AUTHORIZATION=f"Bearer {token}")
+        response = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
         assert response.status_code == 200
 
     # Once the old key is no longer published, its tokens cannot be verified.

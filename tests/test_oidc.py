@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.test import Client
+from endpoints import URL
 from jwcrypto import jwk, jwt
 from oauth2_provider.models import AccessToken, Application, IDToken
 
@@ -109,7 +110,7 @@ def verified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def opens_the_favourites(access_token: str) -> bool:
-    response = Client().get("/v2/user/favourites", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+    response = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {access_token}")
     return bool(response.status_code == 200)
 
 
@@ -253,7 +254,7 @@ def test_the_device_grant_and_sign_in_under_the_oidc_server() -> None:
 def test_a_jwt_nobody_issued_is_a_401(token: str) -> None:
     SignInApplicationFactory(client_id="dch.android")
     relying_party(Application.GRANT_AUTHORIZATION_CODE)
-    response = Client().get("/v2/user/favourites", HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 401
     assert response.json() == {"message": "A Token was not found in the TokenStorage."}
 
@@ -277,5 +278,5 @@ def test_a_revoked_jwt_access_token_is_a_401_under_the_oidc_server() -> None:
     )
     assert opens_the_favourites(token)
     AccessToken.objects.get().revoke()
-    response = Client().get("/v2/user/favourites", HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 401

@@ -158,7 +158,7 @@ class FavouriteListState(models.Model):
     :class:`CatalogueState` instead, so an edit of an item held by many listeners touches
     none of their rows. ``catalogue_version`` is the catalogue's version at the list's last
     change; the list's top-level ``updated`` is worked out from both clocks by
-    :func:`document_updated`.
+    :attr:`~dch_favourites.documents.DocumentState.updated`.
     """
 
     user = models.OneToOneField(

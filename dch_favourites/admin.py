@@ -95,14 +95,6 @@ def user_search_fields(prefix: str = "") -> tuple[str, ...]:
     return tuple(prefix + name for name in fields)
 
 
-def user_autocomplete_available(site: admin.AdminSite, request: HttpRequest) -> bool:
-    """Whether ``site`` can serve autocomplete for users (an admin with search fields)."""
-    user_model = get_user_model()
-    if not site.is_registered(user_model):
-        return False
-    return bool(site.get_model_admin(user_model).get_search_fields(request))
-
-
 class CalendarBoundChangeList(ChangeList):
     """A date filter past either end of the calendar is a lookup Django cannot apply.
 
@@ -524,7 +516,10 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         return queryset, False
 
     def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
-        if user_autocomplete_available(self.admin_site, request):
+        # Users by autocomplete only where the site's user admin can search them.
+        site, user_model = self.admin_site, get_user_model()
+        searchable = site.is_registered(user_model) and site.get_model_admin(user_model)
+        if searchable and searchable.get_search_fields(request):
             return ("user", "item")
         return ("item",)
 
@@ -539,12 +534,8 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Favourite | None = None) -> tuple[str, ...]:
+        # Without change permission Django shows a stored favourite's fields read-only.
         return ("user", "item") if obj is None else ("user", "item", "added")
-
-    def get_readonly_fields(
-        self, request: HttpRequest, obj: Favourite | None = None
-    ) -> tuple[str, ...]:
-        return ("added",) if obj is None else ("user", "item", "added")
 
     def has_change_permission(self, request: HttpRequest, obj: Favourite | None = None) -> bool:
         return False
@@ -597,17 +588,11 @@ class FavouriteInlineFormSet(_InlineFormSet):
         return self.new_objects
 
     def _adding(self) -> list[Any]:
-        return [form for form in self.extra_forms if form.has_changed() and not self._deleted(form)]
-
-    def _deleted(self, form: Any) -> bool:
-        return self.can_delete and bool(getattr(form, "cleaned_data", {}).get("DELETE"))
+        deleted = self.deleted_forms
+        return [form for form in self.extra_forms if form.has_changed() and form not in deleted]
 
     def _removing(self) -> list[Any]:
-        return [
-            form
-            for form in self.initial_forms
-            if form.instance.pk is not None and self._deleted(form)
-        ]
+        return [form for form in self.deleted_forms if form.instance.pk is not None]
 
 
 class FavouriteInline(_TabularInline):

@@ -66,11 +66,7 @@ validate_item_id = RegexValidator(
 
 
 class CatalogueQuerySet(models.QuerySet[M]):
-    """Catalogue rows whose writes by queryset move the catalogue clock (lists show them).
-
-    ``update()``, ``bulk_update()`` and, when :meth:`creation_changes_catalogue` says so,
-    ``bulk_create()`` call :func:`dch_favourites.services.catalogue_changed`.
-    """
+    """Catalogue rows whose writes by queryset move the catalogue clock (lists show them)."""
 
     def update(self, **kwargs: Any) -> int:
         """Update the rows and move the catalogue clock."""
@@ -104,15 +100,17 @@ class CatalogueQuerySet(models.QuerySet[M]):
         from dch_favourites import services  # imports the models: on use
 
         created = super().bulk_create(objs, *args, **kwargs)
-        if created and self.creation_changes_catalogue(created, **kwargs):
+        # A new item is on no list, but an upsert may change listed items, and a new
+        # concert gives its parts their begin; a new translation changes a title.
+        if created and (
+            self.model is not CatalogueItem
+            or kwargs.get("update_conflicts")
+            or any(getattr(item, "type", None) == ItemType.CONCERT for item in created)
+        ):
             services.catalogue_changed(db=self.db)
         return created
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]
-
-    def creation_changes_catalogue(self, created: list[M], **options: Any) -> bool:
-        """Whether rows made by ``bulk_create()`` can change what a list shows."""
-        return True
 
 
 class CatalogueItemQuerySet(CatalogueQuerySet["CatalogueItem"]):
@@ -142,12 +140,6 @@ class CatalogueItemQuerySet(CatalogueQuerySet["CatalogueItem"]):
             .order_by("-favourite_count", "id")
         )
         return ranked[:limit] if limit is not None else ranked
-
-    def creation_changes_catalogue(self, created: list[CatalogueItem], **options: Any) -> bool:
-        """An upsert may change listed items; a new concert gives its parts their begin."""
-        return bool(options.get("update_conflicts")) or any(
-            item.type == ItemType.CONCERT for item in created
-        )
 
 
 CatalogueItemManager = models.Manager.from_queryset(CatalogueItemQuerySet)

@@ -226,8 +226,6 @@ class CatalogueItemTranslationInline(_TabularInline):
     model = CatalogueItemTranslation
     form = TranslationForm
     extra = 0
-    verbose_name = _("translation")
-    verbose_name_plural = _("translations")
 
 
 @admin.register(CatalogueItem)
@@ -244,7 +242,6 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         "concert_link",
     )
     list_filter = ("type", "is_free", "published")
-    list_select_related = ("concert",)
     search_fields = ("^id", "title")
     search_help_text = _("Id (or its beginning) or title.")
     date_hierarchy = "published"

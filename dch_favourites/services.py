@@ -535,11 +535,10 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
 
 
 def _lock_state(user: AbstractBaseUser, db: str) -> tuple[Any, DocumentState]:
-    """The listener's state row, created when missing, locked until commit (see
-    :func:`_lock_states`); its user id as the database returns it, and the state.
+    """:func:`_lock_states` of one listener: the user id as the database returns it.
+
+    For some keys (a UUID on SQLite) that is not the instance's own pk.
     """
-    # Keyed by the value the database returns, which for some keys (a UUID on SQLite) is
-    # not the instance's own pk: take the one state there is.
     ((user_id, state),) = _lock_states([user.pk], db).items()
     return user_id, state
 
@@ -564,22 +563,17 @@ def _bumped(user_id: Any, state: DocumentState, now: int) -> FavouriteListState:
 
 
 def _touch_parts(concert_id: str, db: str) -> int:
-    """Stamp the works and interviews of a concert as updated (their begin changed).
-
-    Returns how many there are.
-    """
+    """Stamp a concert's works and interviews as updated (their begin changed); how many."""
     parts = _plain(CatalogueItem, db).filter(concert_id=concert_id, type__in=CONCERT_PART_TYPES)
     return parts.update(updated=timezone.now())
 
 
 def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> list[Any]:
-    """Delete an item's favourites (of the listeners ``of`` only, when given); the holders'
-    ids, sorted.
+    """Delete an item's favourites (of the listeners ``of`` only); the holders' ids, sorted.
 
     On PostgreSQL one statement deletes the rows and names their holders (``RETURNING``),
-    one pass over them instead of a read and a delete, so the delete's transaction, which
-    holders' POSTs naming the item wait for, stays short however many hold it. The ORM's
-    cascade then finds no favourites left.
+    so the delete's transaction, which holders' POSTs naming the item wait for, stays short
+    however many hold it. The ORM's cascade then finds no favourites left.
     """
     rows = _plain(Favourite, db).filter(item_id=item_id)
     if of is not None:
@@ -590,17 +584,13 @@ def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> 
         rows.delete()
         return sorted(holders)
     # Raw SQL: the ORM's delete() cannot say which rows it deleted (RETURNING).
-    quote = connection.ops.quote_name
-    meta = Favourite._meta
-    user, item = (
-        quote(str(getattr(meta.get_field(name), "column", name))) for name in ("user", "item")
-    )
-    where, params = f"{item} = %s", list[Any]([item_id])
+    where, params = '"item_id" = %s', list[Any]([item_id])
     if of is not None:
-        where += f" AND {user} = ANY(%s)"
+        where += ' AND "user_id" = ANY(%s)'
         params.append(list(of))
+    table = connection.ops.quote_name(Favourite._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {quote(meta.db_table)} WHERE {where} RETURNING {user}", params)
+        cursor.execute(f'DELETE FROM {table} WHERE {where} RETURNING "user_id"', params)
         return sorted(row[0] for row in cursor.fetchall())
 
 

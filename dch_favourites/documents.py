@@ -40,15 +40,7 @@ class UnixSeconds(models.Func):
         # Every backend below hands back an int already: no per-value int() on the way out.
         return self.output_field.get_db_converters(connection)
 
-    def as_sql(
-        self,
-        compiler: Any,
-        connection: Any,
-        function: str | None = None,
-        template: str | None = None,
-        arg_joiner: str | None = None,
-        **extra_context: Any,
-    ) -> Any:
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotSupportedError(f"UnixSeconds is not implemented for {connection.vendor}.")
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
@@ -100,13 +92,9 @@ def entry_queryset(
     """
     if _is_translated(language) and any(c in ("title", "short_title") for c in columns):
         relation = f"{prefix}translations"
-        annotated: models.QuerySet[Any] = queryset.annotate(
-            **{
-                TRANSLATION: FilteredRelation(
-                    relation, condition=Q(**{f"{relation}__language": language})
-                )
-            }
-        )
+        condition = Q(**{f"{relation}__language": language})
+        translation = FilteredRelation(relation, condition=condition)
+        annotated: models.QuerySet[Any] = queryset.annotate(**{TRANSLATION: translation})
         return annotated
     return queryset
 

@@ -229,11 +229,7 @@ class CatalogueItem(models.Model):
         return f"{self.get_type_display()} {self.id}: {self.title}"
 
     def save(self, *args: Any, keep_updated: bool = False, **kwargs: Any) -> None:
-        """Save, deriving ``concert`` from the id and stamping ``updated`` (unless kept).
-
-        Lists that hold the item move forward through the post-save hook in
-        :mod:`dch_favourites.services`.
-        """
+        """Save, deriving ``concert`` from the id and stamping ``updated`` (unless kept)."""
         self.concert_id = concert_id_of(self.id) if self.type in CONCERT_PART_TYPES else None
         if self.type == ItemType.CONCERT:
             # Its parts show this begin: the post-save hook renews their documents when it

@@ -21,11 +21,8 @@ from dch_favourites.models.catalogue import CatalogueItem, default_manager
 
 
 class FavouriteQuerySet(models.QuerySet["Favourite"]):
-    """Favourites; every write goes through the write path so lists move forward.
-
-    ``delete()`` and ``bulk_create()`` (which the many-to-many managers of
-    ``CatalogueItem.listeners`` and ``user.favourite_items`` use) are routed to
-    :mod:`dch_favourites.services`; ``update()`` and ``bulk_update()`` are refused, since a
+    """Favourites: ``delete()`` and ``bulk_create()`` (which the many-to-many managers use)
+    go through the write path; ``update()`` and ``bulk_update()`` are refused, since a
     favourite has nothing to edit in place.
     """
 
@@ -78,11 +75,7 @@ FavouriteManager = models.Manager.from_queryset(FavouriteQuerySet)
 
 
 class Favourite(models.Model):
-    """One catalogue item on one listener's list: the through-table of ``CatalogueItem.listeners``.
-
-    Every write goes through :mod:`dch_favourites.services`: ``save()`` of a new row adds
-    it there, ``delete()`` removes it there.
-    """
+    """An item on a listener's list: the through-table of ``CatalogueItem.listeners``."""
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(

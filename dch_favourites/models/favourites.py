@@ -19,6 +19,11 @@ from django.utils.translation import gettext_lazy as _
 from dch_favourites.exceptions import FavouritesError
 from dch_favourites.models.catalogue import CatalogueItem, default_manager
 
+NOT_EDITABLE = _(
+    "A favourite is not edited in place: remove it and add the other item "
+    "(dch_favourites.services)."
+)
+
 
 class FavouriteQuerySet(models.QuerySet["Favourite"]):
     """Favourites: ``delete()`` and ``bulk_create()`` (which the many-to-many managers use)
@@ -49,7 +54,7 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
 
     def update(self, **kwargs: Any) -> int:
         """Refused: remove the favourite and add the other item instead."""
-        raise FavouritesError(_not_editable())
+        raise FavouritesError(str(NOT_EDITABLE))
 
     update.alters_data = True  # type: ignore[attr-defined]
 
@@ -57,18 +62,9 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
         self, objs: Iterable[Favourite], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
         """Refused, as :meth:`update`."""
-        raise FavouritesError(_not_editable())
+        raise FavouritesError(str(NOT_EDITABLE))
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
-
-
-def _not_editable() -> str:
-    return str(
-        _(
-            "A favourite is not edited in place: remove it and add the other item "
-            "(dch_favourites.services)."
-        )
-    )
 
 
 FavouriteManager = models.Manager.from_queryset(FavouriteQuerySet)
@@ -132,7 +128,7 @@ class Favourite(models.Model):
             .filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id)
         )
         if not stored.exists():
-            raise FavouritesError(_not_editable())
+            raise FavouritesError(str(NOT_EDITABLE))
 
     def delete(
         self, *args: Any, source: str | None = None, **kwargs: Any

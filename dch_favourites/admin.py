@@ -531,8 +531,12 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Favourite | None = None) -> tuple[str, ...]:
-        # Without change permission Django shows a stored favourite's fields read-only.
         return ("user", "item") if obj is None else ("user", "item", "added")
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Favourite | None = None
+    ) -> tuple[str, ...]:
+        return ("added",) if obj is None else ("user", "item", "added")
 
     def has_change_permission(self, request: HttpRequest, obj: Favourite | None = None) -> bool:
         return False

@@ -210,7 +210,9 @@ def _changed(
     after = ListState(state.list_version, state.list_updated)
     if item_ids:
         row = _bumped(user_id, state, now_seconds())
-        row.save(using=db, update_fields=BUMPED_FIELDS)
+        _plain(FavouriteListState, db).filter(pk=user_id).update(
+            **{name: getattr(row, name) for name in BUMPED_FIELDS}
+        )
         after = ListState(row.version, row.updated)
         _send_on_commit(signal, user, item_ids, _source(source), db)
     answer = read_back(db) if read_back is not None else None

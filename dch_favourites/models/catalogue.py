@@ -103,7 +103,7 @@ class CatalogueQuerySet(models.QuerySet[M]):
         # A new item is on no list, but an upsert may change listed items, and a new
         # concert gives its parts their begin; a new translation changes a title.
         if created and (
-            self.model is not CatalogueItem
+            not issubclass(self.model, CatalogueItem)
             or kwargs.get("update_conflicts")
             or any(getattr(item, "type", None) == ItemType.CONCERT for item in created)
         ):

@@ -18,7 +18,7 @@ or, for the user admin already registered (Django's own, say), in its ``admin.py
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -30,7 +30,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
-from django.db.models import Count, ForeignKey, Manager, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, ForeignKey, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -45,6 +45,7 @@ from django.utils.translation import ngettext
 from dch_favourites import services
 from dch_favourites.conf import app_settings
 from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, Device, Favourite
+from dch_favourites.models.catalogue import default_manager
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import InlineModelAdmin
@@ -497,8 +498,7 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         """
         if NUL in search_term:
             return queryset.none(), False
-        # Every model has a default manager; the stubs allow for none.
-        user_manager = cast("Manager[Any]", get_user_model()._meta.default_manager)
+        user_manager = default_manager(get_user_model())
         for word in smart_split(search_term):
             if word[0] in "\"'" and word[-1] == word[0]:
                 word = unescape_string_literal(word)

@@ -258,14 +258,11 @@ def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = 
     """Delete catalogue items, however many listeners hold them, without long locks.
 
     Called outside a transaction, it first releases each item's holders, ``batch_size``
-    (default :data:`HOLDER_BATCH`) at a time, each batch in a transaction of its own:
-    their favourite of the item goes, their list moves forward (version and ``updated``,
-    as any change of theirs does) and they hear ``favourite_removed`` (source
-    ``cascade``) once the batch commits. A holder's POST that names the item waits for one
-    batch at most, and everyone else's document stays cached. Then the items go in one
-    transaction, as ``QuerySet.delete()`` deletes them, with any favourite of them added
-    in between. Called inside a transaction, all of it happens in that one, since a batch
-    could not commit on its own. Returns how many items were deleted.
+    (default :data:`HOLDER_BATCH`) at a time, each batch in a transaction of its own (their
+    lists move forward; ``favourite_removed``, source ``cascade``, once it commits), so a
+    holder's POST naming the item waits for one batch at most. Then the items go in one
+    transaction, as ``QuerySet.delete()`` deletes them. Inside a transaction all of it
+    happens in that one. Returns how many items were deleted.
     """
     ids = sorted(_unique(item_ids))
     db = router.db_for_write(CatalogueItem)
@@ -304,11 +301,9 @@ def _holdings(item_ids: Iterable[str]) -> QuerySet[Favourite]:
 def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:
     """Delete items from inside a transaction without holding their holders there.
 
-    When one of the items is held by more listeners than one batch, the delete is left
-    to :func:`delete_catalogue_items` once the outermost transaction on the write
-    database has committed (``transaction.on_commit``), where it releases the holders
-    in batches of their own; returns True. Otherwise, or outside a transaction, nothing
-    is done and False is returned: the caller deletes them as it would have.
+    When one of the items is held by more listeners than one batch, the delete is left to
+    :func:`delete_catalogue_items` once the transaction has committed; returns True.
+    Otherwise, or outside a transaction, returns False: the caller deletes them itself.
     """
     ids = _unique(item_ids)
     db = router.db_for_write(CatalogueItem)
@@ -439,12 +434,10 @@ def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) 
 def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     """An item is about to be deleted (inside the delete's transaction).
 
-    Its holders lose it: the catalogue clock moves (their documents are renewed) and each
-    of them hears ``favourite_removed`` after commit, in batches, outside the transaction.
-    When it is a concert, its parts fall back to their own begin (the clock moves too). An
-    item on no list and with no parts moves nothing: no document shows it. The item row is locked
-    first, so an add racing the delete either lands before it (and is removed with it) or
-    finds the item gone.
+    Its holders lose it: the catalogue clock moves and each of them hears
+    ``favourite_removed`` after commit. A concert's parts fall back to their own begin. The
+    item row is locked first, so an add racing the delete either lands before it (and is
+    removed with it) or finds the item gone.
     """
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     _plain(CatalogueItem, db).select_for_update().filter(pk=instance.pk).exists()

@@ -267,11 +267,7 @@ class CatalogueItem(models.Model):
         return self.begin
 
 
-class TranslationQuerySet(CatalogueQuerySet["CatalogueItemTranslation"]):
-    """Translations; writes by queryset move the catalogue clock (titles change)."""
-
-
-TranslationManager = models.Manager.from_queryset(TranslationQuerySet)
+TranslationManager = models.Manager.from_queryset(CatalogueQuerySet)
 
 
 class CatalogueItemTranslation(models.Model):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from cache_backends import CACHE_BACKENDS, require_redis
+from cache_backends import CACHE_BACKENDS, cache_settings, require_redis
 from django.db import connection
 from django.test import Client
 from endpoints import URL
@@ -199,7 +199,7 @@ def cache_backend(request: Any, settings: Any) -> Any:
 
     if request.param == "redis":
         require_redis()
-    settings.CACHES = {"default": CACHE_BACKENDS[request.param]}
+    settings.CACHES = {"default": cache_settings(request.param)}
     configured = list(settings.CACHES)
     for alias in configured:
         caches[alias].clear()
@@ -207,3 +207,13 @@ def cache_backend(request: Any, settings: Any) -> Any:
     for alias in configured:
         with contextlib.suppress(Exception):  # a test may have pointed it at a dead server
             caches[alias].clear()
+
+
+@pytest.fixture(params=[False, True], ids=["oauth2", "oidc"])
+def oidc(request: Any, settings: Any) -> bool:
+    """The sign-in under oauthlib's OAuth 2 server, then its OpenID Connect one (``OIDC_ENABLED``).
+
+    Modules that sign in take it with ``pytest.mark.usefixtures("oidc")``.
+    """
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ENABLED": request.param}
+    return bool(request.param)

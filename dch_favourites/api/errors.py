@@ -102,6 +102,27 @@ def _message(detail: Any) -> str:
     return str(detail)
 
 
+# PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
+MISSING_SCHEMA_SQLSTATES = {"42P01", "42703"}
+MISSING_SCHEMA_MESSAGES = ("no such table", "no such column")
+
+
+def missing_table(exc: DatabaseError) -> bool:
+    """Whether the database lacks a table or column: ``migrate`` has not been run."""
+    if getattr(exc.__cause__, "sqlstate", None) in MISSING_SCHEMA_SQLSTATES:
+        return True
+    return str(exc).startswith(MISSING_SCHEMA_MESSAGES)
+
+
+def database_message(exc: Exception) -> str:
+    """The database's own message, without the statement: psycopg's primary message (its
+    ``LINE 1: ...`` context may show parameter values, a token among them), else the first
+    line of the driver's text."""
+    diag = getattr(exc.__cause__, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return str(primary) if primary else (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: every exception becomes an envelope, never a stack trace."""
     headers: dict[str, str] = {}
@@ -140,8 +161,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         code, message = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _("Request body too large.")
     elif isinstance(exc, SuspiciousOperation):
         code, message = status.HTTP_400_BAD_REQUEST, _("Bad request.")
+    elif isinstance(exc, DatabaseError) and missing_table(exc):
+        logger.error(
+            "Database not migrated: %s. Run `python manage.py migrate`.", database_message(exc)
+        )
+        code, message = status.HTTP_503_SERVICE_UNAVAILABLE, _("Service temporarily unavailable.")
+        headers["Retry-After"] = "5"
     elif isinstance(exc, (OperationalError, InterfaceError)):
-        logger.error("Database unavailable: %s", type(exc).__name__)
+        logger.error("Database unavailable: %s", database_message(exc))
         code, message = status.HTTP_503_SERVICE_UNAVAILABLE, _("Service temporarily unavailable.")
         headers["Retry-After"] = "5"
     else:

@@ -18,7 +18,7 @@ or, for the user admin already registered (Django's own, say), in its ``admin.py
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -30,7 +30,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
-from django.db.models import Count, ForeignKey, Manager, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, ForeignKey, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -45,6 +45,7 @@ from django.utils.translation import ngettext
 from dch_favourites import services
 from dch_favourites.conf import app_settings
 from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, Device, Favourite
+from dch_favourites.models.catalogue import default_manager
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import InlineModelAdmin
@@ -93,14 +94,6 @@ def user_search_fields(prefix: str = "") -> tuple[str, ...]:
     email = user_model.get_email_field_name()
     fields = [username] + ([email] if email in names and email != username else [])
     return tuple(prefix + name for name in fields)
-
-
-def user_autocomplete_available(site: admin.AdminSite, request: HttpRequest) -> bool:
-    """Whether ``site`` can serve autocomplete for users (an admin with search fields)."""
-    user_model = get_user_model()
-    if not site.is_registered(user_model):
-        return False
-    return bool(site.get_model_admin(user_model).get_search_fields(request))
 
 
 class CalendarBoundChangeList(ChangeList):
@@ -234,8 +227,6 @@ class CatalogueItemTranslationInline(_TabularInline):
     model = CatalogueItemTranslation
     form = TranslationForm
     extra = 0
-    verbose_name = _("translation")
-    verbose_name_plural = _("translations")
 
 
 @admin.register(CatalogueItem)
@@ -252,7 +243,6 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         "concert_link",
     )
     list_filter = ("type", "is_free", "published")
-    list_select_related = ("concert",)
     search_fields = ("^id", "title")
     search_help_text = _("Id (or its beginning) or title.")
     date_hierarchy = "published"
@@ -508,8 +498,7 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         """
         if NUL in search_term:
             return queryset.none(), False
-        # Every model has a default manager; the stubs allow for none.
-        user_manager = cast("Manager[Any]", get_user_model()._meta.default_manager)
+        user_manager = default_manager(get_user_model())
         for word in smart_split(search_term):
             if word[0] in "\"'" and word[-1] == word[0]:
                 word = unescape_string_literal(word)
@@ -524,7 +513,10 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         return queryset, False
 
     def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
-        if user_autocomplete_available(self.admin_site, request):
+        # Users by autocomplete only where the site's user admin can search them.
+        site, user_model = self.admin_site, get_user_model()
+        searchable = site.is_registered(user_model) and site.get_model_admin(user_model)
+        if searchable and searchable.get_search_fields(request):
             return ("user", "item")
         return ("item",)
 
@@ -597,17 +589,11 @@ class FavouriteInlineFormSet(_InlineFormSet):
         return self.new_objects
 
     def _adding(self) -> list[Any]:
-        return [form for form in self.extra_forms if form.has_changed() and not self._deleted(form)]
-
-    def _deleted(self, form: Any) -> bool:
-        return self.can_delete and bool(getattr(form, "cleaned_data", {}).get("DELETE"))
+        deleted = self.deleted_forms
+        return [form for form in self.extra_forms if form.has_changed() and form not in deleted]
 
     def _removing(self) -> list[Any]:
-        return [
-            form
-            for form in self.initial_forms
-            if form.instance.pk is not None and self._deleted(form)
-        ]
+        return [form for form in self.deleted_forms if form.instance.pk is not None]
 
 
 class FavouriteInline(_TabularInline):

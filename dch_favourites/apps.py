@@ -22,24 +22,15 @@ class DchFavouritesConfig(AppConfig):
         from dch_favourites.oauth2 import checks as oauth2_checks
 
         del checks, oauth2_checks  # imported for their @register side effect
-        uid = "dch_favourites."
-        post_save.connect(
-            services.catalogue_item_saved, sender=CatalogueItem, dispatch_uid=uid + "item_saved"
-        )
-        pre_delete.connect(
-            services.catalogue_item_deleting,
-            sender=CatalogueItem,
-            dispatch_uid=uid + "item_deleting",
-        )
-        for signal in (post_save, post_delete):
-            signal.connect(
-                services.catalogue_translation_changed,
-                sender=CatalogueItemTranslation,
-                dispatch_uid=uid + "translation_changed",
-            )
-        pre_delete.connect(
-            services.user_deleting, sender=settings.AUTH_USER_MODEL, dispatch_uid=uid + "user"
-        )
+        for signal, receiver, sender in (
+            (post_save, services.catalogue_item_saved, CatalogueItem),
+            (pre_delete, services.catalogue_item_deleting, CatalogueItem),
+            (post_save, services.catalogue_translation_changed, CatalogueItemTranslation),
+            (post_delete, services.catalogue_translation_changed, CatalogueItemTranslation),
+            (pre_delete, services.user_deleting, settings.AUTH_USER_MODEL),
+        ):
+            uid = f"dch_favourites.{receiver.__name__}"
+            signal.connect(receiver, sender=sender, dispatch_uid=uid)
         if apps.is_installed("drf_spectacular"):
             # The OpenAPI description registers itself with drf-spectacular, an optional
             # dependency: without it the app runs the same, just undocumented.

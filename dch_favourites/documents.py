@@ -40,15 +40,7 @@ class UnixSeconds(models.Func):
         # Every backend below hands back an int already: no per-value int() on the way out.
         return self.output_field.get_db_converters(connection)
 
-    def as_sql(
-        self,
-        compiler: Any,
-        connection: Any,
-        function: str | None = None,
-        template: str | None = None,
-        arg_joiner: str | None = None,
-        **extra_context: Any,
-    ) -> Any:
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotSupportedError(f"UnixSeconds is not implemented for {connection.vendor}.")
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
@@ -100,13 +92,9 @@ def entry_queryset(
     """
     if _is_translated(language) and any(c in ("title", "short_title") for c in columns):
         relation = f"{prefix}translations"
-        annotated: models.QuerySet[Any] = queryset.annotate(
-            **{
-                TRANSLATION: FilteredRelation(
-                    relation, condition=Q(**{f"{relation}__language": language})
-                )
-            }
-        )
+        condition = Q(**{f"{relation}__language": language})
+        translation = FilteredRelation(relation, condition=condition)
+        annotated: models.QuerySet[Any] = queryset.annotate(**{TRANSLATION: translation})
         return annotated
     return queryset
 
@@ -150,14 +138,18 @@ class DocumentState:
 
     @property
     def updated(self) -> int:
-        """The document's top-level ``updated``: see :func:`document_updated`."""
-        return document_updated(
-            self.list_version,
-            self.list_updated,
-            self.list_catalogue_version,
-            self.catalogue_version,
-            self.catalogue_updated,
-        )
+        """The document's top-level ``updated``, from the list's clock and the catalogue's.
+
+        One more for every catalogue change since the list's own last change, and never
+        less than the catalogue's last change: so it strictly increases with every change
+        that can alter the document, however the two kinds interleave, without touching the
+        list's row on a catalogue edit. It runs ahead of the clock only while changes come
+        faster than one a second. A listener who never had a favourite is at 0.
+        """
+        if not self.list_version:
+            return 0
+        behind = max(0, self.catalogue_version - self.list_catalogue_version)
+        return max(self.list_updated + behind, self.catalogue_updated)
 
 
 def catalogue_clock(name: str) -> Subquery:
@@ -166,7 +158,8 @@ def catalogue_clock(name: str) -> Subquery:
     return Subquery(row, output_field=models.BigIntegerField())
 
 
-def _state_values() -> list[Any]:
+def state_values() -> list[Any]:
+    """The expressions of a :class:`DocumentState`, read from the list's state row."""
     return [
         F("version"),
         F("updated"),
@@ -184,7 +177,7 @@ def document_state(user_id: Any, using: str) -> DocumentState:
     found = (
         FavouriteListState.objects.using(using)
         .filter(user_id=user_id)
-        .values_list(*_state_values())
+        .values_list(*state_values())
         .first()
     )
     return DocumentState.of(found)
@@ -205,29 +198,9 @@ def document_rows(
     rows = list(
         entry_queryset(states, f"{prefix}item__", language, columns)
         .order_by(f"-{prefix}added", f"-{prefix}id")
-        .values_list(*_state_values(), *entry_values(f"{prefix}item__", language, columns))
+        .values_list(*state_values(), *entry_values(f"{prefix}item__", language, columns))
     )
     state = DocumentState.of(rows[0][:STATE_WIDTH] if rows else None)
     if not rows or rows[0][STATE_WIDTH] is None:
         return state, []
     return state, [row[STATE_WIDTH:] for row in rows]
-
-
-def document_updated(
-    list_version: int,
-    list_updated: int,
-    list_catalogue_version: int,
-    catalogue_version: int,
-    catalogue_updated: int,
-) -> int:
-    """The top-level ``updated`` of a list, from its own clock and the catalogue's.
-
-    One more for every catalogue change since the list's own last change, and never less
-    than the catalogue's last change: so it strictly increases with every change that can
-    alter the document, however the two kinds interleave, without touching the list's row
-    on a catalogue edit. It runs ahead of the clock only while changes come faster than one
-    a second. A listener who never had a favourite is at 0.
-    """
-    if not list_version:
-        return 0
-    return max(list_updated + max(0, catalogue_version - list_catalogue_version), catalogue_updated)

@@ -34,7 +34,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from dch_favourites.conf import app_settings
-from dch_favourites.documents import catalogue_clock, document_updated
+from dch_favourites.documents import DocumentState, state_values
 from dch_favourites.exceptions import AlreadyListed, FavouritesError, ListFull, UnknownItems
 from dch_favourites.models import (
     CATALOGUE_STATE_ID,
@@ -148,7 +148,7 @@ def _add(
     user: AbstractBaseUser,
     ids: list[str],
     source: Source,
-    insert: Callable[[list[str], str], None] | None = None,
+    insert: Callable[[], None] | None = None,
     read_back: Callable[[str], Any] | None = None,
 ) -> ListChange:
     db = router.db_for_write(Favourite)
@@ -157,25 +157,21 @@ def _add(
         missing = [item_id for item_id in ids if item_id not in found]
         if missing:
             raise UnknownItems(missing)
-        state = _lock_state(user, db)
+        user_id, state = _lock_state(user, db)
         present = _listed_of(user.pk, ids, db)
         new_ids = [item_id for item_id in ids if item_id not in present]
-        if not new_ids:
-            return ListChange(_as_state(state), answer=_answer(read_back, db))
-        limit = app_settings.MAX_FAVOURITES_PER_USER
-        if _list_length(user.pk, db) + len(new_ids) > limit:
-            raise ListFull(limit)
-        if insert is None:
-            added = timezone.now()
-            _rows(db).bulk_create(
-                [Favourite(user_id=user.pk, item_id=item_id, added=added) for item_id in new_ids]
-            )
-        else:
-            insert(new_ids, db)
-        _bump(state, db)
-        _send_on_commit(favourite_added, user, new_ids, source, db)
-        answer = _answer(read_back, db)
-    return ListChange(_as_state(state), tuple(new_ids), answer)
+        if new_ids:
+            limit = app_settings.MAX_FAVOURITES_PER_USER
+            if _plain(Favourite, db).filter(user_id=user.pk).count() + len(new_ids) > limit:
+                raise ListFull(limit)
+            if insert is None:
+                added = timezone.now()
+                _plain(Favourite, db).bulk_create(
+                    [Favourite(user_id=user.pk, item_id=i, added=added) for i in new_ids]
+                )
+            else:
+                insert()
+        return _changed(user, user_id, state, new_ids, favourite_added, source, read_back, db)
 
 
 def remove_favourites(
@@ -192,16 +188,35 @@ def remove_favourites(
     ids = _unique(item_ids)
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db):
-        state = _lock_state(user, db)
+        user_id, state = _lock_state(user, db)
         present = _listed_of(user.pk, ids, db)
         removed = [item_id for item_id in ids if item_id in present]
-        if not removed:
-            return ListChange(_as_state(state), answer=_answer(read_back, db))
-        _rows(db).filter(user_id=user.pk, item_id__in=removed).delete()
-        _bump(state, db)
-        _send_on_commit(favourite_removed, user, removed, _source(source), db)
-        answer = _answer(read_back, db)
-    return ListChange(_as_state(state), tuple(removed), answer)
+        if removed:
+            _plain(Favourite, db).filter(user_id=user.pk, item_id__in=removed).delete()
+        return _changed(user, user_id, state, removed, favourite_removed, source, read_back, db)
+
+
+def _changed(
+    user: AbstractBaseUser,
+    user_id: Any,
+    state: DocumentState,
+    item_ids: list[str],
+    signal: Signal,
+    source: str | None,
+    read_back: Callable[[str], Any] | None,
+    db: str,
+) -> ListChange:
+    """The end of a change of the locked list: bumped and signalled if anything changed."""
+    after = ListState(state.list_version, state.list_updated)
+    if item_ids:
+        row = _bumped(user_id, state, now_seconds())
+        _plain(FavouriteListState, db).filter(pk=user_id).update(
+            **{name: getattr(row, name) for name in BUMPED_FIELDS}
+        )
+        after = ListState(row.version, row.updated)
+        _send_on_commit(signal, user, item_ids, _source(source), db)
+    answer = read_back(db) if read_back is not None else None
+    return ListChange(after, tuple(item_ids), answer)
 
 
 def remove_all_favourites(user: AbstractBaseUser, *, source: str | None = None) -> ListChange:
@@ -243,14 +258,11 @@ def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = 
     """Delete catalogue items, however many listeners hold them, without long locks.
 
     Called outside a transaction, it first releases each item's holders, ``batch_size``
-    (default :data:`HOLDER_BATCH`) at a time, each batch in a transaction of its own:
-    their favourite of the item goes, their list moves forward (version and ``updated``,
-    as any change of theirs does) and they hear ``favourite_removed`` (source
-    ``cascade``) once the batch commits. A holder's POST that names the item waits for one
-    batch at most, and everyone else's document stays cached. Then the items go in one
-    transaction, as ``QuerySet.delete()`` deletes them, with any favourite of them added
-    in between. Called inside a transaction, all of it happens in that one, since a batch
-    could not commit on its own. Returns how many items were deleted.
+    (default :data:`HOLDER_BATCH`) at a time, each batch in a transaction of its own (their
+    lists move forward; ``favourite_removed``, source ``cascade``, once it commits), so a
+    holder's POST naming the item waits for one batch at most. Then the items go in one
+    transaction, as ``QuerySet.delete()`` deletes them. Inside a transaction all of it
+    happens in that one. Returns how many items were deleted.
     """
     ids = sorted(_unique(item_ids))
     db = router.db_for_write(CatalogueItem)
@@ -282,17 +294,16 @@ def holder_counts(item_ids: Iterable[str]) -> dict[str, int]:
 
 def _holdings(item_ids: Iterable[str]) -> QuerySet[Favourite]:
     """The favourites of ``item_ids`` on the write database, unordered."""
-    return _rows(router.db_for_write(Favourite)).filter(item_id__in=_unique(item_ids)).order_by()
+    rows = _plain(Favourite, router.db_for_write(Favourite))
+    return rows.filter(item_id__in=_unique(item_ids)).order_by()
 
 
 def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:
     """Delete items from inside a transaction without holding their holders there.
 
-    When one of the items is held by more listeners than one batch, the delete is left
-    to :func:`delete_catalogue_items` once the outermost transaction on the write
-    database has committed (``transaction.on_commit``), where it releases the holders
-    in batches of their own; returns True. Otherwise, or outside a transaction, nothing
-    is done and False is returned: the caller deletes them as it would have.
+    When one of the items is held by more listeners than one batch, the delete is left to
+    :func:`delete_catalogue_items` once the transaction has committed; returns True.
+    Otherwise, or outside a transaction, returns False: the caller deletes them itself.
     """
     ids = _unique(item_ids)
     db = router.db_for_write(CatalogueItem)
@@ -340,7 +351,7 @@ def add_favourite_instance(
     is on the list already.
     """
 
-    def insert(new_ids: list[str], db: str) -> None:
+    def insert() -> None:
         favourite.added = favourite.added or timezone.now()
         save()
 
@@ -423,12 +434,10 @@ def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) 
 def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     """An item is about to be deleted (inside the delete's transaction).
 
-    Its holders lose it: the catalogue clock moves (their documents are renewed) and each
-    of them hears ``favourite_removed`` after commit, in batches, outside the transaction.
-    When it is a concert, its parts fall back to their own begin (the clock moves too). An
-    item on no list and with no parts moves nothing: no document shows it. The item row is locked
-    first, so an add racing the delete either lands before it (and is removed with it) or
-    finds the item gone.
+    Its holders lose it: the catalogue clock moves and each of them hears
+    ``favourite_removed`` after commit. A concert's parts fall back to their own begin. The
+    item row is locked first, so an add racing the delete either lands before it (and is
+    removed with it) or finds the item gone.
     """
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     _plain(CatalogueItem, db).select_for_update().filter(pk=instance.pk).exists()
@@ -469,10 +478,6 @@ def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
 # Internals.
 
 
-def _answer(read_back: Callable[[str], Any] | None, db: str) -> Any:
-    return read_back(db) if read_back is not None else None
-
-
 def _source(source: str | None) -> Source:
     return Source(source) if source is not None else Source.PYTHON
 
@@ -485,51 +490,20 @@ def _plain(model: type[M], db: str) -> QuerySet[M]:
     return models.QuerySet(model, using=db)
 
 
-def _rows(db: str) -> QuerySet[Favourite]:
-    """Favourite rows as plain Django writes them."""
-    return _plain(Favourite, db)
-
-
 def _unique(item_ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(item_ids))
 
 
 def _listed_item_ids(user_pk: Any, db: str) -> list[str]:
     """The ids on a listener's list, newest first."""
-    rows = _rows(db).filter(user_id=user_pk).order_by("-added", "-id")
+    rows = _plain(Favourite, db).filter(user_id=user_pk).order_by("-added", "-id")
     return list(rows.values_list("item_id", flat=True))
-
-
-def _as_state(state: LockedState) -> ListState:
-    return ListState(version=state.version, updated=state.updated)
-
-
-@dataclass
-class LockedState:
-    """A listener's list state, locked in the current transaction, and the catalogue's clock.
-
-    The catalogue's clock (``catalogue_version_now``, ``catalogue_updated_now``) is read in
-    the same statement, for :func:`_bump`.
-    """
-
-    user_id: Any
-    version: int
-    updated: int
-    catalogue_version: int
-    catalogue_version_now: int
-    catalogue_updated_now: int
 
 
 def _listed_of(user_pk: Any, item_ids: Sequence[str], db: str) -> set[str]:
     """Which of ``item_ids`` are on the listener's list."""
-    if not item_ids:
-        return set()
-    listed = _rows(db).filter(user_id=user_pk, item_id__in=item_ids)
+    listed = _plain(Favourite, db).filter(user_id=user_pk, item_id__in=item_ids)
     return set(listed.values_list("item_id", flat=True))
-
-
-def _list_length(user_pk: Any, db: str) -> int:
-    return _rows(db).filter(user_id=user_pk).count()
 
 
 def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
@@ -555,70 +529,48 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
     return set(items.values_list("pk", flat=True))
 
 
-def _lock_state(user: AbstractBaseUser, db: str) -> LockedState:
-    """The listener's state row, created when missing, locked until commit.
+def _lock_state(user: AbstractBaseUser, db: str) -> tuple[Any, DocumentState]:
+    """:func:`_lock_states` of one listener: the user id as the database returns it.
 
-    The catalogue's clock is read in the same statement, for :func:`_bump`.
+    For some keys (a UUID on SQLite) that is not the instance's own pk.
     """
-    # Keyed by the value the database returns, which for some keys (a UUID on SQLite) is
-    # not the instance's own pk: take the one state there is.
-    (state,) = _lock_states([user.pk], db).values()
-    return state
+    ((user_id, state),) = _lock_states([user.pk], db).items()
+    return user_id, state
 
 
-def _bump(state: LockedState, db: str) -> None:
-    """One change of the list: version + 1, top-level ``updated`` strictly later.
+#: The columns of a list state that every change moves.
+BUMPED_FIELDS = ("version", "updated", "catalogue_version")
+
+
+def _bumped(user_id: Any, state: DocumentState, now: int) -> FavouriteListState:
+    """The list state row after one change: version + 1, top-level ``updated`` strictly later.
 
     ``updated`` becomes later than the document's ``updated`` was, catalogue changes since
-    the last bump included (:func:`~dch_favourites.documents.document_updated`), and the
-    catalogue version they are included up to is noted. ``state`` comes from
-    :func:`_lock_state`, with the catalogue's clock.
+    the last change included (:attr:`~dch_favourites.documents.DocumentState.updated`),
+    and the catalogue version they are included up to is noted.
     """
-    _bumped(state, now_seconds())
-    _plain(FavouriteListState, db).filter(pk=state.user_id).update(
-        version=state.version, updated=state.updated, catalogue_version=state.catalogue_version
-    )
-
-
-def _bumped(state: LockedState, now: int) -> FavouriteListState:
-    """Move ``state`` one change forward (see :func:`_bump`); the row as it is then."""
-    before = document_updated(
-        state.version,
-        state.updated,
-        state.catalogue_version,
-        state.catalogue_version_now,
-        state.catalogue_updated_now,
-    )
-    state.version += 1
-    state.updated = max(now, before + 1)
-    state.catalogue_version = state.catalogue_version_now
     return FavouriteListState(
-        user_id=state.user_id,
-        version=state.version,
-        updated=state.updated,
+        user_id=user_id,
+        version=state.list_version + 1,
+        updated=max(now, state.updated + 1),
         catalogue_version=state.catalogue_version,
     )
 
 
 def _touch_parts(concert_id: str, db: str) -> int:
-    """Stamp the works and interviews of a concert as updated (their begin changed).
-
-    Returns how many there are.
-    """
+    """Stamp a concert's works and interviews as updated (their begin changed); how many."""
     parts = _plain(CatalogueItem, db).filter(concert_id=concert_id, type__in=CONCERT_PART_TYPES)
     return parts.update(updated=timezone.now())
 
 
 def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> list[Any]:
-    """Delete an item's favourites (of the listeners ``of`` only, when given); the holders'
-    ids, sorted.
+    """Delete an item's favourites (of the listeners ``of`` only); the holders' ids, sorted.
 
     On PostgreSQL one statement deletes the rows and names their holders (``RETURNING``),
-    one pass over them instead of a read and a delete, so the delete's transaction, which
-    holders' POSTs naming the item wait for, stays short however many hold it. The ORM's
-    cascade then finds no favourites left.
+    so the delete's transaction, which holders' POSTs naming the item wait for, stays short
+    however many hold it. The ORM's cascade then finds no favourites left.
     """
-    rows = _rows(db).filter(item_id=item_id)
+    rows = _plain(Favourite, db).filter(item_id=item_id)
     if of is not None:
         rows = rows.filter(user_id__in=list(of))
     connection = connections[db]
@@ -627,17 +579,13 @@ def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> 
         rows.delete()
         return sorted(holders)
     # Raw SQL: the ORM's delete() cannot say which rows it deleted (RETURNING).
-    quote = connection.ops.quote_name
-    meta = Favourite._meta
-    user, item = (
-        quote(str(getattr(meta.get_field(name), "column", name))) for name in ("user", "item")
-    )
-    where, params = f"{item} = %s", list[Any]([item_id])
+    where, params = '"item_id" = %s', list[Any]([item_id])
     if of is not None:
-        where += f" AND {user} = ANY(%s)"
+        where += ' AND "user_id" = ANY(%s)'
         params.append(list(of))
+    table = connection.ops.quote_name(Favourite._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {quote(meta.db_table)} WHERE {where} RETURNING {user}", params)
+        cursor.execute(f'DELETE FROM {table} WHERE {where} RETURNING "user_id"', params)
         return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -651,7 +599,7 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
     """
     with transaction.atomic(using=db):
         holders = list(
-            _rows(db)
+            _plain(Favourite, db)
             .filter(item_id=item_id)
             .order_by()
             .values_list("user_id", flat=True)[:batch_size]
@@ -661,34 +609,25 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
         states = _lock_states(holders, db)
         removed = set(_delete_holdings(item_id, db, holders))
         now = now_seconds()
-        bumps = [_bumped(states[user_id], now) for user_id in holders if user_id in removed]
+        bumps = [_bumped(user, states[user], now) for user in holders if user in removed]
         if bumps:
-            FavouriteListState.objects.using(db).bulk_update(
-                bumps, ["version", "updated", "catalogue_version"]
-            )
+            FavouriteListState.objects.using(db).bulk_update(bumps, BUMPED_FIELDS)
             released = sorted(removed)
             transaction.on_commit(lambda: _tell_holders(released, item_id, db), using=db)
     return len(holders)
 
 
-def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, LockedState]:
+def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, DocumentState]:
     """The list states of ``user_ids`` (created where missing), locked in key order.
 
-    The catalogue's clock is read in the same statement, for :func:`_bump`.
+    Each with the catalogue's clock, read in the same statement, for :func:`_bumped`.
     """
     states = _plain(FavouriteListState, db).filter(user_id__in=list(user_ids))
     features = connections[db].features
     if features.has_select_for_update:
         of = ("self",) if features.has_select_for_update_of else ()
         states = states.select_for_update(of=of)
-    locked = states.order_by("user_id").values_list(
-        "user_id",
-        "version",
-        "updated",
-        "catalogue_version",
-        catalogue_clock("version"),
-        catalogue_clock("updated"),
-    )
+    locked = states.order_by("user_id").values_list("user_id", *state_values())
     found = list(locked)
     if len(found) < len(user_ids):
         known = {row[0] for row in found}
@@ -697,10 +636,7 @@ def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, LockedState]:
             ignore_conflicts=True,
         )
         found = list(locked.all())
-    return {
-        user_id: LockedState(user_id, version, updated, listed, now or 0, now_updated or 0)
-        for user_id, version, updated, listed, now, now_updated in found
-    }
+    return {user_id: DocumentState(*(value or 0 for value in values)) for user_id, *values in found}
 
 
 def _tell_holders(holders: Sequence[Any], item_id: str, db: str) -> None:

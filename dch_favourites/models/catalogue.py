@@ -66,11 +66,7 @@ validate_item_id = RegexValidator(
 
 
 class CatalogueQuerySet(models.QuerySet[M]):
-    """Catalogue rows whose writes by queryset move the catalogue clock (lists show them).
-
-    ``update()``, ``bulk_update()`` and, when :meth:`creation_changes_catalogue` says so,
-    ``bulk_create()`` call :func:`dch_favourites.services.catalogue_changed`.
-    """
+    """Catalogue rows whose writes by queryset move the catalogue clock (lists show them)."""
 
     def update(self, **kwargs: Any) -> int:
         """Update the rows and move the catalogue clock."""
@@ -104,15 +100,17 @@ class CatalogueQuerySet(models.QuerySet[M]):
         from dch_favourites import services  # imports the models: on use
 
         created = super().bulk_create(objs, *args, **kwargs)
-        if created and self.creation_changes_catalogue(created, **kwargs):
+        # A new item is on no list, but an upsert may change listed items, and a new
+        # concert gives its parts their begin; a new translation changes a title.
+        if created and (
+            not issubclass(self.model, CatalogueItem)
+            or kwargs.get("update_conflicts")
+            or any(getattr(item, "type", None) == ItemType.CONCERT for item in created)
+        ):
             services.catalogue_changed(db=self.db)
         return created
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]
-
-    def creation_changes_catalogue(self, created: list[M], **options: Any) -> bool:
-        """Whether rows made by ``bulk_create()`` can change what a list shows."""
-        return True
 
 
 class CatalogueItemQuerySet(CatalogueQuerySet["CatalogueItem"]):
@@ -142,12 +140,6 @@ class CatalogueItemQuerySet(CatalogueQuerySet["CatalogueItem"]):
             .order_by("-favourite_count", "id")
         )
         return ranked[:limit] if limit is not None else ranked
-
-    def creation_changes_catalogue(self, created: list[CatalogueItem], **options: Any) -> bool:
-        """An upsert may change listed items; a new concert gives its parts their begin."""
-        return bool(options.get("update_conflicts")) or any(
-            item.type == ItemType.CONCERT for item in created
-        )
 
 
 CatalogueItemManager = models.Manager.from_queryset(CatalogueItemQuerySet)
@@ -237,11 +229,7 @@ class CatalogueItem(models.Model):
         return f"{self.get_type_display()} {self.id}: {self.title}"
 
     def save(self, *args: Any, keep_updated: bool = False, **kwargs: Any) -> None:
-        """Save, deriving ``concert`` from the id and stamping ``updated`` (unless kept).
-
-        Lists that hold the item move forward through the post-save hook in
-        :mod:`dch_favourites.services`.
-        """
+        """Save, deriving ``concert`` from the id and stamping ``updated`` (unless kept)."""
         self.concert_id = concert_id_of(self.id) if self.type in CONCERT_PART_TYPES else None
         if self.type == ItemType.CONCERT:
             # Its parts show this begin: the post-save hook renews their documents when it
@@ -279,11 +267,7 @@ class CatalogueItem(models.Model):
         return self.begin
 
 
-class TranslationQuerySet(CatalogueQuerySet["CatalogueItemTranslation"]):
-    """Translations; writes by queryset move the catalogue clock (titles change)."""
-
-
-TranslationManager = models.Manager.from_queryset(TranslationQuerySet)
+TranslationManager = models.Manager.from_queryset(CatalogueQuerySet)
 
 
 class CatalogueItemTranslation(models.Model):

@@ -11,13 +11,8 @@ from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_access_token_model, revoke_access_token
+from oauth2_provider.settings import oauth2_settings
 
-OAUTH2_APPLICATION_MODEL: str = getattr(
-    settings, "OAUTH2_PROVIDER_APPLICATION_MODEL", "oauth2_provider.Application"
-)
-OAUTH2_ACCESS_TOKEN_MODEL: str = getattr(
-    settings, "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL", "oauth2_provider.AccessToken"
-)
 DEVICE_FIELD_MAX_LENGTH = 100
 
 
@@ -29,7 +24,7 @@ class Device(models.Model):
     """
 
     application = models.ForeignKey(
-        OAUTH2_APPLICATION_MODEL,
+        oauth2_settings.APPLICATION_MODEL,
         on_delete=models.CASCADE,
         related_name="dch_devices",
         verbose_name=_("application"),
@@ -97,7 +92,7 @@ class DeviceToken(models.Model):
         Device, on_delete=models.CASCADE, related_name="tokens", verbose_name=_("device")
     )
     access_token = models.OneToOneField(
-        OAUTH2_ACCESS_TOKEN_MODEL,
+        oauth2_settings.ACCESS_TOKEN_MODEL,
         on_delete=models.CASCADE,
         related_name="dch_device_link",
         verbose_name=_("access token"),

@@ -19,13 +19,15 @@ from django.utils.translation import gettext_lazy as _
 from dch_favourites.exceptions import FavouritesError
 from dch_favourites.models.catalogue import CatalogueItem, default_manager
 
+NOT_EDITABLE = _(
+    "A favourite is not edited in place: remove it and add the other item "
+    "(dch_favourites.services)."
+)
+
 
 class FavouriteQuerySet(models.QuerySet["Favourite"]):
-    """Favourites; every write goes through the write path so lists move forward.
-
-    ``delete()`` and ``bulk_create()`` (which the many-to-many managers of
-    ``CatalogueItem.listeners`` and ``user.favourite_items`` use) are routed to
-    :mod:`dch_favourites.services`; ``update()`` and ``bulk_update()`` are refused, since a
+    """Favourites: ``delete()`` and ``bulk_create()`` (which the many-to-many managers use)
+    go through the write path; ``update()`` and ``bulk_update()`` are refused, since a
     favourite has nothing to edit in place.
     """
 
@@ -52,7 +54,7 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
 
     def update(self, **kwargs: Any) -> int:
         """Refused: remove the favourite and add the other item instead."""
-        raise FavouritesError(_not_editable())
+        raise FavouritesError(str(NOT_EDITABLE))
 
     update.alters_data = True  # type: ignore[attr-defined]
 
@@ -60,29 +62,16 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
         self, objs: Iterable[Favourite], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
         """Refused, as :meth:`update`."""
-        raise FavouritesError(_not_editable())
+        raise FavouritesError(str(NOT_EDITABLE))
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
-
-
-def _not_editable() -> str:
-    return str(
-        _(
-            "A favourite is not edited in place: remove it and add the other item "
-            "(dch_favourites.services)."
-        )
-    )
 
 
 FavouriteManager = models.Manager.from_queryset(FavouriteQuerySet)
 
 
 class Favourite(models.Model):
-    """One catalogue item on one listener's list: the through-table of ``CatalogueItem.listeners``.
-
-    Every write goes through :mod:`dch_favourites.services`: ``save()`` of a new row adds
-    it there, ``delete()`` removes it there.
-    """
+    """An item on a listener's list: the through-table of ``CatalogueItem.listeners``."""
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(
@@ -139,7 +128,7 @@ class Favourite(models.Model):
             .filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id)
         )
         if not stored.exists():
-            raise FavouritesError(_not_editable())
+            raise FavouritesError(str(NOT_EDITABLE))
 
     def delete(
         self, *args: Any, source: str | None = None, **kwargs: Any
@@ -158,7 +147,7 @@ class FavouriteListState(models.Model):
     :class:`CatalogueState` instead, so an edit of an item held by many listeners touches
     none of their rows. ``catalogue_version`` is the catalogue's version at the list's last
     change; the list's top-level ``updated`` is worked out from both clocks by
-    :func:`document_updated`.
+    :attr:`~dch_favourites.documents.DocumentState.updated`.
     """
 
     user = models.OneToOneField(

@@ -10,9 +10,12 @@ never see.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from endpoints import URL
 
@@ -75,19 +78,27 @@ def test_holders_are_released_in_batches_then_the_item_goes(
     assert clock() == clock_before
 
 
-def test_each_batch_commits_on_its_own(held: dict[str, Any], monkeypatch: Any) -> None:
+#: The statement that locks a batch of holders' list states.
+LOCK_STATES = re.compile(r'FROM "dch_favourites_favouriteliststate" WHERE .*"user_id" IN \(')
+#: The statement that picks a batch of an item's holders, and its size.
+HOLDERS = re.compile(
+    r'^SELECT "dch_favourites_favourite"\."user_id"(?: AS "user_id")? '
+    r'FROM "dch_favourites_favourite" WHERE "dch_favourites_favourite"\."item_id" = %s LIMIT (\d+)$'
+)
+
+
+def test_each_batch_commits_on_its_own(held: dict[str, Any]) -> None:
     """A failure after the first batch leaves that batch done and the item in place."""
-    real = services._lock_states
-    calls = []
+    calls: list[list[Any]] = []
 
-    def failing_second_time(user_ids: Any, db: str) -> Any:
-        calls.append(list(user_ids))
-        if len(calls) == 2:
-            raise RuntimeError("the database went away")
-        return real(user_ids, db)
+    def failing_second_time(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if LOCK_STATES.search(sql):
+            calls.append(list(params))
+            if len(calls) == 2:
+                raise RuntimeError("the database went away")
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(services, "_lock_states", failing_second_time)
-    with pytest.raises(RuntimeError):
+    with connection.execute_wrapper(failing_second_time), pytest.raises(RuntimeError):
         delete_catalogue_items(["301"], batch_size=2)
 
     assert Favourite.objects.filter(item_id="301").count() == 3  # the first two released
@@ -95,7 +106,6 @@ def test_each_batch_commits_on_its_own(held: dict[str, Any], monkeypatch: Any) -
         Favourite.objects.filter(item_id="301").values_list("user_id", flat=True)
     )
     assert CatalogueItem.objects.filter(pk="301").exists()
-    monkeypatch.setattr(services, "_lock_states", real)
     assert delete_catalogue_items(["301"], batch_size=2) == 1  # running it again finishes
     assert not Favourite.objects.filter(item_id="301").exists()
 
@@ -156,17 +166,18 @@ def test_a_bad_batch_size_is_refused(held: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def batch_sizes(monkeypatch: Any) -> list[int]:
-    """The ``batch_size`` of every batch of holders released, in order."""
+def batch_sizes() -> Iterator[list[int]]:
+    """The size of every batch of holders released, in order, read from its statement."""
     sizes: list[int] = []
-    real = services._release_holders
 
-    def counted(item_id: str, batch_size: int, db: str) -> int:
-        sizes.append(batch_size)
-        return real(item_id, batch_size, db)
+    def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        found = HOLDERS.match(sql)
+        if found:
+            sizes.append(int(found.group(1)))
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(services, "_release_holders", counted)
-    return sizes
+    with connection.execute_wrapper(counted):
+        yield sizes
 
 
 def test_the_admin_delete_view_batches_an_item_held_by_many(

@@ -401,7 +401,17 @@ def test_make_serve(tmp_path: Path) -> None:
         name: value
         for name, value in os.environ.items()
         if not name.startswith(
-            ("DJANGO_", "DCH_JWT_", "DATABASE_URL", "PYTHON", "VIRTUAL_ENV", "REDIS")
+            # MAKE*: a make of its own, also when the suite runs under `make test`.
+            (
+                "DJANGO_",
+                "DCH_JWT_",
+                "DATABASE_URL",
+                "PYTHON",
+                "VIRTUAL_ENV",
+                "REDIS",
+                "MAKE",
+                "MFLAGS",
+            )
         )
     }
     env.update(

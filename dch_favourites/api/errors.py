@@ -89,11 +89,6 @@ def error_body(message: str) -> dict[str, Any]:
     return {"error": {"message": str(message)}}
 
 
-def legacy_unauthorized_body() -> dict[str, Any]:
-    """The original service's 401 body, kept byte for byte."""
-    return {"message": LEGACY_401_MESSAGE}
-
-
 def _message(detail: Any) -> str:
     if isinstance(detail, dict):
         return " ".join(f"{key}: {_message(value)}" for key, value in detail.items())
@@ -102,18 +97,33 @@ def _message(detail: Any) -> str:
     return str(detail)
 
 
+#: The answer to an exception from outside DRF: status, and message (None: its own message).
+STATUSES: tuple[tuple[type[Exception], int, Promise | None], ...] = (
+    (UnknownItems, status.HTTP_404_NOT_FOUND, None),
+    (ListFull, status.HTTP_409_CONFLICT, None),
+    (FavouritesError, status.HTTP_400_BAD_REQUEST, None),
+    (Http404, status.HTTP_404_NOT_FOUND, gettext_lazy("Not found.")),
+    (DjangoPermissionDenied, status.HTTP_403_FORBIDDEN, gettext_lazy("Permission denied.")),
+    (
+        RequestDataTooBig,
+        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        gettext_lazy("Request body too large."),
+    ),
+    (SuspiciousOperation, status.HTTP_400_BAD_REQUEST, gettext_lazy("Bad request.")),
+)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: every exception becomes an envelope, never a stack trace."""
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        challenge = REALM
+        if isinstance(exc, exceptions.AuthenticationFailed):
+            description = str(exc.detail).replace('"', "'")
+            challenge += f', {INVALID_TOKEN}="{description}"'
+        # The original service's 401 body, kept byte for byte.
+        body = {"message": LEGACY_401_MESSAGE}
+        return Response(body, status=401, headers={"WWW-Authenticate": challenge})
     headers: dict[str, str] = {}
-    if isinstance(exc, exceptions.NotAuthenticated):
-        return Response(legacy_unauthorized_body(), status=401, headers={"WWW-Authenticate": REALM})
-    if isinstance(exc, exceptions.AuthenticationFailed):
-        description = str(exc.detail).replace('"', "'")
-        return Response(
-            legacy_unauthorized_body(),
-            status=401,
-            headers={"WWW-Authenticate": f'{REALM}, {INVALID_TOKEN}="{description}"'},
-        )
     if isinstance(exc, InsufficientScope):
         headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{exc.scope}"'
     if isinstance(exc, MethodNotAllowed):
@@ -123,23 +133,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         wait: float | None = exc.wait  # type: ignore[attr-defined]
         if wait is not None:
             headers["Retry-After"] = str(max(1, int(wait + 0.999)))
-
+    known = next((entry for entry in STATUSES if isinstance(exc, entry[0])), None)
     if isinstance(exc, exceptions.APIException):
         code, message = exc.status_code, _message(exc.detail)
-    elif isinstance(exc, UnknownItems):
-        code, message = status.HTTP_404_NOT_FOUND, exc.message
-    elif isinstance(exc, ListFull):
-        code, message = status.HTTP_409_CONFLICT, exc.message
-    elif isinstance(exc, FavouritesError):
-        code, message = status.HTTP_400_BAD_REQUEST, exc.message
-    elif isinstance(exc, Http404):
-        code, message = status.HTTP_404_NOT_FOUND, _("Not found.")
-    elif isinstance(exc, DjangoPermissionDenied):
-        code, message = status.HTTP_403_FORBIDDEN, _("Permission denied.")
-    elif isinstance(exc, RequestDataTooBig):
-        code, message = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _("Request body too large.")
-    elif isinstance(exc, SuspiciousOperation):
-        code, message = status.HTTP_400_BAD_REQUEST, _("Bad request.")
+    elif known is not None:
+        code, message = known[1], str(getattr(exc, "message", "") if known[2] is None else known[2])
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("Database unavailable: %s", type(exc).__name__)
         code, message = status.HTTP_503_SERVICE_UNAVAILABLE, _("Service temporarily unavailable.")

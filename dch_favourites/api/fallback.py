@@ -18,8 +18,7 @@ from rest_framework.views import APIView
 
 from dch_favourites.api.errors import exception_handler
 from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
-
-CACHE_CONTROL = "private, no-cache"
+from dch_favourites.api.views import CACHE_CONTROL
 
 
 class UnknownPathView(APIView):

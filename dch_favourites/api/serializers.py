@@ -1,16 +1,13 @@
 """The favourites document, the catalogue item and the change request, as DRF serializers.
 
-The declared fields are the wire format, and the one place it is defined: they drive the
-columns the read path selects (their ``source`` names an item field or a
-:data:`~dch_favourites.documents.DERIVED_SOURCES` entry), the body, the ETag's format
-part and drf-spectacular's schema. Which keys an entry carries depends on its type: each
-layout is a serializer of its own (:class:`EventEntrySerializer`,
-:class:`FilmEntrySerializer`), and :data:`ENTRY_LAYOUTS` says which type has which.
-
-A catalogue item is serialized by DRF field by field. A list of up to
-``MAX_FAVOURITES_PER_USER`` entries is the hot path: :class:`EntryPlan` reads the same
-declared fields once and builds each entry from a row in a few dict operations; a test
-holds it to DRF's own output for every type.
+The declared fields are the wire format, defined once: they drive the columns the read
+path selects (a field's ``source`` names an item field or a
+:data:`~dch_favourites.documents.DERIVED_SOURCES` entry), the body, the ETag's format part
+and drf-spectacular's schema. Each entry layout is a serializer of its own;
+:data:`ENTRY_LAYOUTS` says which type has which. A list of up to
+``MAX_FAVOURITES_PER_USER`` entries is the hot path: :class:`EntryPlan` reads the declared
+fields once and builds each entry from a row in a few dict operations (a test holds it to
+DRF's own output for every type).
 """
 
 from __future__ import annotations
@@ -185,15 +182,6 @@ class EntryBuilder:
             data[name] = builder.build(row, href)
         return data
 
-    def shape(self) -> Any:
-        """What the builder makes, for the document format's fingerprint."""
-        return (
-            self.keys,
-            self.href,
-            [(name, getattr(convert, "__qualname__", "")) for name, convert in self.converted],
-            [(name, builder.shape()) for name, builder in self.nested],
-        )
-
 
 @dataclass(frozen=True)
 class EntryPlan:
@@ -226,8 +214,9 @@ def entry_plan() -> EntryPlan:
 def _plan(layouts: tuple[tuple[str, type[serializers.Serializer[Any]]], ...]) -> EntryPlan:
     columns = ["id", "type"]
     builders = {item_type: EntryBuilder(layout().fields, columns) for item_type, layout in layouts}
-    shapes = repr([(item_type, builders[item_type].shape()) for item_type, _ in layouts])
-    digest = hashlib.blake2b(f"{columns}{shapes}".encode(), digest_size=6).hexdigest()
+    # DRF's repr of a serializer lists its fields with their classes and arguments.
+    declared = repr([(item_type, layout()) for item_type, layout in layouts])
+    digest = hashlib.blake2b(f"{columns}{declared}".encode(), digest_size=6).hexdigest()
     return EntryPlan(tuple(columns), builders, digest)
 
 

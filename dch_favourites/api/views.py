@@ -68,8 +68,7 @@ from dch_favourites.services import Source, add_favourites, remove_favourites
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-VARY = ("Accept", "Authorization", "Accept-Language")
-VARY_HEADER = ", ".join(VARY)
+VARY_HEADER = "Accept, Authorization, Accept-Language"
 CACHE_CONTROL = "private, no-cache"
 
 
@@ -85,8 +84,7 @@ class ContractViewSet(viewsets.ViewSet):
     versioning_class = None
     language: str
     _base_url: str | None = None
-
-    #: The base of every href, without a trailing slash; the suffix is what the route adds.
+    #: How many path segments the route adds to the API's base.
     route_suffix_parts = 0
 
     def get_exception_handler(self) -> Any:
@@ -139,11 +137,7 @@ class ContractViewSet(viewsets.ViewSet):
         return response
 
     def base_url(self, request: Request) -> str:
-        """``API_BASE_URL``, or ``//<host><mount path>`` derived from this request.
-
-        Both the ETag and the body need it; a view instance serves one request, so it is
-        worked out once.
-        """
+        """``API_BASE_URL``, or ``//<host><mount path>`` of this request (worked out once)."""
         if self._base_url is None:
             configured = app_settings.API_BASE_URL
             if configured:
@@ -194,6 +188,12 @@ def conditional_response(
     return None if answer is served else answer
 
 
+def document_response(request: Request, body: bytes, headers: dict[str, str]) -> HttpResponse:
+    """A rendered document as the response, with its validators."""
+    content_type = f"{request.accepted_media_type}; charset=utf-8"
+    return HttpResponse(body, content_type=content_type, headers=headers)
+
+
 def last_modified(updated: int) -> str:
     """``Last-Modified`` for ``updated``: never later than now (RFC 9110 8.8.2.1)."""
     return _http_date(min(updated, int(time.time())))
@@ -242,7 +242,7 @@ class FavouritesViewSet(ContractViewSet):
         body = cached_document(document_key(user.pk, headers["ETag"]))
         if body is None:
             return self.document(request, user.pk, db)
-        return self.document_response(request, body, headers)
+        return document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
         """Apply ``action`` to every ``id`` at once, then answer with the whole list."""
@@ -275,14 +275,7 @@ class FavouritesViewSet(ContractViewSet):
         rendered = renderer.render(serializer.data, request.accepted_media_type)
         body = rendered.encode() if isinstance(rendered, str) else rendered
         store_document(document_key(user_pk, headers["ETag"]), body, db)
-        return self.document_response(request, body, headers)
-
-    def document_response(
-        self, request: Request, body: bytes, headers: dict[str, str]
-    ) -> HttpResponse:
-        """A rendered document as the response, with its validators."""
-        content_type = f"{request.accepted_media_type}; charset=utf-8"
-        return HttpResponse(body, content_type=content_type, headers=headers)
+        return document_response(request, body, headers)
 
     def list_validators(
         self, request: Request, user_pk: Any, state: DocumentState

@@ -126,14 +126,13 @@ ENTRY_LAYOUTS: dict[str, type[serializers.Serializer[Any]]] = {
     for item_type in _types_of(layout)
 }
 
-#: Field classes whose value from the database is already what the wire carries.
-_AS_STORED = (serializers.IntegerField, serializers.ChoiceField)
-_PLAIN_TEXT = serializers.CharField
-
 
 def _converter(field: serializers.Field[Any, Any, Any, Any]) -> Callable[[Any], Any] | None:
     """How a stored value becomes the wire's, as ``field.to_representation`` does; None: as is."""
-    if type(field) is _PLAIN_TEXT or isinstance(field, _AS_STORED):
+    # Plain text, integers and choices come from the database as the wire carries them.
+    if type(field) is serializers.CharField or isinstance(
+        field, (serializers.IntegerField, serializers.ChoiceField)
+    ):
         return None
     if isinstance(field, serializers.BooleanField):
         return bool  # SQLite's rows have 0 and 1
@@ -329,8 +328,7 @@ class FavouriteChange:
     item_ids: tuple[str, ...]
 
 
-#: What a validated change does; ``remove`` (the original apps' word) means ``delete``.
-ACTIONS = ("add", "delete")
+#: ``remove`` (the original apps' word) means ``delete``.
 ACTION_SYNONYMS = {"remove": "delete"}
 
 MISSING_ACTION = gettext_lazy("Missing parameter 'action': use add or delete.")
@@ -361,7 +359,7 @@ class ActionField(serializers.ChoiceField):
         choices = [
             ("add", "add the ids"),
             ("delete", "delete the ids"),
-            *((synonym, f"the same as {action}") for synonym, action in ACTION_SYNONYMS.items()),
+            ("remove", "the same as delete"),
         ]
         super().__init__(choices, **kwargs)
 
@@ -499,23 +497,14 @@ class FavouriteChangeSerializer(serializers.Serializer[FavouriteChange]):
 
     def first_error(self) -> ErrorDetail:
         """The message the client gets: the first fault of the first field at fault."""
-        errors = self.errors
+        errors, data = self.errors, self.initial_data
         action = errors.get("action")
-        if action and action[0].code == "required" and self.looks_like_json():
+        # A JSON body sent as a form decodes to one field named by the whole body: its first
+        # field name opens an object or a list.
+        first = next(iter(data), "") if hasattr(data, "getlist") else ""
+        if action and action[0].code == "required" and first.lstrip().startswith(("{", "[")):
             return ErrorDetail(str(MISSING_ACTION_JSON_HINT), code="required")
         detail: Any = errors
         while isinstance(detail, (dict, list)):
             detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
         return ErrorDetail(str(detail), code=getattr(detail, "code", None))
-
-    def looks_like_json(self) -> bool:
-        """Whether a form body is JSON sent without a JSON ``Content-Type``.
-
-        Form-decoded, such a body is one field whose name is the whole body, so it is told
-        by its first field name (the body's beginning) opening an object or a list.
-        """
-        data = self.initial_data
-        if not hasattr(data, "getlist"):
-            return False
-        first = next(iter(data), "")
-        return isinstance(first, str) and first.lstrip().startswith(("{", "["))

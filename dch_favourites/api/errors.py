@@ -7,6 +7,7 @@ service's ``{"message": "A Token was not found in the TokenStorage."}``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -34,7 +35,7 @@ INVALID_TOKEN = 'error="invalid_token", error_description'  # noqa: S105  (RFC 6
 class MethodNotAllowed(exceptions.MethodNotAllowed):
     """405 with the original router's message and the methods the route serves."""
 
-    def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
+    def __init__(self, method: str, path: str, allowed: Sequence[str]) -> None:
         self.allowed = allowed
         listed = ", ".join(m for m in allowed if m != "HEAD")
         super().__init__(

@@ -124,9 +124,8 @@ class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
         one = {"type": "string", "pattern": ecma_pattern(ids.child.regex), "example": "23427-1"}
         # A JSON body may give an id as a non-negative integer (`"id": 301`).
         number = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "example": 301}
-        many: dict[str, Any] = {"type": "array", "items": {"anyOf": [one, number]}, "minItems": 1}
-        if ids.max_length is not None:
-            many["maxItems"] = ids.max_length
+        many = {"type": "array", "items": {"anyOf": [one, number]}, "minItems": 1}
+        many["maxItems"] = ids.max_length  # MAX_IDS_PER_REQUEST, read when the field is made
         return {
             "anyOf": [one, number, many],
             "description": "One id, or several: a repeated form field or a JSON list.",

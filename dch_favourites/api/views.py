@@ -93,23 +93,20 @@ class ContractViewSet(viewsets.ViewSet):
     def get_format_suffix(self, **kwargs: Any) -> None:
         return None
 
-    def served_methods(self) -> tuple[str, ...]:
-        return _served_methods(frozenset(self.action_map))
-
     @property
     def allowed_methods(self) -> list[str]:
-        return list(self.served_methods())
+        return list(_served_methods(frozenset(self.action_map)))
 
     @property
     def default_response_headers(self) -> dict[str, str]:
         # DRF's own (Allow, and Vary: Accept), with the rest of the Vary header: DRF's
         # finalize_response merges it into what the response already varies on.
-        return {"Allow": ", ".join(self.served_methods()), "Vary": VARY_HEADER}
+        return {"Allow": ", ".join(self.allowed_methods), "Vary": VARY_HEADER}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # The original router answered a wrong method before looking at the token.
         if request.method is None or request.method.lower() not in self.action_map:
-            raise MethodNotAllowed(request.method or "", request.path_info, self.served_methods())
+            raise MethodNotAllowed(request.method or "", request.path_info, self.allowed_methods)
         super().initial(request, *args, **kwargs)
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -160,8 +157,7 @@ class ContractViewSet(viewsets.ViewSet):
 @lru_cache(maxsize=16)
 def _served_methods(actions: frozenset[str]) -> tuple[str, ...]:
     # Asked for on every response (DRF's Allow header), so worked out once per route.
-    served = {method.upper() for method in actions}
-    return tuple(method for method in ("GET", "POST", "HEAD") if method in served)
+    return tuple(method for method in ("GET", "POST", "HEAD") if method.lower() in actions)
 
 
 def _strip_body(response: Any) -> Any:

@@ -1,4 +1,5 @@
-# The README's commands: `make demo`, `make test`, and `make dev` for the tool chain.
+# The README's commands: `make demo`, `make test`, `make docs`, and `make dev` for the tool
+# chain; `make production` and `make serve` deploy the example site (docs/deploying.md).
 # Each target installs only the dependency groups of pyproject.toml it runs, into one
 # .venv, and again only when pyproject.toml changed.
 PYTHON ?= python3
@@ -13,7 +14,7 @@ PIP := $(BIN)/python -m pip install --quiet --no-compile
 GROUPS_lint := lint demo
 GROUPS_dev := dev demo
 
-.PHONY: demo serve test dev lint bench venv clean
+.PHONY: demo production serve test docs dev lint bench venv clean
 
 # The virtualenv with a pip that knows dependency groups (--group, pip 25.1). Made without
 # ensurepip's bundled pip, which the upgrade would replace at once: the interpreter's own pip
@@ -42,10 +43,14 @@ demo: $(VENV)/.group-demo
 	$(MANAGE) demo --base http://127.0.0.1:$(PORT)
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
-## The production profile (README, "Deploying"): migrate, then gunicorn with
+## The package and the production group alone, for docs/deploying.md's manage.py steps.
+production: $(VENV)/.group-production
+
+## The production profile (docs/deploying.md): migrate, then gunicorn with
 ## example_project/gunicorn.conf.py (package + production group). Takes DJANGO_SECRET_KEY,
-## DATABASE_URL, REDIS_URL, DJANGO_ALLOWED_HOSTS, WEB_CONCURRENCY, GUNICORN_BIND from the
-## environment; DJANGO_DEBUG is 0 unless set.
+## DCH_JWT_PRIVATE_KEY (or DCH_JWT_KEY_FILE), DATABASE_URL, REDIS_URL, DJANGO_ALLOWED_HOSTS,
+## WEB_CONCURRENCY, GUNICORN_BIND from the environment; DJANGO_DEBUG is 0 unless set, and
+## then the site stops before migrating, with one line, on a missing or demo secret.
 serve: $(VENV)/.group-production
 	export DJANGO_DEBUG=$${DJANGO_DEBUG:-0} && $(MANAGE) migrate --noinput && exec ../$(BIN)/gunicorn -c gunicorn.conf.py
 
@@ -53,6 +58,12 @@ serve: $(VENV)/.group-production
 ## PostgreSQL). PYTEST_ARGS="tests/test_x.py -k y" for a selection.
 test: $(VENV)/.group-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## The documentation site (package + docs group) into docs/_build/html, as CI builds it:
+## warnings are errors, and every internal link and reference must resolve (-n).
+docs: $(VENV)/.group-docs
+	$(BIN)/sphinx-build -W --keep-going -n -q -b html docs docs/_build/html
+	@echo "Built docs/_build/html/index.html"
 
 ## The developer tool chain: test and lint tools, tox, pre-commit.
 dev: $(VENV)/.group-dev
@@ -64,9 +75,9 @@ lint: $(VENV)/.group-lint
 	$(BIN)/mypy
 
 ## Benchmark the list against a bare Django view and plain DRF (needs PostgreSQL and wrk;
-## BENCH_ARGS="inprocess --db sqlite" etc. for one part). See BENCHMARKS.md.
+## BENCH_ARGS="inprocess --db sqlite" etc. for one part). See docs/performance.md.
 bench: $(VENV)/.group-bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .tox example_project/db.sqlite3
+	rm -rf $(VENV) .tox example_project/db.sqlite3 docs/_build docs/_generated

@@ -1,1 +1,1 @@
-"""Benchmarks of the favourites list: see BENCHMARKS.md and ``python bench/run.py --help``."""
+"""Benchmarks of the favourites list: see docs/performance.md and ``python bench/run.py --help``."""

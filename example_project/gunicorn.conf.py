@@ -1,10 +1,11 @@
-"""gunicorn settings of the example site's production profile (README, "Deploying").
+"""gunicorn settings of the example site's production profile (docs/deploying.md).
 
     cd example_project && DJANGO_DEBUG=0 ... gunicorn -c gunicorn.conf.py
 
 Environment: ``WEB_CONCURRENCY`` (workers; default two per core), ``GUNICORN_BIND``
-(default 127.0.0.1:8000), ``GUNICORN_TIMEOUT`` (seconds, default 30) and
-``FORWARDED_ALLOW_IPS`` (the proxy in front, default 127.0.0.1). The site's own settings
+(default 127.0.0.1:8000), ``GUNICORN_TIMEOUT`` (seconds, default 30),
+``FORWARDED_ALLOW_IPS`` (the proxy in front, default 127.0.0.1) and
+``GUNICORN_CONTROL_SOCKET`` (a path for ``gunicornc``; off unless set). The site's own settings
 come from the environment too: DJANGO_DEBUG, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS,
 DATABASE_URL, REDIS_URL.
 """
@@ -35,3 +36,10 @@ accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s %(l)s - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
+
+# gunicorn's control socket (gunicornc, gunicorn 25.1+) defaults to one path per user
+# ($XDG_RUNTIME_DIR/gunicorn.ctl), shared by every gunicorn that user runs: off unless a
+# run names a path of its own.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]

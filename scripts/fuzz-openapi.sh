@@ -36,6 +36,10 @@ PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); p
 BASE="http://127.0.0.1:$PORT"
 export DATABASE_URL="sqlite:///$WORK/db.sqlite3"
 export DJANGO_DEBUG=0
+# Production refuses the demo's secrets: this run's own.
+DJANGO_SECRET_KEY=$("$PY" -c 'from django.core.management.utils import get_random_secret_key as k; print(k())')
+DCH_JWT_PRIVATE_KEY=$("$PY" -c 'from jwcrypto import jwk; print(jwk.JWK.generate(kty="RSA", size=2048).export_to_pem(private_key=True, password=None).decode())')
+export DJANGO_SECRET_KEY DCH_JWT_PRIVATE_KEY
 export DJANGO_ALLOWED_HOSTS="127.0.0.1"
 export PYTHONDONTWRITEBYTECODE=1
 manage() { (cd "$ROOT/example_project" && "$PY" manage.py "$@"); }

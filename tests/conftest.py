@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from cache_backends import CACHE_BACKENDS, require_redis
+from cache_backends import CACHE_BACKENDS, cache_settings, require_redis
 from django.db import connection
 from django.test import Client
 from endpoints import URL
@@ -199,7 +199,7 @@ def cache_backend(request: Any, settings: Any) -> Any:
 
     if request.param == "redis":
         require_redis()
-    settings.CACHES = {"default": CACHE_BACKENDS[request.param]}
+    settings.CACHES = {"default": cache_settings(request.param)}
     configured = list(settings.CACHES)
     for alias in configured:
         caches[alias].clear()

@@ -6,6 +6,7 @@ The production profile's tests start it in a subprocess with an environment of t
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from jwcrypto import jwk
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
@@ -42,14 +45,28 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@functools.cache
+def signing_key() -> str:
+    """A token signing key of the run's own, in PEM: production refuses the demo's."""
+    pem: bytes = jwk.JWK.generate(kty="RSA", size=2048).export_to_pem(
+        private_key=True, password=None
+    )
+    return pem.decode("ascii")
+
+
 def site_environment(**changes: str) -> dict[str, str]:
-    """This process's environment without the test run's Django settings, plus ``changes``."""
+    """This process's environment without the test run's Django settings, plus ``changes``.
+
+    With production's secrets of the run's own (``DJANGO_DEBUG=0`` refuses to start without).
+    """
     env = {
         name: value
         for name, value in os.environ.items()
         if name not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}
     }
     env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLE), str(ROOT / "tests")])
+    env["DJANGO_SECRET_KEY"] = "test-run-secret-key-" + "s" * 50
+    env["DCH_JWT_PRIVATE_KEY"] = signing_key()
     env.update(changes)
     return env
 

@@ -38,6 +38,7 @@ if os.environ.get("DCH_TEST_SERVER_REDIS_URL"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["DCH_TEST_SERVER_REDIS_URL"],
+            "KEY_PREFIX": os.environ.get("DCH_TEST_SERVER_REDIS_PREFIX", ""),
         }
     }
 if os.environ.get("DCH_TEST_THROTTLE_RATE"):

@@ -1,7 +1,7 @@
 """Staff change a listener's list in a real browser; the API shows exactly that change.
 
 Drives Debian's ``chromium`` with ``chromium-driver`` through Selenium against the live
-server, and saves the screenshots the README shows (``docs/admin-*.png``).
+server, and saves the screenshots the documentation shows (``docs/admin-*.png``).
 """
 
 from __future__ import annotations

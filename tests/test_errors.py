@@ -63,7 +63,7 @@ def test_an_unavailable_database_asks_to_retry_later(caplog: pytest.LogCaptureFi
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
-        ("ERROR", "Database unavailable: OperationalError")
+        ("ERROR", "Database unavailable: connection refused")
     ]
 
 

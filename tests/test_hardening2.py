@@ -437,13 +437,27 @@ def example_logging() -> Iterator[Callable[[], None]]:
     from demo_site import settings as example
 
     config = example.LOGGING
-    assert set(config) <= {"version", "disable_existing_loggers", "handlers", "loggers"}
+    assert set(config) <= {
+        *("version", "disable_existing_loggers", "formatters", "filters", "handlers", "loggers")
+    }
     saved = {}
 
     def install() -> None:
-        handlers = {
-            name: import_string(spec["class"])() for name, spec in config["handlers"].items()
+        formatters = {
+            name: logging.Formatter(spec["format"], style=spec.get("style", "%"))
+            for name, spec in config.get("formatters", {}).items()
         }
+        filters = {
+            name: import_string(spec["()"])() for name, spec in config.get("filters", {}).items()
+        }
+        handlers = {}
+        for name, spec in config["handlers"].items():
+            handler = import_string(spec["class"])()
+            if "formatter" in spec:
+                handler.setFormatter(formatters[spec["formatter"]])
+            for name_of_filter in spec.get("filters", []):
+                handler.addFilter(filters[name_of_filter])
+            handlers[name] = handler
         for name, spec in config["loggers"].items():
             logger = logging.getLogger(name)
             saved[name] = (logger.handlers[:], logger.level, logger.propagate)

@@ -1,17 +1,19 @@
-"""The README, executed.
+"""The installation page and the README, executed.
 
 ``test_install_into_an_existing_site`` builds the wheel from a copy of the checkout, makes
 a fresh virtualenv and a ``django-admin startproject`` site (``DEBUG = True``) in a
-temporary directory, and applies the README's "Install into an existing site" blocks as
-they stand: shell blocks are run (in the checkout or in the site, as their first comment
-says), Python blocks are appended to the file their first comment names. Then it GETs and
-POSTs favourites over HTTP with the README's own curl commands. ``test_make_demo`` runs
-``make demo`` in a fresh copy and the commands it prints. The only substitutions: the port
-(``127.0.0.1:8000`` becomes a free one) and ``<token>`` (the token the README's token
-command answered).
+temporary directory, and applies the blocks of ``docs/installation.md`` as they stand:
+shell blocks are run (in the checkout or in the site, as their first comment says), Python
+blocks are appended to the file their first comment names. Then it GETs and POSTs
+favourites over HTTP with the page's own curl commands. ``test_make_demo`` runs ``make
+demo`` in a fresh copy and the commands the README says it prints. The only substitutions:
+the port (``127.0.0.1:8000`` becomes a free one), ``<token>`` (the token the token command
+answered) and ``path/to/dch-favourites`` (the checkout).
 
-``test_every_command_the_readme_tells_to_run_is_run_by_a_test`` maps every other command
-of the README to the test or CI step that runs it, so a new command without a test fails.
+``test_every_command_the_docs_tell_to_run_is_run_by_a_test`` maps every other command of
+the README and the documentation pages to the test or CI step that runs it, so a new
+command without a test fails. The README's short install steps must be the installation
+page's own lines.
 
 Marked ``readme``: slow (two virtualenvs; pip's cache makes the second and later runs
 fast). ``make test`` runs it; CI runs it once, on SQLite (``-m 'not readme'`` elsewhere).
@@ -42,15 +44,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BASH = shutil.which("bash") or "/bin/bash"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+INSTALLATION = (ROOT / "docs" / "installation.md").read_text(encoding="utf-8")
 INSTALL = "Install into an existing site"
+# The pages whose commands a reader is told to run; the benchmark's (performance.md) are
+# run by hand, and deploying.md's steps by tests/test_deploy.py.
+PAGES = {
+    path.name: path.read_text(encoding="utf-8")
+    for path in sorted((ROOT / "docs").glob("*.md"))
+    if path.name != "performance.md"
+}
 COMMAND = re.compile(
-    r"^(python|pip|make|curl|django-admin|dropdb|\.venv/|scripts/|[A-Z_]+=\S+ (make|python))\b"
+    r"^(python|pip|make|curl|cp|django-admin|dropdb|\.venv/|scripts/|[A-Z_]+=\S+ (make|python))\b"
 )
 
 
-def section(title: str) -> str:
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.M | re.S)
-    assert match, f"README has no section {title!r}"
+def section(title: str, text: str = README) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, f"no section {title!r}"
     return match.group(1)
 
 
@@ -113,6 +123,7 @@ class Shell:
     def __init__(self, venv: Path, port: int) -> None:
         self.port = port
         self.token = "<token>"
+        self.checkout = "path/to/dch-favourites"
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -123,8 +134,10 @@ class Shell:
         self.servers: list[subprocess.Popen[str]] = []
 
     def line(self, command: str) -> str:
-        return command.replace("127.0.0.1:8000", f"127.0.0.1:{self.port}").replace(
-            "<token>", self.token
+        return (
+            command.replace("127.0.0.1:8000", f"127.0.0.1:{self.port}")
+            .replace("<token>", self.token)
+            .replace("path/to/dch-favourites", self.checkout)
         )
 
     def run(self, command: str, cwd: Path, timeout: float = 300) -> str:
@@ -192,29 +205,21 @@ def copy_checkout(target: Path, *extra: str) -> Path:
     return target
 
 
-def json_list(text: str) -> list[Any]:
-    [catalogue] = [json.loads(code) for lang, code in blocks(text) if lang == "json"]
-    assert isinstance(catalogue, list)
-    return catalogue
-
-
 pytestmark_readme = pytest.mark.readme
 
 
 @pytestmark_readme
 def test_install_into_an_existing_site(tmp_path: Path, shell_for: Any) -> None:
-    checkout = copy_checkout(tmp_path / "checkout")
+    checkout = copy_checkout(tmp_path / "checkout", "example_project")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)  # noqa: S603
     shell = shell_for(venv)
+    shell.checkout = str(checkout)
     site = tmp_path / "site"
     site.mkdir()
-    (site / "catalogue.json").write_text(
-        json.dumps(json_list(section("Catalogue import")), ensure_ascii=False), encoding="utf-8"
-    )
     outputs: dict[str, str] = {}
     started = False
-    for lang, code in blocks(section(INSTALL)):
+    for lang, code in blocks(INSTALLATION):
         first = code.splitlines()[0]
         if lang == "python":
             target = re.fullmatch(r"# (settings|urls)\.py: add at the end( \(.*\))?", first)
@@ -238,14 +243,13 @@ def test_install_into_an_existing_site(tmp_path: Path, shell_for: Any) -> None:
             assert "DEBUG = True" in (site / "mysite" / "settings.py").read_text()
             started = True
 
-    assert outputs["python manage.py import_catalogue catalogue.json"] == (
-        "Imported 4 items: 4 created, 0 updated, 0 unchanged.\n"
-    )
-    assert "Imported 4 items: 4 created, 0 updated, 0 unchanged." in " ".join(
-        section("Catalogue import").split()
-    )
+    imported = "Imported 76 items: 76 created, 0 updated, 0 unchanged."
+    assert outputs["python manage.py import_catalogue catalogue.json"] == imported + "\n"
+    assert imported in " ".join(INSTALLATION.split())
     [created] = [out for command, out in outputs.items() if "createapplication" in command]
     assert "New application TV app created successfully." in created
+    [staff] = [out for command, out in outputs.items() if "createsuperuser" in command]
+    assert staff == "Superuser created successfully.\n"
     [token_answer] = [
         json.loads(out) for command, out in outputs.items() if "grant_type" in command
     ]
@@ -323,18 +327,28 @@ def test_make_demo(tmp_path: Path, shell_for: Any) -> None:
     print(f"make demo answered after {served_after:.1f} s")
 
 
-# Commands the README tells a reader to run, outside what the tests above run themselves.
+# Commands the README and the pages tell a reader to run, outside what the tests above run.
+DEPLOY_TEST = (
+    "tests/test_deploy.py::test_the_deploying_steps_make_a_server_that_signs_in_and_serves"
+)
 ELSEWHERE = {
     "make test": ".ci/run",
-    "make dev": ".ci/run",
-    "make lint": ".ci/run",
+    "make docs": ".ci/run",
     "DATABASE_URL=postgres://postgres@127.0.0.1:5432/dch_favourites make test": ".ci/run",
-    "make test PYTEST_ARGS=--create-db": ".ci/run",
-    "dropdb test_dch_favourites": "tests/test_readme.py::test_dropdb_removes_a_test_database",
-    "make serve": "tests/test_production_profile.py::test_make_serve",
+    "make production": DEPLOY_TEST,
+    "make serve": DEPLOY_TEST,
+    ".venv/bin/python example_project/manage.py migrate": DEPLOY_TEST,
+    ".venv/bin/python example_project/manage.py import_catalogue "
+    "example_project/demo_site/demo_catalogue.json": DEPLOY_TEST,
+    '.venv/bin/python example_project/manage.py createapplication --name "TV app" '
+    "--client-id tv-app --client-secret tv-app-secret confidential password": DEPLOY_TEST,
+    "curl -s -H 'Host: api.example.com' http://127.0.0.1:8000/v2/film/301": DEPLOY_TEST,
     'python manage.py shell -c "from django.core.cache import cache; cache.clear()"': (
         "tests/test_production_profile.py::"
-        "test_the_readme_command_after_a_restore_empties_the_shared_cache"
+        "test_the_documented_command_after_a_restore_empties_the_shared_cache"
+    ),
+    "python manage.py delete_catalogue_items 301 23427-1": (
+        "tests/test_phased_delete.py::test_the_command_asks_first"
     ),
     "python manage.py export_favourites --username listener": (
         "tests/test_commands.py::test_export_to_standard_output"
@@ -366,29 +380,32 @@ ELSEWHERE = {
 MENTIONS = {"make", "django-admin startproject"}
 
 
+def shell_commands(text: str) -> set[str]:
+    return {c for lang, code in blocks(text) if lang == "sh" for c in commands(code)}
+
+
 def run_here() -> set[str]:
-    ran = {"make demo", "make demo PORT=8001", *DEMO_PRINTS, DEMO_TOKEN}
-    for title in (INSTALL, "Catalogue import"):
-        ran.update(
-            c for lang, code in blocks(section(title)) if lang == "sh" for c in commands(code)
-        )
-    return ran
+    return {"make demo", "make demo PORT=8001", *DEMO_PRINTS, DEMO_TOKEN} | shell_commands(
+        INSTALLATION
+    )
 
 
-def readme_commands() -> set[str]:
-    """Every command line of a shell block, and every command in backticks in the quick start."""
-    found = {c for lang, code in blocks(README) if lang == "sh" for c in commands(code)}
-    prose = re.sub(r"```.*?```", "", section("Quick start") + section(INSTALL), flags=re.S)
+def documented_commands() -> set[str]:
+    """Every command line of a shell block of the README and the pages, and every command in
+    backticks in the README's quick start."""
+    found = shell_commands(README)
+    for text in PAGES.values():
+        found |= shell_commands(text)
+    prose = re.sub(r"```.*?```", "", section("Quick start"), flags=re.S)
     for span in re.findall(r"`([^`]+)`", prose):
         span = " ".join(span.split())
-        released_only = span.startswith("pip install dch-favourites")
-        if COMMAND.match(span) and not released_only and span not in MENTIONS:
+        if COMMAND.match(span) and span not in MENTIONS:
             found.add(span)
     return found
 
 
-def test_every_command_the_readme_tells_to_run_is_run_by_a_test() -> None:
-    unmapped = sorted(readme_commands() - run_here() - set(ELSEWHERE))
+def test_every_command_the_docs_tell_to_run_is_run_by_a_test() -> None:
+    unmapped = sorted(documented_commands() - run_here() - set(ELSEWHERE))
 
     assert unmapped == []
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
@@ -400,20 +417,43 @@ def test_every_command_the_readme_tells_to_run_is_run_by_a_test() -> None:
             if "DATABASE_URL" in command:
                 assert 'DATABASE_URL="$PG_URL" make test' in ci
                 assert command.split()[0].removeprefix("DATABASE_URL=") in ci
-            if "--create-db" in command:
-                assert "--create-db" in ci
         else:
             path, name = where.split("::")
             assert f"def {name}(" in (ROOT / path).read_text(encoding="utf-8"), where
+
+
+def test_the_readmes_install_steps_are_the_installation_pages() -> None:
+    """The README's short version may leave lines out, never say them differently."""
+    page_lines = {line.strip() for line in INSTALLATION.splitlines()}
+    checked = 0
+    for _lang, code in blocks(section(INSTALL)):
+        for line in code.splitlines():
+            if line.strip() and not line.startswith("#"):
+                checked += 1
+                assert line.strip() in page_lines, line
+    assert checked >= 10
+
+
+def test_no_page_names_the_trackers_issues() -> None:
+    for name, text in {"README.md": README, **PAGES}.items():
+        assert re.findall(r"\b[Ii]ssues? \d+", text) == [], name
+    assert len(README.splitlines()) <= 250
+
+
+def test_the_readmes_links_lead_to_files_of_the_repository() -> None:
+    targets = re.findall(r"\]\(((?!https?:|#)[^)#]+)(?:#[^)]*)?\)", README)
+    assert "docs/installation.md" in targets
+    for target in targets:
+        assert (ROOT / target).exists(), target
 
 
 # What the files that `django-admin startproject` writes define before the blocks run.
 STARTPROJECT_NAMES = {"settings.py": {"INSTALLED_APPS", "DATABASES"}, "urls.py": {"urlpatterns"}}
 
 
-def test_the_readme_snippets_import_what_they_use() -> None:
+def test_the_installation_snippets_import_what_they_use() -> None:
     checked = 0
-    for lang, code in blocks(section(INSTALL)):
+    for lang, code in blocks(INSTALLATION):
         if lang != "python":
             continue
         tree = ast.parse(code)
@@ -454,7 +494,8 @@ def test_dropdb_removes_a_test_database() -> None:
         "PGUSER": str(config["USER"]),
         "PGPASSWORD": str(config["PASSWORD"] or ""),
     }
-    [command] = [c for c in readme_commands() if c.startswith("dropdb ")]
+    contributing = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    [command] = [c for c in shell_commands(contributing) if c.startswith("dropdb ")]
 
     subprocess.run(  # noqa: S603
         shlex.split(command.replace("test_dch_favourites", scratch)), env=env, check=True

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 import requests
-from cache_backends import TEST_REDIS_URL, require_redis
+from cache_backends import KEY_PREFIX, require_redis
 from django.db import connection
 from endpoints import URL
 from gunicorn_server import gunicorn, site_environment
@@ -52,7 +52,8 @@ def server_environment(cache: str) -> dict[str, str]:
         DCH_TEST_THROTTLE_RATE=f"{RATE}/min",
     )
     if cache == "redis":
-        env["DCH_TEST_SERVER_REDIS_URL"] = TEST_REDIS_URL
+        env["DCH_TEST_SERVER_REDIS_URL"] = require_redis()
+        env["DCH_TEST_SERVER_REDIS_PREFIX"] = KEY_PREFIX
     return env
 
 
@@ -101,13 +102,14 @@ def fire(tmp_path: Path, cache: str) -> tuple[Any, list[tuple[str, requests.Resp
 
 
 def test_redis_lets_exactly_the_rate_through_two_workers(tmp_path: Path) -> None:
-    require_redis()
-    shared = redis.Redis.from_url(TEST_REDIS_URL)
+    # The suite's own Redis (or the one DCH_TEST_REDIS_URL gave it): empty, so every
+    # throttle key below is this run's.
+    shared = redis.Redis.from_url(require_redis())
     shared.flushdb()
 
     listener, answers, logs = fire(tmp_path, "redis")
 
-    assert shared.keys("*dch_favourites:throttle:*")  # the workers counted in Redis
+    assert shared.keys(f"{KEY_PREFIX}:*dch_favourites:throttle:*")  # the workers counted there
 
     statuses = [response.status_code for _id, response in answers]
     assert (statuses.count(200), statuses.count(429)) == (RATE, POSTS - RATE), logs

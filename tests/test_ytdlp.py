@@ -2,8 +2,8 @@
 
 The extractor's code runs unchanged; a subclass only points its hard-coded host at the
 live test server: ``_OAUTH_URL`` and the URLs its request method is given. It uses its own
-client id and secret (``dch.webapp``), so the site has that application, made as the
-README says.
+client id and secret (``dch.webapp``), so the site has that application, made as
+docs/signin.md says.
 """
 
 from __future__ import annotations

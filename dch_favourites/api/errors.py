@@ -98,20 +98,25 @@ def _message(detail: Any) -> str:
     return str(detail)
 
 
-#: The answer to an exception from outside DRF: status, and message (None: its own message).
-STATUSES: tuple[tuple[type[Exception], int, Promise | None], ...] = (
-    (UnknownItems, status.HTTP_404_NOT_FOUND, None),
-    (ListFull, status.HTTP_409_CONFLICT, None),
-    (FavouritesError, status.HTTP_400_BAD_REQUEST, None),
-    (Http404, status.HTTP_404_NOT_FOUND, gettext_lazy("Not found.")),
-    (DjangoPermissionDenied, status.HTTP_403_FORBIDDEN, gettext_lazy("Permission denied.")),
-    (
-        RequestDataTooBig,
-        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        gettext_lazy("Request body too large."),
-    ),
-    (SuspiciousOperation, status.HTTP_400_BAD_REQUEST, gettext_lazy("Bad request.")),
-)
+# PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
+MISSING_SCHEMA_SQLSTATES = {"42P01", "42703"}
+MISSING_SCHEMA_MESSAGES = ("no such table", "no such column")
+
+
+def missing_table(exc: DatabaseError) -> bool:
+    """Whether the database lacks a table or column: ``migrate`` has not been run."""
+    if getattr(exc.__cause__, "sqlstate", None) in MISSING_SCHEMA_SQLSTATES:
+        return True
+    return str(exc).startswith(MISSING_SCHEMA_MESSAGES)
+
+
+def database_message(exc: Exception) -> str:
+    """The database's own message, without the statement: psycopg's primary message (its
+    ``LINE 1: ...`` context may show parameter values, a token among them), else the first
+    line of the driver's text."""
+    diag = getattr(exc.__cause__, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    return str(primary) if primary else (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -134,13 +139,30 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         wait: float | None = exc.wait  # type: ignore[attr-defined]
         if wait is not None:
             headers["Retry-After"] = str(max(1, int(wait + 0.999)))
-    known = next((entry for entry in STATUSES if isinstance(exc, entry[0])), None)
     if isinstance(exc, exceptions.APIException):
         code, message = exc.status_code, _message(exc.detail)
-    elif known is not None:
-        code, message = known[1], str(getattr(exc, "message", "") if known[2] is None else known[2])
+    elif isinstance(exc, UnknownItems):
+        code, message = status.HTTP_404_NOT_FOUND, exc.message
+    elif isinstance(exc, ListFull):
+        code, message = status.HTTP_409_CONFLICT, exc.message
+    elif isinstance(exc, FavouritesError):
+        code, message = status.HTTP_400_BAD_REQUEST, exc.message
+    elif isinstance(exc, Http404):
+        code, message = status.HTTP_404_NOT_FOUND, _("Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        code, message = status.HTTP_403_FORBIDDEN, _("Permission denied.")
+    elif isinstance(exc, RequestDataTooBig):
+        code, message = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, _("Request body too large.")
+    elif isinstance(exc, SuspiciousOperation):
+        code, message = status.HTTP_400_BAD_REQUEST, _("Bad request.")
+    elif isinstance(exc, DatabaseError) and missing_table(exc):
+        logger.error(
+            "Database not migrated: %s. Run `python manage.py migrate`.", database_message(exc)
+        )
+        code, message = status.HTTP_503_SERVICE_UNAVAILABLE, _("Service temporarily unavailable.")
+        headers["Retry-After"] = "5"
     elif isinstance(exc, (OperationalError, InterfaceError)):
-        logger.error("Database unavailable: %s", type(exc).__name__)
+        logger.error("Database unavailable: %s", database_message(exc))
         code, message = status.HTTP_503_SERVICE_UNAVAILABLE, _("Service temporarily unavailable.")
         headers["Retry-After"] = "5"
     else:

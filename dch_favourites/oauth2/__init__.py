@@ -1,7 +1,7 @@
 """django-oauth-toolkit plug-ins so that the original service's apps sign in unchanged.
 
-Optional: a site turns them on in ``OAUTH2_PROVIDER`` (see the README, "Apps that sign in
-like the original"):
+Optional: a site turns them on in ``OAUTH2_PROVIDER`` (see the documentation,
+``docs/signin.md``):
 
 - :class:`~dch_favourites.oauth2.server.DeviceServer` (``OAUTH2_SERVER_CLASS``) adds
   ``grant_type=device``, an app token without a user;

@@ -8,10 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret-0b4c1e0e9f6d4a8f")
+# The demo's secrets serve DEBUG only: with DEBUG off the site refuses them (below).
+DEMO_SECRET_KEY = "demo-only-not-secret-0b4c1e0e9f6d4a8f"
+DEMO_JWT_KEY_FILE = BASE_DIR / "var" / "jwt-signing-key.pem"
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEMO_SECRET_KEY)
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get(
     "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
@@ -86,6 +91,13 @@ elif os.environ.get("DJANGO_DB_POOL", "0" if DEBUG else "1") == "1":
         "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX_SIZE", "4")),
         "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
     }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # psycopg binds parameters on the server and prepares a statement the fifth time a
+    # connection runs it (docs/deploying.md, "Prepared statements"). Off behind a
+    # transaction-mode pooler, whose sessions do not keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = (
+        os.environ.get("DJANGO_DB_SERVER_SIDE_BINDING", "0") == "1"
+    )
 
 # The cache of rendered documents and of the write throttle's counts: Redis, shared by
 # every worker, when REDIS_URL is set (e.g. redis://127.0.0.1:6379/0); else per-process
@@ -119,17 +131,33 @@ LOGIN_URL = "/admin/login/"
 
 # The key that signs access tokens (RS256 JWTs, as the original service's): from the
 # environment, else the file `manage.py demo` creates on first run (never committed).
-JWT_KEY_FILE = Path(os.environ.get("DCH_JWT_KEY_FILE", BASE_DIR / "var" / "jwt-signing-key.pem"))
+JWT_KEY_FILE = Path(os.environ.get("DCH_JWT_KEY_FILE", DEMO_JWT_KEY_FILE))
 JWT_PRIVATE_KEY = os.environ.get("DCH_JWT_PRIVATE_KEY") or (
     JWT_KEY_FILE.read_text(encoding="ascii") if JWT_KEY_FILE.is_file() else ""
 )
+
+# Production (DEBUG off) stops here, before serving, on a missing or demo secret: manage.py
+# prints the one line, `make serve` stops before migrating, gunicorn's workers do not boot.
+if not DEBUG and SECRET_KEY in {"", DEMO_SECRET_KEY}:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is missing or the demo's, and DEBUG is off: set it to a new random "
+        "value, e.g. the output of python -c 'from django.core.management.utils import "
+        "get_random_secret_key; print(get_random_secret_key())'"
+    )
+DEMO_JWT_KEY = DEMO_JWT_KEY_FILE.read_text("ascii") if DEMO_JWT_KEY_FILE.is_file() else ""
+if not DEBUG and JWT_PRIVATE_KEY in {"", DEMO_JWT_KEY}:
+    raise ImproperlyConfigured(
+        "DCH_JWT_PRIVATE_KEY is missing or the demo's, and DEBUG is off: set it to an RSA "
+        "private key of your own in PEM (or DCH_JWT_KEY_FILE to a file holding one), e.g. "
+        'DCH_JWT_PRIVATE_KEY="$(openssl genrsa 2048)"'
+    )
 
 OAUTH2_PROVIDER = {
     "SCOPES": {"read": "Read your favourites", "write": "Change your favourites"},
     "DEFAULT_SCOPES": ["read", "write"],
     # The original service's tokens lasted years.
     "ACCESS_TOKEN_EXPIRE_SECONDS": 5 * 365 * 24 * 3600,
-    # Apps that sign in like the original (README): the device grant, sign-in with the
+    # Apps that sign in like the original (docs/signin.md): the device grant, sign-in with the
     # device token, devices kept and disconnectable, JWT access tokens, opaque refresh tokens.
     "OAUTH2_SERVER_CLASS": "dch_favourites.oauth2.server.DeviceServer",
     "OAUTH2_VALIDATOR_CLASS": "dch_favourites.oauth2.validators.DeviceOAuth2Validator",
@@ -224,15 +252,34 @@ DCH_FAVOURITES: dict[str, object] = {
     # Unset API_BASE_URL: hrefs follow the host the request came to, e.g. //127.0.0.1:8000/v2.
 }
 
-# Errors leave a trace on the console: the app's own log, and every 500 Django answers
-# (the admin's included) with its stack trace. Django logs the path without the query
-# string and no header or body; a secret in a query string stays out of the log.
+# Errors leave a trace on the console (stderr), each line with its time, level and process
+# id: the app's own log, every 500 Django answers (the admin's included) with its stack
+# trace, and each refused Host header with its reason (Django's DisallowedHost, a 400 that
+# is otherwise silent outside DEBUG; the reason is the whole story, so no stack trace).
+# Django logs the path without the query string and no header or body; a secret in a
+# query string stays out of the log.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "operator": {"format": "{asctime} {levelname} [{process}] {name}: {message}", "style": "{"}
+    },
+    "filters": {"no_traceback": {"()": "demo_site.logs.NoTraceback"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "operator"},
+        "one_line": {
+            "class": "logging.StreamHandler",
+            "formatter": "operator",
+            "filters": ["no_traceback"],
+        },
+    },
     "loggers": {
         "dch_favourites": {"handlers": ["console"], "level": "INFO"},
         "django.request": {"handlers": ["console"], "level": "ERROR"},
+        "django.security.DisallowedHost": {
+            "handlers": ["one_line"],
+            "level": "ERROR",
+            "propagate": False,
+        },
     },
 }

@@ -22,7 +22,7 @@ from dch_favourites.services import Source, add_favourites
 CATALOGUE = Path(__file__).resolve().parents[2] / "demo_catalogue.json"
 CLIENT_ID = "dch-demo-app"
 CLIENT_SECRET = "dch-demo-secret"
-# Apps that sign in like the original (README): the Android app, and the web app with the
+# Apps that sign in like the original (docs/signin.md): the Android app, and the web app with the
 # credentials yt-dlp's DigitalConcertHall extractor sends, so it works against the demo.
 SIGN_IN_APPS = {
     "dch.android": ("DCH Android app", "dch-android-demo-secret"),

@@ -20,11 +20,12 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
-from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSetMixin
 
 from dch_favourites.api.authentication import (
     BearerTokenAuthentication,
@@ -72,23 +73,44 @@ VARY_HEADER = "Accept, Authorization, Accept-Language"
 CACHE_CONTROL = "private, no-cache"
 
 
-class ContractViewSet(viewsets.ViewSet):
-    """Policies shared by the app's endpoints, pinned against the site's DRF defaults."""
+class ContractView(APIView):
+    """Policies shared by the app's views, pinned against the site's DRF defaults."""
 
-    authentication_classes = (BearerTokenAuthentication,)
     renderer_classes = RENDERER_CLASSES
-    parser_classes = PARSER_CLASSES
     content_negotiation_class = AcceptNegotiation
-    throttle_classes: Any = ()
     metadata_class = None
     versioning_class = None
     language: str
-    _base_url: str | None = None
-    #: How many path segments the route adds to the API's base.
-    route_suffix_parts = 0
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # Everything the view raises (parsers, serializers, the write path) is translated
+        # into the negotiated language, whether or not the site runs LocaleMiddleware.
+        self.language = negotiate_language(request)
+        # Activated only when another language is active (LocaleMiddleware often chose it).
+        active = get_language() == self.language
+        with nullcontext() if active else override(self.language):
+            return super().dispatch(request, *args, **kwargs)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = CACHE_CONTROL
+        return response
+
+
+class ContractViewSet(ViewSetMixin, ContractView):
+    """The app's endpoints: a route's actions, the API's base URL and ETags."""
+
+    authentication_classes = (BearerTokenAuthentication,)
+    parser_classes = PARSER_CLASSES
+    throttle_classes: Any = ()
+    _base_url: str | None = None
+    #: How many path segments the route adds to the API's base.
+    route_suffix_parts = 0
 
     def get_format_suffix(self, **kwargs: Any) -> None:
         return None
@@ -109,20 +131,10 @@ class ContractViewSet(viewsets.ViewSet):
             raise MethodNotAllowed(request.method or "", request.path_info, self.allowed_methods)
         super().initial(request, *args, **kwargs)
 
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        # Everything the view raises (parsers, serializers, the write path) is translated
-        # into the negotiated language, whether or not the site runs LocaleMiddleware.
-        self.language = negotiate_language(request)
-        # Activated only when another language is active (LocaleMiddleware often chose it).
-        active = get_language() == self.language
-        with nullcontext() if active else override(self.language):
-            return super().dispatch(request, *args, **kwargs)
-
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = CACHE_CONTROL
         language = getattr(self, "language", None)
         if language and response.status_code < 400:
             response["Content-Language"] = language

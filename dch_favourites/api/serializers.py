@@ -449,11 +449,8 @@ class ItemIdsField(serializers.ListField):
             raise serializers.ValidationError(
                 str(self.error_messages["max_length"]) % {"limit": limit}, code="max_length"
             )
-        return self.run_child_validation(values)
-
-    def run_child_validation(self, data: list[Any]) -> list[Any]:
         cleaned: list[Any] = []
-        for position, value in enumerate(data, start=1):
+        for position, value in enumerate(values, start=1):
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 value = str(value)
             elif not isinstance(value, str):

@@ -207,3 +207,13 @@ def cache_backend(request: Any, settings: Any) -> Any:
     for alias in configured:
         with contextlib.suppress(Exception):  # a test may have pointed it at a dead server
             caches[alias].clear()
+
+
+@pytest.fixture(params=[False, True], ids=["oauth2", "oidc"])
+def oidc(request: Any, settings: Any) -> bool:
+    """The sign-in under oauthlib's OAuth 2 server, then its OpenID Connect one (``OIDC_ENABLED``).
+
+    Modules that sign in take it with ``pytest.mark.usefixtures("oidc")``.
+    """
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ENABLED": request.param}
+    return bool(request.param)

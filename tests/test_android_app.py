@@ -18,7 +18,11 @@ from oauth2_provider.models import AccessToken, RefreshToken
 from dch_favourites.models import Device, Favourite
 from factories import APP_SECRET, CatalogueItemFactory, SignInApplicationFactory, UserFactory
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("oidc"),
+]
 
 APP_HEADERS = {
     "Accept": "application/json",

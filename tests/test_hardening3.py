@@ -67,21 +67,36 @@ def signed_in() -> dict[str, str]:
     return body
 
 
-# -- 1. the password grant is for confidential clients that authenticate ----------------
+# -- 1. the password grant is for clients that authenticate ------------------------------
 
 
-@pytest.mark.parametrize("secret", [{}, {"client_secret": APP_SECRET}])
-def test_a_public_application_gets_no_token_by_the_password_grant(
-    clara: Any, secret: dict[str, str]
+def test_a_public_application_gets_no_token_by_the_password_grant_without_credentials(
+    clara: Any,
 ) -> None:
     ApplicationFactory(
         client_id="public.app",
         client_type=Application.CLIENT_PUBLIC,
         client_secret=APP_SECRET,
     )
-    response = post({**PASSWORD, "client_id": "public.app", **secret})
-    assert_json(response, 401, INVALID_CLIENT)
+    for wrong in ({}, {"client_secret": "not-the-secret"}):
+        response = post({**PASSWORD, "client_id": "public.app", **wrong})
+        assert_json(response, 401, INVALID_CLIENT)
     assert not AccessToken.objects.exists()
+
+
+def test_a_public_application_that_authenticates_signs_in_as_the_toolkit_lets_it(
+    clara: Any,
+) -> None:
+    """django-oauth-toolkit lets an application with a secret authenticate, public or not."""
+    ApplicationFactory(
+        client_id="public.app",
+        client_type=Application.CLIENT_PUBLIC,
+        client_secret=APP_SECRET,
+    )
+    in_body = post({**PASSWORD, "client_id": "public.app", "client_secret": APP_SECRET})
+    by_basic = post(PASSWORD, HTTP_AUTHORIZATION=basic("public.app"))
+    assert in_body.status_code == by_basic.status_code == 200
+    assert AccessToken.objects.filter(user=clara).count() == 2
 
 
 def test_a_confidential_application_still_signs_in(app: Application, clara: Any) -> None:

@@ -22,7 +22,7 @@ from factories import (
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("oidc")]
 
 TOKEN_URL = "/v2/oauth2/token"
 LEGACY_401 = {"message": "A Token was not found in the TokenStorage."}

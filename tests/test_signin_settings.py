@@ -105,18 +105,21 @@ def test_access_token_is_an_rs256_jwt_verified_by_the_jwks() -> None:
     body = password_token().json()
     keys = Client().get("/v2/oauth2/jwks")
     assert keys.status_code == 200
-    assert keys["Cache-Control"] == f"public, max-age={oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS}"
+    max_age = oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS
+    assert keys["Cache-Control"] == (
+        f"public, max-age={max_age}, stale-while-revalidate={max_age}, stale-if-error={max_age}"
+    )
     key_set = jwk.JWKSet.from_json(keys.content.decode())
     (public,) = key_set["keys"]
     assert not public.has_private
     verified = jwt.JWT(jwt=body["access_token"], key=key_set, algs=["RS256"])
     header = verified.token.jose_header
-    assert list(header) == ["typ", "alg", "jti"]
-    assert (header["typ"], header["alg"]) == ("JWT", "RS256")
+    assert list(header) == ["typ", "alg", "jti", "kid"]
+    assert (header["typ"], header["alg"], header["kid"]) == ("JWT", "RS256", public.thumbprint())
     import json
 
     claims = json.loads(verified.claims)
-    assert list(claims) == ["aud", "jti", "iat", "nbf", "exp", "sub", "scopes"]
+    assert list(claims) == ["aud", "jti", "iat", "nbf", "exp", "sub", "scopes", "iss", "client_id"]
     user = AccessToken.objects.get().user
     assert claims["aud"] == "dch.android"
     assert claims["sub"] == str(user.pk)
@@ -124,6 +127,8 @@ def test_access_token_is_an_rs256_jwt_verified_by_the_jwks() -> None:
     assert claims["iat"] == claims["nbf"]
     assert claims["exp"] - claims["iat"] == oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
     assert claims["scopes"] == ["read", "write"]
+    assert claims["iss"] == "http://testserver/oauth2"
+    assert claims["client_id"] == "dch.android"
     # The refresh token stays opaque.
     assert body["refresh_token"].count(".") == 0
 

@@ -22,6 +22,8 @@ from threaded_server import connection_factory, server_database, serving
 
 from factories import APP_SECRET, SignInApplicationFactory, UserFactory
 
+pytestmark = pytest.mark.usefixtures("oidc")
+
 TOKEN_URL = "/v2/oauth2/token"
 NO_STORE = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -24,7 +24,11 @@ from dch_favourites.models import Device
 from dch_favourites.services import add_favourites
 from factories import CatalogueItemFactory, SignInApplicationFactory, UserFactory
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("oidc"),
+]
 
 ORIGINAL_HOST = "https://api.digitalconcerthall.com"
 

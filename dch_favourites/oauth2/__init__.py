@@ -3,8 +3,9 @@
 Optional: a site turns them on in ``OAUTH2_PROVIDER`` (see the documentation,
 ``docs/signin.md``):
 
-- :class:`~dch_favourites.oauth2.server.DeviceServer` (``OAUTH2_SERVER_CLASS``) adds
-  ``grant_type=device``, an app token without a user;
+- :func:`~dch_favourites.oauth2.server.DeviceServer` (``OAUTH2_SERVER_CLASS``) adds
+  ``grant_type=device``, an app token without a user, to the server the toolkit would
+  build (its OpenID Connect server with ``OIDC_ENABLED``);
 - :class:`~dch_favourites.oauth2.validators.DeviceOAuth2Validator`
   (``OAUTH2_VALIDATOR_CLASS``) keeps each app installation as a
   :class:`~dch_favourites.models.Device`, lets the password grant authenticate with
@@ -14,5 +15,5 @@ Optional: a site turns them on in ``OAUTH2_PROVIDER`` (see the documentation,
 - :class:`~dch_favourites.oauth2.passwords.RevokeTokensOnPasswordChange`
   (``AUTH_PASSWORD_VALIDATORS``) revokes a listener's tokens when their password changes;
 - :class:`~dch_favourites.oauth2.views.TokenView` answers every request in JSON, and
-  :class:`~dch_favourites.oauth2.views.JwksView` publishes the public key.
+  :class:`~dch_favourites.oauth2.views.JwksView` publishes the public keys.
 """

@@ -13,8 +13,22 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import jwk_from_pem
 
-from dch_favourites.oauth2.generators import signed_access_token, signing_key
+from dch_favourites.oauth2.generators import signed_access_token
+
+
+def signing_key_problem(pem: str) -> str | None:
+    """What keeps ``pem`` from signing access tokens, or None."""
+    if not pem:
+        return "is not set"
+    try:
+        key = jwk_from_pem(pem)
+    except ValueError as error:
+        return f"is not a PEM key ({error})"
+    if not key.has_private or key.get("kty") != "RSA":
+        return "is not an RSA private key"
+    return None
 
 
 @register()
@@ -23,19 +37,12 @@ def check_token_signing(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     if oauth2_settings.ACCESS_TOKEN_GENERATOR is not signed_access_token:
         return []
     messages: list[CheckMessage] = []
-    pem = oauth2_settings.OIDC_RSA_PRIVATE_KEY
-    problem = None
-    if not pem:
-        problem = "OAUTH2_PROVIDER['OIDC_RSA_PRIVATE_KEY'] is not set"
-    else:
-        try:
-            signing_key(pem)
-        except ValueError as error:
-            problem = f"OAUTH2_PROVIDER['OIDC_RSA_PRIVATE_KEY'] is not an RSA private key ({error})"
+    problem = signing_key_problem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
     if problem:
         messages.append(
             Error(
-                f"ACCESS_TOKEN_GENERATOR signs access tokens, but {problem}.",
+                "ACCESS_TOKEN_GENERATOR signs access tokens, but "
+                f"OAUTH2_PROVIDER['OIDC_RSA_PRIVATE_KEY'] {problem}.",
                 hint="Set OIDC_RSA_PRIVATE_KEY to a PEM RSA private key, e.g. from "
                 "'openssl genrsa 2048', or remove ACCESS_TOKEN_GENERATOR to issue opaque "
                 "tokens.",

@@ -1,27 +1,30 @@
-"""oauthlib's all-grants server with the ``device`` grant added (``OAUTH2_SERVER_CLASS``)."""
+"""The server django-oauth-toolkit would build, with the ``device`` grant added.
+
+Set as ``OAUTH2_SERVER_CLASS``. The toolkit builds oauthlib's OAuth 2 server, or its OpenID
+Connect server (``OIDC_SERVER_CLASS``) when ``OIDC_ENABLED`` is on; so does
+:func:`DeviceServer`, so ID tokens, the hybrid and implicit flows, userinfo and logout keep
+working beside the original apps' sign-in.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from oauth2_provider.settings import oauth2_settings, perform_import
 from oauthlib.oauth2 import Server  # type: ignore[import-untyped]
-from oauthlib.oauth2.rfc6749.endpoints.token import TokenEndpoint  # type: ignore[import-untyped]
 
 from dch_favourites.oauth2.grants import DEVICE_GRANT_TYPE, DeviceGrant
 
 
-class DeviceServer(Server):  # type: ignore[misc]
-    """:class:`oauthlib.oauth2.Server` whose token endpoint also serves ``grant_type=device``.
+def DeviceServer(request_validator: Any, *args: Any, **kwargs: Any) -> Any:
+    """The toolkit's choice of oauthlib server whose token endpoint also serves ``device``.
 
-    Every other grant is oauthlib's own, configured as django-oauth-toolkit configures it.
+    Named like the class ``OAUTH2_SERVER_CLASS`` stands for: the toolkit calls it as one.
     """
-
-    def __init__(self, request_validator: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(request_validator, *args, **kwargs)
-        self.device_grant = DeviceGrant(request_validator)
-        TokenEndpoint.__init__(
-            self,
-            default_grant_type=self.default_grant_type,
-            default_token_type=self.bearer,
-            grant_types={**self.grant_types, DEVICE_GRANT_TYPE: self.device_grant},
-        )
+    if oauth2_settings.OIDC_ENABLED:
+        server_class = perform_import(oauth2_settings.OIDC_SERVER_CLASS, "OIDC_SERVER_CLASS")
+    else:
+        server_class = Server
+    server = server_class(request_validator, *args, **kwargs)
+    server.grant_types[DEVICE_GRANT_TYPE] = DeviceGrant(request_validator)
+    return server

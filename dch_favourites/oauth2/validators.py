@@ -10,7 +10,7 @@ django-oauth-toolkit's :class:`~oauth2_provider.oauth2_validators.OAuth2Validato
   credentials in the body or HTTP Basic keep working;
 - the refresh grant keeps a token on its device; a device's own refresh token renews its
   device token;
-- the password grant only for confidential clients, which authenticate;
+- the password grant only for clients that authenticate (credentials or a device token);
 - failed client authentications and device grants rated per client and per address
   (:mod:`dch_favourites.oauth2.throttling`), and an unknown client id as slow to refuse as
   a wrong secret;
@@ -32,9 +32,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DataError, router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from jwcrypto.common import JWException  # type: ignore[import-untyped]
 from oauth2_provider.models import (
     AbstractApplication,
     get_access_token_model,
@@ -122,8 +124,7 @@ def lockout_seconds(http_request: Any) -> int | None:
 class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     """django-oauth-toolkit's validator with the original service's devices and sign-in.
 
-    Bearer tokens are judged as :class:`~dch_favourites.oauth2.bearer.BearerTokenValidator`
-    does: the toolkit's checks, with one lean query.
+    Bearer tokens are judged by the toolkit's own ``validate_bearer_token``.
     """
 
     # -- client authentication ---------------------------------------------------------
@@ -133,7 +134,7 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
 
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
         if request.grant_type == "password":
-            return True  # for confidential clients only, with credentials or a device token
+            return True  # credentials or a device token, whatever the client's type
         try:
             return bool(super().client_authentication_required(request, *args, **kwargs))
         except DataError:
@@ -142,8 +143,8 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
         """HTTP Basic or body credentials; for the password grant also a device token.
 
-        The credentials must name the client the body names (``client_id``, ``app_id``),
-        and the password grant's client must be confidential. A failure counts against the
+        The credentials must name the client the body names (``client_id``, ``app_id``).
+        A failure counts against the
         client and the address; while either is over its rate (``CLIENT_FAILURES``) the
         answer is 429, whatever the secret.
         """
@@ -169,13 +170,7 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             by_client = SignInThrottle(CLIENT_FAILURES[0], http_request, client.client_id)
             refuse_when_reached(request, by_client)
             counted.append(by_client)
-            authenticated = authenticated and (
-                request.client_id in (None, "", client.client_id)
-                and (
-                    request.grant_type != "password"
-                    or client.client_type == AbstractApplication.CLIENT_CONFIDENTIAL
-                )
-            )
+            authenticated = authenticated and request.client_id in (None, "", client.client_id)
         if not authenticated:
             for throttle in counted:
                 throttle.allow_request(http_request, None)
@@ -340,3 +335,24 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         device.last_seen = now
         device.save(update_fields=["refresh_token_checksum", "last_seen"])
         request.dch_device = device
+
+    # -- protected resources under OpenID Connect ----------------------------------------
+
+    def validate_jwt_bearer_token(
+        self, token: str, scopes: list[str], request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        """A JWT at a protected resource: an access token, else an ID token as the toolkit has it.
+
+        oauthlib's OpenID Connect server sends every bearer token that looks like a JWT here,
+        the access tokens of :func:`~dch_favourites.oauth2.generators.signed_access_token`
+        too. The toolkit's ID token check raises on a JWT it did not issue: a malformed one
+        (JWException, ValueError), claims of the wrong shape (TypeError), or an ``aud`` of an
+        application without a signing algorithm, such as a revoked access token's
+        (ImproperlyConfigured). Each is a refusal, never a 500.
+        """
+        if self.validate_bearer_token(token, scopes, request):
+            return True
+        try:
+            return bool(super().validate_jwt_bearer_token(token, scopes, request))
+        except (JWException, ValueError, TypeError, ImproperlyConfigured):
+            return False

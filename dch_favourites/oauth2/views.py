@@ -17,15 +17,13 @@ from typing import Any
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError, ProgrammingError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
-from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.views import JwksInfoView
 from oauth2_provider.views import TokenView as ToolkitTokenView
-
-from dch_favourites.oauth2.generators import signing_key
+from oauth2_provider.views.mixins import OIDCOnlyMixin
 
 logger = logging.getLogger("dch_favourites")
 
@@ -131,32 +129,20 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
 
 
 @method_decorator(login_not_required, name="dispatch")
-class JwksView(View):
-    """The public keys that sign access tokens (RFC 7517), the active one first.
+class JwksView(JwksInfoView):  # type: ignore[misc]
+    """django-oauth-toolkit's key set (RFC 7517), served whether or not OIDC is enabled.
 
-    The keys are django-oauth-toolkit's ``OIDC_RSA_PRIVATE_KEY`` and
+    The keys are ``OIDC_RSA_PRIVATE_KEY`` (the active one, first) and
     ``OIDC_RSA_PRIVATE_KEYS_INACTIVE`` (keys being rotated out), each with its RFC 7638
-    thumbprint as ``kid``.
+    thumbprint as ``kid``; a wrong method answers JSON.
     """
 
     http_method_names = ["get", "head", "options"]
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        keys = []
-        active = oauth2_settings.OIDC_RSA_PRIVATE_KEY
-        for pem in [active, *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE] if active else []:
-            key = signing_key(pem)
-            keys.append(
-                {
-                    "alg": "RS256",
-                    "use": "sig",
-                    "kid": key.thumbprint(),
-                    **key.export_public(as_dict=True),
-                }
-            )
-        response = JsonResponse({"keys": keys})
-        max_age = oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS
-        response["Cache-Control"] = f"public, max-age={max_age}"
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The keys verify the access tokens even without OpenID Connect, so the toolkit's
+        # OIDCOnlyMixin (a 404 while OIDC_ENABLED is off) is passed over.
+        response: HttpResponse = super(OIDCOnlyMixin, self).dispatch(request, *args, **kwargs)
         return response
 
     def http_method_not_allowed(

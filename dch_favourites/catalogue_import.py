@@ -8,19 +8,12 @@ A file is a JSON list of objects::
       "updated": 1475074300,
       "translations": {"de": {"title": "...", "short_title": null}}}]
 
-``catalogue.schema.json`` beside this module defines the format field by field as a JSON
-Schema, and the importer validates every file with it (:func:`catalogue_schema` gives it
-for the site's languages); a subschema's ``x-error`` is the message for a value it refuses.
-``href`` is ignored; ``short_title``, ``date.begin``, ``image``, ``updated`` and
-``translations`` are optional; any other field, and a field that does not apply to the
-type (a film's or playlist's ``short_title`` and ``date.begin``), is refused rather than
-dropped. A given ``updated`` is kept as the item's ``updated``; without it, a new or
-changed item is stamped with the time of the import. ``translations`` maps each of the
-``LANGUAGES`` other than ``DEFAULT_LANGUAGE`` to that language's ``title`` (required) and
-``short_title`` (optional; the default language's short title stands in while it is
-null). When given, it replaces the item's translations (``{}`` removes them all); when
-left out, the stored translations stay as they are. The whole file is validated before
-anything is written, and written in one transaction.
+``catalogue.schema.json`` beside this module defines the format field by field, and every
+file is validated with it (a subschema's ``x-error`` is the message for a value it
+refuses). Without ``updated``, a new or changed item is stamped with the time of the
+import. ``translations``, when given, replaces the item's translations (``{}`` removes
+them); left out, they stay as they are. The whole file is validated before anything is
+written, and written in one transaction.
 """
 
 from __future__ import annotations
@@ -47,11 +40,10 @@ def _packaged_schema() -> str:
 
 
 def catalogue_schema() -> dict[str, Any]:
-    """The JSON Schema of a catalogue file, for this site's ``LANGUAGES``.
+    """The JSON Schema of a catalogue file, listing this site's translation languages.
 
-    The packaged ``catalogue.schema.json`` lists the default settings' translation
-    languages; this copy lists the site's. Ids repeated in one file are refused by the
-    importer alone: JSON Schema cannot compare one item's field with another's.
+    Ids repeated in one file are refused by the importer alone: JSON Schema cannot compare
+    one item's field with another's.
     """
     schema: dict[str, Any] = json.loads(_packaged_schema())
     others = [code for code in app_settings.LANGUAGES if code != app_settings.DEFAULT_LANGUAGE]
@@ -96,11 +88,10 @@ def import_catalogue(records: Any) -> ImportResult:
         raise _refusal(records, error)
     parsed = [_parse(position, record) for position, record in enumerate(records, start=1)]
     seen: dict[str, int] = {}
-    for position, item in enumerate(parsed, start=1):
+    for item in parsed:
         item_id = item.fields["id"]
-        if item_id in seen:
-            raise CatalogueImportError(position, item_id, f"id repeats record {seen[item_id]}")
-        seen[item_id] = position
+        if seen.setdefault(item_id, item.position) != item.position:
+            raise CatalogueImportError(item.position, item_id, f"id repeats record {seen[item_id]}")
     # Concerts first: a part's begin comes from its concert, and storing a concert stamps
     # its parts, so the other items are read only once the concerts are in.
     concerts = [item for item in parsed if item.fields["type"] == ItemType.CONCERT]

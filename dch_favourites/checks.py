@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -20,14 +20,24 @@ PER_PROCESS_CACHES = (
 )
 
 LANGUAGE = re.compile(r"\A[a-z]{2,3}(-[a-z0-9]{2,8})*\Z")
+BASE_URL = re.compile(r"(https?:)?//[^/\s]+(/[^\s{}]*)?")
 
 
 def _error(number: int, message: str, hint: str) -> Error:
     return Error(message, hint=hint, id=f"dch_favourites.E{number:03d}")
 
 
-def _positive_int(value: Any) -> bool:
+def _positive_int(value: Any, _values: Any = None) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _languages(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple))
+        and bool(value)
+        and all(isinstance(code, str) and LANGUAGE.match(code) for code in value)
+        and len(set(value)) == len(value)
+    )
 
 
 def _readable_rate(rate: Any) -> bool:
@@ -39,6 +49,46 @@ def _readable_rate(rate: Any) -> bool:
     except Exception:  # whatever DRF's parsing raises: a split, an int(), a dict lookup
         return False
     return limit is not None and limit > 0
+
+
+def _cache_alias(value: Any) -> bool:
+    return isinstance(value, str) and value in settings.CACHES
+
+
+POSITIVE = "must be a positive integer."
+Usable = Callable[[Any, dict[str, Any]], bool]
+#: Whether a key's value (given all the values) is one the app can work with.
+USABLE: dict[str, Usable] = {
+    "API_BASE_URL": lambda v, _: (
+        v is None or (isinstance(v, str) and bool(BASE_URL.fullmatch(v)) and not v.endswith("/"))
+    ),
+    "LANGUAGES": lambda v, _: _languages(v),
+    # Reported only once LANGUAGES is right.
+    "DEFAULT_LANGUAGE": lambda v, s: not _languages(s["LANGUAGES"]) or v in s["LANGUAGES"],
+    "WRITE_THROTTLE_RATE": lambda v, _: v is None or _readable_rate(v),
+    "THROTTLE_CACHE": lambda v, _: _cache_alias(v),
+    "DOCUMENT_CACHE": lambda v, _: v is None or _cache_alias(v),
+    "ITEM_ENDPOINT_PUBLIC": lambda v, _: isinstance(v, bool),
+}
+#: Each key's error number, message and hint, in the order they are reported.
+RULES = (
+    (3, "API_BASE_URL", "must be a URL like '//api.example.com/v2'.", "{base_url}"),
+    (6, "MAX_IDS_PER_REQUEST", POSITIVE, "Default: {}."),
+    (7, "MAX_FAVOURITES_PER_USER", POSITIVE, "Default: {}."),
+    (8, "MAX_BODY_SIZE", POSITIVE, "Default: {}."),
+    (9, "LANGUAGES", "must be a non-empty list of distinct language codes.", "{languages_hint}"),
+    (10, "DEFAULT_LANGUAGE", "must be one of LANGUAGES.", "One of: {languages}."),
+    (11, "WRITE_THROTTLE_RATE", "must be a DRF rate like '120/min', or None.", "{rate}"),
+    (14, "THROTTLE_CACHE", "must name one of the CACHES.", "Known aliases: {caches}."),
+    (15, "DOCUMENT_CACHE", "must name one of the CACHES, or be None.", "Known aliases: {caches}."),
+    (16, "DOCUMENT_CACHE_TIMEOUT", POSITIVE, "Seconds; default: {}."),
+    (12, "ITEM_ENDPOINT_PUBLIC", "must be True or False.", "Default: {}."),
+)
+HINTS = {
+    "base_url": "Protocol-relative or http(s), with no trailing slash; or None to derive it.",
+    "languages_hint": "Lower-case codes such as ('en', 'de').",
+    "rate": "Number of requests, '/', and s, min, hour or day.",
+}
 
 
 @register()
@@ -59,97 +109,17 @@ def check_settings(
                 f"Known keys: {', '.join(sorted(DEFAULTS))}.",
             )
         )
-    s = app_settings.as_dict()
-    base = s["API_BASE_URL"]
-    if base is not None and (
-        not isinstance(base, str)
-        or not re.fullmatch(r"(https?:)?//[^/\s]+(/[^\s{}]*)?", base)
-        or base.endswith("/")
-    ):
-        errors.append(
-            _error(
-                3,
-                f"{SETTINGS_NAME}['API_BASE_URL'] must be a URL like '//api.example.com/v2'.",
-                "Protocol-relative or http(s), with no trailing slash; or None to derive it.",
-            )
-        )
-    for number, key in (
-        (6, "MAX_IDS_PER_REQUEST"),
-        (7, "MAX_FAVOURITES_PER_USER"),
-        (8, "MAX_BODY_SIZE"),
-    ):
-        if not _positive_int(s[key]):
-            errors.append(
-                _error(
-                    number,
-                    f"{SETTINGS_NAME}['{key}'] must be a positive integer.",
-                    f"Default: {DEFAULTS[key]}.",
-                )
-            )
-    languages = s["LANGUAGES"]
-    if (
-        not isinstance(languages, (list, tuple))
-        or not languages
-        or not all(isinstance(code, str) and LANGUAGE.match(code) for code in languages)
-        or len(set(languages)) != len(languages)
-    ):
-        errors.append(
-            _error(
-                9,
-                f"{SETTINGS_NAME}['LANGUAGES'] must be a non-empty list of distinct "
-                "language codes.",
-                "Lower-case codes such as ('en', 'de').",
-            )
-        )
-    elif s["DEFAULT_LANGUAGE"] not in languages:
-        errors.append(
-            _error(
-                10,
-                f"{SETTINGS_NAME}['DEFAULT_LANGUAGE'] must be one of LANGUAGES.",
-                f"One of: {', '.join(map(str, languages))}.",
-            )
-        )
-    rate = s["WRITE_THROTTLE_RATE"]
-    if rate is not None and not _readable_rate(rate):
-        errors.append(
-            _error(
-                11,
-                f"{SETTINGS_NAME}['WRITE_THROTTLE_RATE'] must be a DRF rate like '120/min', "
-                "or None.",
-                "Number of requests, '/', and s, min, hour or day.",
-            )
-        )
-    for number, key, nullable in (
-        (14, "THROTTLE_CACHE", False),
-        (15, "DOCUMENT_CACHE", True),
-    ):
-        alias = s[key]
-        if (alias is None and nullable) or (isinstance(alias, str) and alias in settings.CACHES):
-            continue
-        errors.append(
-            _error(
-                number,
-                f"{SETTINGS_NAME}['{key}'] must name one of the CACHES"
-                + (", or be None." if nullable else "."),
-                f"Known aliases: {', '.join(sorted(settings.CACHES))}.",
-            )
-        )
-    if not _positive_int(s["DOCUMENT_CACHE_TIMEOUT"]):
-        errors.append(
-            _error(
-                16,
-                f"{SETTINGS_NAME}['DOCUMENT_CACHE_TIMEOUT'] must be a positive integer.",
-                f"Seconds; default: {DEFAULTS['DOCUMENT_CACHE_TIMEOUT']}.",
-            )
-        )
-    if not isinstance(s["ITEM_ENDPOINT_PUBLIC"], bool):
-        errors.append(
-            _error(
-                12,
-                f"{SETTINGS_NAME}['ITEM_ENDPOINT_PUBLIC'] must be True or False.",
-                "Default: True.",
-            )
-        )
+    values = app_settings.as_dict()
+    known = {
+        **HINTS,
+        "caches": ", ".join(sorted(settings.CACHES)),
+        "languages": ", ".join(values["LANGUAGES"]) if _languages(values["LANGUAGES"]) else "",
+    }
+    for number, key, message, hint in RULES:
+        usable: Usable = USABLE.get(key, _positive_int)
+        if not usable(values[key], values):
+            hint = hint.format(DEFAULTS[key], **known)
+            errors.append(_error(number, f"{SETTINGS_NAME}['{key}'] {message}", hint))
     for key in sorted(set(raw) & set(REMOVED)):
         errors.append(
             _error(
@@ -166,17 +136,13 @@ def check_throttle_cache(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """Warn when the write throttle counts in a per-process cache outside DEBUG."""
-    raw = getattr(settings, SETTINGS_NAME, {})
-    if not isinstance(raw, dict) or settings.DEBUG:
-        return []
-    values = {**DEFAULTS, **raw}
+    values = app_settings.as_dict()
     alias = values["THROTTLE_CACHE"]
-    if values["WRITE_THROTTLE_RATE"] is None or not isinstance(alias, str):
+    if not isinstance(getattr(settings, SETTINGS_NAME, {}), dict) or settings.DEBUG:
         return []
-    if alias not in settings.CACHES:  # reported by check_settings (E014)
-        return []
-    backend = settings.CACHES[alias].get("BACKEND", "")
-    if backend not in PER_PROCESS_CACHES:
+    if values["WRITE_THROTTLE_RATE"] is None or not _cache_alias(alias):
+        return []  # an unknown alias is reported by check_settings (E014)
+    if settings.CACHES[alias].get("BACKEND", "") not in PER_PROCESS_CACHES:
         return []
     return [
         Warning(

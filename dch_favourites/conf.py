@@ -4,14 +4,16 @@ Every key has a default here; a site sets only what it changes::
 
     DCH_FAVOURITES = {"API_BASE_URL": "//api.example.com/v2", "MAX_FAVOURITES_PER_USER": 500}
 
-Values are read from ``django.conf.settings`` (cached, and the cache is dropped on
-``setting_changed``), so ``override_settings`` works in tests. Bad values are reported by
-the system checks in :mod:`dch_favourites.checks`. The OAuth2 scopes are
-django-oauth-toolkit's own ``READ_SCOPE`` and ``WRITE_SCOPE`` (``OAUTH2_PROVIDER``).
+Values are read from ``django.conf.settings`` again on ``setting_changed``, so
+``override_settings`` works in tests. Bad values are reported by the system checks in
+:mod:`dch_favourites.checks`. The OAuth2 scopes are django-oauth-toolkit's own
+``READ_SCOPE`` and ``WRITE_SCOPE`` (``OAUTH2_PROVIDER``).
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.conf import settings
@@ -20,31 +22,57 @@ from django.dispatch import receiver
 
 SETTINGS_NAME = "DCH_FAVOURITES"
 
-DEFAULTS: dict[str, Any] = {
-    # Protocol-relative prefix of every href ("//host/v2"); None derives it from the request.
-    "API_BASE_URL": None,
-    # How many ids one POST may carry (id=a&id=b...).
-    "MAX_IDS_PER_REQUEST": 50,
-    # How long one listener's list may grow.
-    "MAX_FAVOURITES_PER_USER": 1000,
-    # Languages the API answers in (Accept-Language); titles in the others are translations.
-    "LANGUAGES": ("en", "de"),
-    # The language of the titles stored on the item itself, and the answer when the request
-    # asks for none of LANGUAGES; a missing translation falls back to it field by field.
-    "DEFAULT_LANGUAGE": "en",
-    # Throttle rate for POSTs per listener ("120/min"); None switches throttling off.
-    "WRITE_THROTTLE_RATE": "600/min",
-    # The cache alias that counts the write throttle (share it between workers: Redis).
-    "THROTTLE_CACHE": "default",
-    # The cache alias that keeps rendered favourites documents; None switches it off.
-    "DOCUMENT_CACHE": "default",
-    # How long a rendered document is kept, in seconds (a new version makes a new key).
-    "DOCUMENT_CACHE_TIMEOUT": 24 * 3600,
-    # Largest request body the POST accepts, in bytes.
-    "MAX_BODY_SIZE": 16384,
-    # Whether GET <API_BASE_URL>/<type>/<id> may be read without a token.
-    "ITEM_ENDPOINT_PUBLIC": True,
-}
+
+@dataclass
+class AppSettings:
+    """Typed access to ``DCH_FAVOURITES`` with the defaults filled in."""
+
+    #: Protocol-relative prefix of every href ("//host/v2"); None derives it from the request.
+    API_BASE_URL: str | None = None
+    #: How many ids one POST may carry (id=a&id=b...).
+    MAX_IDS_PER_REQUEST: int = 50
+    #: How long one listener's list may grow.
+    MAX_FAVOURITES_PER_USER: int = 1000
+    #: Languages the API answers in (Accept-Language); titles in the others are translations.
+    LANGUAGES: tuple[str, ...] = ("en", "de")
+    #: The language of the titles stored on the item itself, and the answer when the request
+    #: asks for none of LANGUAGES; a missing translation falls back to it field by field.
+    DEFAULT_LANGUAGE: str = "en"
+    #: Throttle rate for POSTs per listener ("120/min"); None switches throttling off.
+    WRITE_THROTTLE_RATE: str | None = "600/min"
+    #: The cache alias that counts the write throttle (share it between workers: Redis).
+    THROTTLE_CACHE: str = "default"
+    #: The cache alias that keeps rendered favourites documents; None switches it off.
+    DOCUMENT_CACHE: str | None = "default"
+    #: How long a rendered document is kept, in seconds (a new version makes a new key).
+    DOCUMENT_CACHE_TIMEOUT: int = 24 * 3600
+    #: Largest request body the POST accepts, in bytes.
+    MAX_BODY_SIZE: int = 16384
+    #: Whether GET <API_BASE_URL>/<type>/<id> may be read without a token.
+    ITEM_ENDPOINT_PUBLIC: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every setting as given, the site's values over the defaults."""
+        given = getattr(settings, SETTINGS_NAME, {})
+        return {**DEFAULTS, **(given if isinstance(given, dict) else {})}
+
+    def reload(self) -> None:
+        """Read ``settings`` again (``setting_changed`` does it for ``override_settings``)."""
+        values = self.as_dict()
+        # Kept typed whatever was given: the system checks report a wrong value.
+        with suppress(TypeError):
+            values["LANGUAGES"] = tuple(values["LANGUAGES"])
+        for name in ("MAX_IDS_PER_REQUEST", "MAX_FAVOURITES_PER_USER", "MAX_BODY_SIZE"):
+            with suppress(TypeError, ValueError):
+                values[name] = int(values[name])
+        for name in ("WRITE_THROTTLE_RATE", "DOCUMENT_CACHE"):
+            values[name] = values[name] if isinstance(values[name], str) else None
+        values["ITEM_ENDPOINT_PUBLIC"] = bool(values["ITEM_ENDPOINT_PUBLIC"])
+        for name in DEFAULTS:  # unknown keys are the checks' business (E002)
+            setattr(self, name, values[name])
+
+
+DEFAULTS: dict[str, Any] = asdict(AppSettings())
 
 #: Keys of earlier releases, and what to do instead (reported by a system check).
 REMOVED = {
@@ -59,77 +87,8 @@ REMOVED = {
     'DATABASES[...]["OPTIONS"]["server_side_binding"] = True;',
 }
 
-
-class AppSettings:
-    """Typed access to ``DCH_FAVOURITES`` with the defaults filled in."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, Any] | None = None
-
-    @property
-    def user_settings(self) -> dict[str, Any]:
-        """The site's ``DCH_FAVOURITES`` as given (``{}`` when unset or not a dict)."""
-        value = getattr(settings, SETTINGS_NAME, {})
-        return value if isinstance(value, dict) else {}
-
-    def as_dict(self) -> dict[str, Any]:
-        """Every setting, the site's values over the defaults."""
-        if self._values is None:
-            self._values = {**DEFAULTS, **self.user_settings}
-        return self._values
-
-    def reload(self) -> None:
-        """Forget cached values; the next access reads ``settings`` again."""
-        self._values = None
-
-    @property
-    def API_BASE_URL(self) -> str | None:
-        return self.as_dict()["API_BASE_URL"]  # type: ignore[no-any-return]
-
-    @property
-    def MAX_IDS_PER_REQUEST(self) -> int:
-        return int(self.as_dict()["MAX_IDS_PER_REQUEST"])
-
-    @property
-    def MAX_FAVOURITES_PER_USER(self) -> int:
-        return int(self.as_dict()["MAX_FAVOURITES_PER_USER"])
-
-    @property
-    def LANGUAGES(self) -> tuple[str, ...]:
-        return tuple(self.as_dict()["LANGUAGES"])
-
-    @property
-    def DEFAULT_LANGUAGE(self) -> str:
-        return str(self.as_dict()["DEFAULT_LANGUAGE"])
-
-    @property
-    def WRITE_THROTTLE_RATE(self) -> str | None:
-        rate = self.as_dict()["WRITE_THROTTLE_RATE"]
-        return rate if isinstance(rate, str) else None
-
-    @property
-    def THROTTLE_CACHE(self) -> str:
-        return str(self.as_dict()["THROTTLE_CACHE"])
-
-    @property
-    def DOCUMENT_CACHE(self) -> str | None:
-        alias = self.as_dict()["DOCUMENT_CACHE"]
-        return alias if isinstance(alias, str) else None
-
-    @property
-    def DOCUMENT_CACHE_TIMEOUT(self) -> int:
-        return int(self.as_dict()["DOCUMENT_CACHE_TIMEOUT"])
-
-    @property
-    def MAX_BODY_SIZE(self) -> int:
-        return int(self.as_dict()["MAX_BODY_SIZE"])
-
-    @property
-    def ITEM_ENDPOINT_PUBLIC(self) -> bool:
-        return bool(self.as_dict()["ITEM_ENDPOINT_PUBLIC"])
-
-
 app_settings = AppSettings()
+app_settings.reload()
 
 
 @receiver(setting_changed)

@@ -281,6 +281,7 @@ def test_good_values_pass(setting: str, value: Any) -> None:
         ("LANGUAGES", "en"),
         ("LANGUAGES", ("EN", "de")),
         ("LANGUAGES", ("en", 7)),
+        ("LANGUAGES", 5),
         ("WRITE_THROTTLE_RATE", "0/min"),
         ("WRITE_THROTTLE_RATE", "120"),
         ("WRITE_THROTTLE_RATE", 120),

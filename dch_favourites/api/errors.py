@@ -7,6 +7,7 @@ service's ``{"message": "A Token was not found in the TokenStorage."}``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -34,7 +35,7 @@ INVALID_TOKEN = 'error="invalid_token", error_description'  # noqa: S105  (RFC 6
 class MethodNotAllowed(exceptions.MethodNotAllowed):
     """405 with the original router's message and the methods the route serves."""
 
-    def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
+    def __init__(self, method: str, path: str, allowed: Sequence[str]) -> None:
         self.allowed = allowed
         listed = ", ".join(m for m in allowed if m != "HEAD")
         super().__init__(
@@ -89,11 +90,6 @@ def error_body(message: str) -> dict[str, Any]:
     return {"error": {"message": str(message)}}
 
 
-def legacy_unauthorized_body() -> dict[str, Any]:
-    """The original service's 401 body, kept byte for byte."""
-    return {"message": LEGACY_401_MESSAGE}
-
-
 def _message(detail: Any) -> str:
     if isinstance(detail, dict):
         return " ".join(f"{key}: {_message(value)}" for key, value in detail.items())
@@ -125,16 +121,15 @@ def database_message(exc: Exception) -> str:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: every exception becomes an envelope, never a stack trace."""
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        challenge = REALM
+        if isinstance(exc, exceptions.AuthenticationFailed):
+            description = str(exc.detail).replace('"', "'")
+            challenge += f', {INVALID_TOKEN}="{description}"'
+        # The original service's 401 body, kept byte for byte.
+        body = {"message": LEGACY_401_MESSAGE}
+        return Response(body, status=401, headers={"WWW-Authenticate": challenge})
     headers: dict[str, str] = {}
-    if isinstance(exc, exceptions.NotAuthenticated):
-        return Response(legacy_unauthorized_body(), status=401, headers={"WWW-Authenticate": REALM})
-    if isinstance(exc, exceptions.AuthenticationFailed):
-        description = str(exc.detail).replace('"', "'")
-        return Response(
-            legacy_unauthorized_body(),
-            status=401,
-            headers={"WWW-Authenticate": f'{REALM}, {INVALID_TOKEN}="{description}"'},
-        )
     if isinstance(exc, InsufficientScope):
         headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{exc.scope}"'
     if isinstance(exc, MethodNotAllowed):
@@ -144,7 +139,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         wait: float | None = exc.wait  # type: ignore[attr-defined]
         if wait is not None:
             headers["Retry-After"] = str(max(1, int(wait + 0.999)))
-
     if isinstance(exc, exceptions.APIException):
         code, message = exc.status_code, _message(exc.detail)
     elif isinstance(exc, UnknownItems):

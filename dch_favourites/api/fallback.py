@@ -10,33 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from dch_favourites.api.errors import exception_handler
-from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
-
-CACHE_CONTROL = "private, no-cache"
+from dch_favourites.api.views import ContractView
 
 
-class UnknownPathView(APIView):
+class UnknownPathView(ContractView):
     """``404 {"error": {"message": "Not found."}}`` for any method, token or body."""
 
     authentication_classes = ()
     permission_classes = ()
     throttle_classes = ()
     parser_classes = ()
-    renderer_classes = RENDERER_CLASSES
-    content_negotiation_class = AcceptNegotiation
-    metadata_class = None
-    versioning_class = None
     schema = None  # not an operation of the API: left out of the OpenAPI description
-
-    def get_exception_handler(self) -> Any:
-        return exception_handler
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # A client that accepts none of the JSON types still learns the path is unknown.
@@ -45,14 +32,3 @@ class UnknownPathView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         raise NotFound(_("Not found."))
-
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        with override(negotiate_language(request)):
-            return super().dispatch(request, *args, **kwargs)
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = CACHE_CONTROL
-        return response

@@ -69,10 +69,6 @@ def _read_utf8(stream: IO[Any] | None) -> str:
         raise ParseError(_("The request body is not valid UTF-8.")) from None
 
 
-def _too_many_fields() -> ParseError:
-    return ParseError(_("The request body has too many fields."))
-
-
 class FormParser(parsers.BaseParser):
     """``application/x-www-form-urlencoded``, UTF-8 only (percent-escapes included)."""
 
@@ -88,7 +84,7 @@ class FormParser(parsers.BaseParser):
         try:
             return QueryDict(text, encoding="utf-8")
         except TooManyFieldsSent:
-            raise _too_many_fields() from None
+            raise ParseError(_("The request body has too many fields.")) from None
 
 
 class MultiPartParser(parsers.MultiPartParser):
@@ -103,7 +99,7 @@ class MultiPartParser(parsers.MultiPartParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except (TooManyFieldsSent, TooManyFilesSent):
-            raise _too_many_fields() from None
+            raise ParseError(_("The request body has too many fields.")) from None
 
 
 class JSONParser(parsers.JSONParser):

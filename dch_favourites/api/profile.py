@@ -29,29 +29,24 @@ from dch_favourites.api.permissions import HasMethodScope
 from dch_favourites.api.views import ContractViewSet
 
 
-def profile_document(user: Any, base_url: str) -> dict[str, Any]:
-    """The body of ``GET /user`` for ``user``."""
-    email_field = user.get_email_field_name()
-    return {
-        "uid": user.pk,
-        "username": user.get_username(),
-        "email": getattr(user, email_field, "") or "",
-        "first_name": getattr(user, "first_name", "") or "",
-        "last_name": getattr(user, "last_name", "") or "",
-        "_links": {"favourites": {"href": f"{base_url}/user/favourites"}},
-    }
-
-
 class ProfileViewSet(ContractViewSet):
     """``GET`` (and ``HEAD``) the listener's profile."""
 
     permission_classes = (HasMethodScope,)
     route_suffix_parts = 1
-    # Not in the OpenAPI document yet: its description lives in api/schema.py.
-    schema = None
+    schema = None  # not in the OpenAPI document yet
 
     def retrieve(self, request: Request) -> Response:
         """The listener's profile (one query beyond the token's)."""
         # The authentication loads only what the favourites need; read the rest at once.
-        user = get_user_model().objects.get(pk=cast("int | str", request.user.pk))
-        return Response(profile_document(user, self.base_url(request)))
+        user: Any = get_user_model().objects.get(pk=cast("int | str", request.user.pk))
+        return Response(
+            {
+                "uid": user.pk,
+                "username": user.get_username(),
+                "email": getattr(user, user.get_email_field_name(), "") or "",
+                "first_name": getattr(user, "first_name", "") or "",
+                "last_name": getattr(user, "last_name", "") or "",
+                "_links": {"favourites": {"href": f"{self.base_url(request)}/user/favourites"}},
+            }
+        )

@@ -1,20 +1,14 @@
-"""The API's OpenAPI 3 description, for drf-spectacular.
-
-drf-spectacular is optional: this module is imported by
+"""The API's OpenAPI 3 description, for drf-spectacular (optional: imported by
 :meth:`dch_favourites.apps.DchFavouritesConfig.ready` only when ``drf_spectacular`` is in
-``INSTALLED_APPS``, and the app runs without it. A site sets up drf-spectacular as its
-documentation says (``DEFAULT_SCHEMA_CLASS``, and ``drf_spectacular_sidecar`` for a docs
-page without a CDN) and serves the schema with its views::
+``INSTALLED_APPS``). A site serves it with drf-spectacular's own views::
 
     path("v2/schema/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("v2/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 
-The bodies are generated from the serializers of :mod:`dch_favourites.api.serializers`.
-This module adds, through drf-spectacular's extension points, only what introspection
-cannot see: which entry layout each type has, that ``id`` is one id or a list, the bearer
-token scheme, and each operation's statuses with examples of their bodies. The operations
-are described when the schema is generated, so they follow the settings (limits,
-languages, scopes) and the URLconf.
+The bodies come from the serializers; this module adds only what introspection cannot see:
+each type's entry layout, that ``id`` is one id or a list, the bearer scheme, and each
+operation's statuses with example bodies. Operations are described at each generation, so
+they follow the settings (limits, languages, scopes) and the URLconf.
 """
 
 from __future__ import annotations
@@ -130,9 +124,8 @@ class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
         one = {"type": "string", "pattern": ecma_pattern(ids.child.regex), "example": "23427-1"}
         # A JSON body may give an id as a non-negative integer (`"id": 301`).
         number = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "example": 301}
-        many: dict[str, Any] = {"type": "array", "items": {"anyOf": [one, number]}, "minItems": 1}
-        if ids.max_length is not None:
-            many["maxItems"] = ids.max_length
+        many = {"type": "array", "items": {"anyOf": [one, number]}, "minItems": 1}
+        many["maxItems"] = ids.max_length  # MAX_IDS_PER_REQUEST, read when the field is made
         return {
             "anyOf": [one, number, many],
             "description": "One id, or several: a repeated form field or a JSON list.",
@@ -189,11 +182,46 @@ def error(description: str, *examples: tuple[str, str]) -> OpenApiResponse:
     )
 
 
-def common_errors(route: str, allowed: str, **kwargs: str) -> dict[int, OpenApiResponse]:
-    """The answers every operation may give: 401, the router's 405, 406, 500 and 503."""
+def insufficient_scope(description: str, scope: str) -> OpenApiResponse:
+    """The 403 of a token without ``scope``."""
+    return error(
+        description, ("InsufficientScope", f"The access token does not grant the '{scope}' scope.")
+    )
+
+
+def header(name: str, description: str, response: Any = False) -> OpenApiParameter:
+    """A request header, or a header of the answers of the ``response`` codes."""
+    return OpenApiParameter(
+        name, str, OpenApiParameter.HEADER, description=description, response=response
+    )
+
+
+def operation(
+    route: str,
+    allowed: str,
+    *,
+    languages: str,
+    responses: dict[int, OpenApiResponse],
+    parameters: list[OpenApiParameter],
+    write: bool = False,
+    route_kwargs: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``extend_schema`` of an operation, with what every operation has in common.
+
+    The request headers ``Accept-Language`` (described as ``languages``), the response
+    headers (and no ``?format=``: Accept alone decides), and the answers every operation may
+    give: 401, the router's 405, 406, 500 and 503; all responses in order of status.
+    """
     # As the router words it, with the path as the request's `path_info`.
-    path = "/" + reverse(f"dch_favourites:{route}", kwargs=kwargs).removeprefix(get_script_prefix())
-    return {
+    url = reverse(f"dch_favourites:{route}", kwargs=route_kwargs)
+    path = "/" + url.removeprefix(get_script_prefix())
+    try:
+        default = str(get_language_info(app_settings.DEFAULT_LANGUAGE)["name"])
+    except KeyError:  # a code Django does not know
+        default = app_settings.DEFAULT_LANGUAGE
+    no_format = api_settings.URL_FORMAT_OVERRIDE
+    common = {
         401: OpenApiResponse(
             response=TokenNotFound,
             description="The token is missing, malformed, unknown, expired or revoked, has no "
@@ -223,80 +251,52 @@ def common_errors(route: str, allowed: str, **kwargs: str) -> dict[int, OpenApiR
             ("Unavailable", "Service temporarily unavailable."),
         ),
     }
-
-
-def insufficient_scope(description: str, scope: str) -> OpenApiResponse:
-    """The 403 of a token without ``scope``."""
-    return error(
-        description, ("InsufficientScope", f"The access token does not grant the '{scope}' scope.")
+    return extend_schema(
+        tags=["favourites"],
+        parameters=[
+            header(
+                "Accept-Language",
+                f"{languages} ({', '.join(app_settings.LANGUAGES)}); anything else falls back "
+                f"to {default}.",
+            ),
+            *parameters,
+            *([OpenApiParameter(no_format, exclude=True)] if no_format else []),
+            header("ETag", "Strong validator of this answer.", [200, 304]),
+            header("Last-Modified", "HTTP date of the body's `updated`.", [200, 304]),
+            header("WWW-Authenticate", "RFC 6750 challenge.", [401, 403]),
+            header("Allow", "The methods the path serves.", [405]),
+            header(
+                "Retry-After", "Seconds to wait before retrying.", [429, 503] if write else [503]
+            ),
+        ],
+        responses=dict(sorted({**responses, **common}.items())),
+        **kwargs,
     )
 
 
 NOT_MODIFIED = OpenApiResponse(description="The client's copy (If-None-Match) is current.")
-
-
-def header(name: str, description: str, response: Any = False) -> OpenApiParameter:
-    """A request header, or a header of the answers of the ``response`` codes."""
-    return OpenApiParameter(
-        name, str, OpenApiParameter.HEADER, description=description, response=response
-    )
-
-
-def accept_language(description: str) -> OpenApiParameter:
-    """``Accept-Language``, naming the languages the site serves."""
-    try:
-        default = str(get_language_info(app_settings.DEFAULT_LANGUAGE)["name"])
-    except KeyError:  # a code Django does not know
-        default = app_settings.DEFAULT_LANGUAGE
-    languages = ", ".join(app_settings.LANGUAGES)
-    return header(
-        "Accept-Language", f"{description} ({languages}); anything else falls back to {default}."
-    )
-
-
 IF_NONE_MATCH = header("If-None-Match", "An ETag of an earlier answer: 304 while it is current.")
-
-
-def response_headers(*, write: bool) -> list[OpenApiParameter]:
-    """The headers an operation answers with (and no ``?format=``: Accept alone decides)."""
-    no_format = api_settings.URL_FORMAT_OVERRIDE
-    return [
-        *([OpenApiParameter(no_format, exclude=True)] if no_format else []),
-        header("ETag", "Strong validator of this answer.", [200, 304]),
-        header("Last-Modified", "HTTP date of the body's `updated`.", [200, 304]),
-        header("WWW-Authenticate", "RFC 6750 challenge.", [401, 403]),
-        header("Allow", "The methods the path serves.", [405]),
-        header("Retry-After", "Seconds to wait before retrying.", [429, 503] if write else [503]),
-    ]
-
-
-def sorted_by_status(responses: dict[int, OpenApiResponse]) -> dict[int, OpenApiResponse]:
-    """``responses`` in the order of their status codes, as a reader looks them up."""
-    return dict(sorted(responses.items()))
 
 
 def favourites_list() -> Any:
     """``GET`` of the favourites."""
     read = oauth2_settings.READ_SCOPE
-    return extend_schema(
+    return operation(
+        "favourites",
+        "GET, POST",
         operation_id="favourites_list",
         summary="The listener's favourites",
         description=f"The whole list, newest first (no pagination). Needs the '{read}' scope.",
-        tags=["favourites"],
+        languages="Language of the titles",
         parameters=[
-            accept_language("Language of the titles"),
             IF_NONE_MATCH,
             header("If-Modified-Since", "HTTP date: 304 when the list did not change since."),
-            *response_headers(write=False),
         ],
-        responses=sorted_by_status(
-            {
-                200: OpenApiResponse(Favourites, description="The list."),
-                304: NOT_MODIFIED,
-                403: insufficient_scope(f"The token lacks the '{read}' scope.", read),
-                **common_errors("favourites", "GET, POST"),
-            }
-        ),
+        responses={
+            200: OpenApiResponse(Favourites, description="The list."),
+            304: NOT_MODIFIED,
+            403: insufficient_scope(f"The token lacks the '{read}' scope.", read),
+        },
     )
 
 
@@ -305,14 +305,16 @@ def favourites_change() -> Any:
     read, write = oauth2_settings.READ_SCOPE, oauth2_settings.WRITE_SCOPE
     unknown_action = str(ActionField.default_error_messages["invalid_choice"])
     too_many = str(ItemIdsField.default_error_messages["max_length"])
-    return extend_schema(
+    return operation(
+        "favourites",
+        "GET, POST",
+        write=True,
         operation_id="favourites_change",
         summary="Add or delete favourites",
         description="`action=add|delete` (or `remove`, the same as `delete`) with one or more "
         "`id`, form-encoded as the original service took it; multipart and JSON with the same "
         "fields work too. Answers with the whole updated list. An add of a listed item and a "
         f"delete of an unlisted one change nothing. Needs the '{read}' and '{write}' scopes.",
-        tags=["favourites"],
         request=FavouriteChange,
         examples=[
             OpenApiExample("Add one", {"action": "add", "id": "301"}, request_only=True),
@@ -320,52 +322,47 @@ def favourites_change() -> Any:
                 "Delete two", {"action": "delete", "id": ["301", "23427-1"]}, request_only=True
             ),
         ],
-        parameters=[
-            accept_language("Language of the titles in the answer"),
-            *response_headers(write=True),
-        ],
-        responses=sorted_by_status(
-            {
-                200: OpenApiResponse(Favourites, description="The list after the change."),
-                400: error(
-                    "A parameter is missing, blank, repeated or malformed, the body is not valid "
-                    "UTF-8 or JSON, or it carries more ids than allowed.",
-                    ("MissingAction", str(MISSING_ACTION)),
-                    ("JSONWithoutContentType", str(MISSING_ACTION_JSON_HINT)),
-                    ("UnknownAction", unknown_action % {"action": "ADD"}),
-                    ("TooManyIds", too_many % {"limit": app_settings.MAX_IDS_PER_REQUEST}),
+        languages="Language of the titles in the answer",
+        parameters=[],
+        responses={
+            200: OpenApiResponse(Favourites, description="The list after the change."),
+            400: error(
+                "A parameter is missing, blank, repeated or malformed, the body is not valid "
+                "UTF-8 or JSON, or it carries more ids than allowed.",
+                ("MissingAction", str(MISSING_ACTION)),
+                ("JSONWithoutContentType", str(MISSING_ACTION_JSON_HINT)),
+                ("UnknownAction", unknown_action % {"action": "ADD"}),
+                ("TooManyIds", too_many % {"limit": app_settings.MAX_IDS_PER_REQUEST}),
+            ),
+            403: insufficient_scope(f"The token lacks the '{write}' scope.", write),
+            404: error(
+                "An id of an add names no catalogue item; nothing was changed.",
+                ("UnknownId", "Unknown catalogue id: 99999."),
+            ),
+            409: error(
+                "The add would take the list past its maximum length; nothing was changed.",
+                (
+                    "ListFull",
+                    "The favourites list is full: it holds at most "
+                    f"{app_settings.MAX_FAVOURITES_PER_USER} items.",
                 ),
-                403: insufficient_scope(f"The token lacks the '{write}' scope.", write),
-                404: error(
-                    "An id of an add names no catalogue item; nothing was changed.",
-                    ("UnknownId", "Unknown catalogue id: 99999."),
+            ),
+            413: error(
+                "The body is larger than allowed.",
+                (
+                    "TooLarge",
+                    f"Request body too large: at most {app_settings.MAX_BODY_SIZE} bytes.",
                 ),
-                409: error(
-                    "The add would take the list past its maximum length; nothing was changed.",
-                    (
-                        "ListFull",
-                        "The favourites list is full: it holds at most "
-                        f"{app_settings.MAX_FAVOURITES_PER_USER} items.",
-                    ),
-                ),
-                413: error(
-                    "The body is larger than allowed.",
-                    (
-                        "TooLarge",
-                        f"Request body too large: at most {app_settings.MAX_BODY_SIZE} bytes.",
-                    ),
-                ),
-                415: error(
-                    "The body is not form-encoded, multipart or JSON.",
-                    ("Unsupported", 'Unsupported media type "text/plain" in request.'),
-                ),
-                429: error(
-                    "Too many changes in a short time; retry after `Retry-After` seconds.",
-                    ("Throttled", "Request was throttled. Expected available in 30 seconds."),
-                ),
-                **common_errors("favourites", "GET, POST"),
-            }
-        ),
+            ),
+            415: error(
+                "The body is not form-encoded, multipart or JSON.",
+                ("Unsupported", 'Unsupported media type "text/plain" in request.'),
+            ),
+            429: error(
+                "Too many changes in a short time; retry after `Retry-After` seconds.",
+                ("Throttled", "Request was throttled. Expected available in 30 seconds."),
+            ),
+        },
     )
 
 
@@ -379,14 +376,17 @@ def catalogue_item() -> Any:
     security: Any = [{BearerTokenScheme.name: []}]
     if app_settings.ITEM_ENDPOINT_PUBLIC:
         security.append({})
-    return extend_schema(
+    return operation(
+        "catalogue-item",
+        "GET",
+        route_kwargs={"item_type": "film", "item_id": "301"},
         operation_id="catalogue_item",
         summary="One catalogue item",
         description="The resource each favourites `href` points to. Public unless "
         "ITEM_ENDPOINT_PUBLIC is off; with a token it also says whether the item is on the "
         "listener's list.",
-        tags=["favourites"],
         auth=security,
+        languages="Language of the titles",
         parameters=[
             OpenApiParameter(
                 "item_type",
@@ -402,28 +402,18 @@ def catalogue_item() -> Any:
                 pattern=ecma_pattern(ITEM_ID_PATTERN),
                 examples=[OpenApiExample("Film", value="301")],
             ),
-            accept_language("Language of the titles"),
             IF_NONE_MATCH,
-            *response_headers(write=False),
         ],
-        responses=sorted_by_status(
-            {
-                200: OpenApiResponse(
-                    layouts("CatalogueItem", item_layouts), description="The item."
-                ),
-                304: NOT_MODIFIED,
-                403: insufficient_scope(f"A token was sent but lacks the '{read}' scope.", read),
-                404: error(
-                    "No item of that type and id.",
-                    ("UnknownItem", "No film with id '99999'."),
-                    (
-                        "UnknownType",
-                        f"Unknown catalogue type 'song': use one of {', '.join(types)}.",
-                    ),
-                ),
-                **common_errors("catalogue-item", "GET", item_type="film", item_id="301"),
-            }
-        ),
+        responses={
+            200: OpenApiResponse(layouts("CatalogueItem", item_layouts), description="The item."),
+            304: NOT_MODIFIED,
+            403: insufficient_scope(f"A token was sent but lacks the '{read}' scope.", read),
+            404: error(
+                "No item of that type and id.",
+                ("UnknownItem", "No film with id '99999'."),
+                ("UnknownType", f"Unknown catalogue type 'song': use one of {', '.join(types)}."),
+            ),
+        },
     )
 
 

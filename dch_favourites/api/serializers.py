@@ -1,16 +1,13 @@
 """The favourites document, the catalogue item and the change request, as DRF serializers.
 
-The declared fields are the wire format, and the one place it is defined: they drive the
-columns the read path selects (their ``source`` names an item field or a
-:data:`~dch_favourites.documents.DERIVED_SOURCES` entry), the body, the ETag's format
-part and drf-spectacular's schema. Which keys an entry carries depends on its type: each
-layout is a serializer of its own (:class:`EventEntrySerializer`,
-:class:`FilmEntrySerializer`), and :data:`ENTRY_LAYOUTS` says which type has which.
-
-A catalogue item is serialized by DRF field by field. A list of up to
-``MAX_FAVOURITES_PER_USER`` entries is the hot path: :class:`EntryPlan` reads the same
-declared fields once and builds each entry from a row in a few dict operations; a test
-holds it to DRF's own output for every type.
+The declared fields are the wire format, defined once: they drive the columns the read
+path selects (a field's ``source`` names an item field or a
+:data:`~dch_favourites.documents.DERIVED_SOURCES` entry), the body, the ETag's format part
+and drf-spectacular's schema. Each entry layout is a serializer of its own;
+:data:`ENTRY_LAYOUTS` says which type has which. A list of up to
+``MAX_FAVOURITES_PER_USER`` entries is the hot path: :class:`EntryPlan` reads the declared
+fields once and builds each entry from a row in a few dict operations (a test holds it to
+DRF's own output for every type).
 """
 
 from __future__ import annotations
@@ -129,14 +126,13 @@ ENTRY_LAYOUTS: dict[str, type[serializers.Serializer[Any]]] = {
     for item_type in _types_of(layout)
 }
 
-#: Field classes whose value from the database is already what the wire carries.
-_AS_STORED = (serializers.IntegerField, serializers.ChoiceField)
-_PLAIN_TEXT = serializers.CharField
-
 
 def _converter(field: serializers.Field[Any, Any, Any, Any]) -> Callable[[Any], Any] | None:
     """How a stored value becomes the wire's, as ``field.to_representation`` does; None: as is."""
-    if type(field) is _PLAIN_TEXT or isinstance(field, _AS_STORED):
+    # Plain text, integers and choices come from the database as the wire carries them.
+    if type(field) is serializers.CharField or isinstance(
+        field, (serializers.IntegerField, serializers.ChoiceField)
+    ):
         return None
     if isinstance(field, serializers.BooleanField):
         return bool  # SQLite's rows have 0 and 1
@@ -185,15 +181,6 @@ class EntryBuilder:
             data[name] = builder.build(row, href)
         return data
 
-    def shape(self) -> Any:
-        """What the builder makes, for the document format's fingerprint."""
-        return (
-            self.keys,
-            self.href,
-            [(name, getattr(convert, "__qualname__", "")) for name, convert in self.converted],
-            [(name, builder.shape()) for name, builder in self.nested],
-        )
-
 
 @dataclass(frozen=True)
 class EntryPlan:
@@ -226,8 +213,9 @@ def entry_plan() -> EntryPlan:
 def _plan(layouts: tuple[tuple[str, type[serializers.Serializer[Any]]], ...]) -> EntryPlan:
     columns = ["id", "type"]
     builders = {item_type: EntryBuilder(layout().fields, columns) for item_type, layout in layouts}
-    shapes = repr([(item_type, builders[item_type].shape()) for item_type, _ in layouts])
-    digest = hashlib.blake2b(f"{columns}{shapes}".encode(), digest_size=6).hexdigest()
+    # DRF's repr of a serializer lists its fields with their classes and arguments.
+    declared = repr([(item_type, layout()) for item_type, layout in layouts])
+    digest = hashlib.blake2b(f"{columns}{declared}".encode(), digest_size=6).hexdigest()
     return EntryPlan(tuple(columns), builders, digest)
 
 
@@ -340,8 +328,7 @@ class FavouriteChange:
     item_ids: tuple[str, ...]
 
 
-#: What a validated change does; ``remove`` (the original apps' word) means ``delete``.
-ACTIONS = ("add", "delete")
+#: ``remove`` (the original apps' word) means ``delete``.
 ACTION_SYNONYMS = {"remove": "delete"}
 
 MISSING_ACTION = gettext_lazy("Missing parameter 'action': use add or delete.")
@@ -372,7 +359,7 @@ class ActionField(serializers.ChoiceField):
         choices = [
             ("add", "add the ids"),
             ("delete", "delete the ids"),
-            *((synonym, f"the same as {action}") for synonym, action in ACTION_SYNONYMS.items()),
+            ("remove", "the same as delete"),
         ]
         super().__init__(choices, **kwargs)
 
@@ -462,11 +449,8 @@ class ItemIdsField(serializers.ListField):
             raise serializers.ValidationError(
                 str(self.error_messages["max_length"]) % {"limit": limit}, code="max_length"
             )
-        return self.run_child_validation(values)
-
-    def run_child_validation(self, data: list[Any]) -> list[Any]:
         cleaned: list[Any] = []
-        for position, value in enumerate(data, start=1):
+        for position, value in enumerate(values, start=1):
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 value = str(value)
             elif not isinstance(value, str):
@@ -510,23 +494,14 @@ class FavouriteChangeSerializer(serializers.Serializer[FavouriteChange]):
 
     def first_error(self) -> ErrorDetail:
         """The message the client gets: the first fault of the first field at fault."""
-        errors = self.errors
+        errors, data = self.errors, self.initial_data
         action = errors.get("action")
-        if action and action[0].code == "required" and self.looks_like_json():
+        # A JSON body sent as a form decodes to one field named by the whole body: its first
+        # field name opens an object or a list.
+        first = next(iter(data), "") if hasattr(data, "getlist") else ""
+        if action and action[0].code == "required" and first.lstrip().startswith(("{", "[")):
             return ErrorDetail(str(MISSING_ACTION_JSON_HINT), code="required")
         detail: Any = errors
         while isinstance(detail, (dict, list)):
             detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
         return ErrorDetail(str(detail), code=getattr(detail, "code", None))
-
-    def looks_like_json(self) -> bool:
-        """Whether a form body is JSON sent without a JSON ``Content-Type``.
-
-        Form-decoded, such a body is one field whose name is the whole body, so it is told
-        by its first field name (the body's beginning) opening an object or a list.
-        """
-        data = self.initial_data
-        if not hasattr(data, "getlist"):
-            return False
-        first = next(iter(data), "")
-        return isinstance(first, str) and first.lstrip().startswith(("{", "["))

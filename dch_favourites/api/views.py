@@ -20,11 +20,12 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
-from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSetMixin
 
 from dch_favourites.api.authentication import (
     BearerTokenAuthentication,
@@ -68,51 +69,21 @@ from dch_favourites.services import Source, add_favourites, remove_favourites
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-VARY = ("Accept", "Authorization", "Accept-Language")
-VARY_HEADER = ", ".join(VARY)
+VARY_HEADER = "Accept, Authorization, Accept-Language"
 CACHE_CONTROL = "private, no-cache"
 
 
-class ContractViewSet(viewsets.ViewSet):
-    """Policies shared by the app's endpoints, pinned against the site's DRF defaults."""
+class ContractView(APIView):
+    """Policies shared by the app's views, pinned against the site's DRF defaults."""
 
-    authentication_classes = (BearerTokenAuthentication,)
     renderer_classes = RENDERER_CLASSES
-    parser_classes = PARSER_CLASSES
     content_negotiation_class = AcceptNegotiation
-    throttle_classes: Any = ()
     metadata_class = None
     versioning_class = None
     language: str
-    _base_url: str | None = None
-
-    #: The base of every href, without a trailing slash; the suffix is what the route adds.
-    route_suffix_parts = 0
 
     def get_exception_handler(self) -> Any:
         return exception_handler
-
-    def get_format_suffix(self, **kwargs: Any) -> None:
-        return None
-
-    def served_methods(self) -> tuple[str, ...]:
-        return _served_methods(frozenset(self.action_map))
-
-    @property
-    def allowed_methods(self) -> list[str]:
-        return list(self.served_methods())
-
-    @property
-    def default_response_headers(self) -> dict[str, str]:
-        # DRF's own (Allow, and Vary: Accept), with the rest of the Vary header: DRF's
-        # finalize_response merges it into what the response already varies on.
-        return {"Allow": ", ".join(self.served_methods()), "Vary": VARY_HEADER}
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # The original router answered a wrong method before looking at the token.
-        if request.method is None or request.method.lower() not in self.action_map:
-            raise MethodNotAllowed(request.method or "", request.path_info, self.served_methods())
-        super().initial(request, *args, **kwargs)
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Everything the view raises (parsers, serializers, the write path) is translated
@@ -128,6 +99,42 @@ class ContractViewSet(viewsets.ViewSet):
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Cache-Control"] = CACHE_CONTROL
+        return response
+
+
+class ContractViewSet(ViewSetMixin, ContractView):
+    """The app's endpoints: a route's actions, the API's base URL and ETags."""
+
+    authentication_classes = (BearerTokenAuthentication,)
+    parser_classes = PARSER_CLASSES
+    throttle_classes: Any = ()
+    _base_url: str | None = None
+    #: How many path segments the route adds to the API's base.
+    route_suffix_parts = 0
+
+    def get_format_suffix(self, **kwargs: Any) -> None:
+        return None
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        return list(_served_methods(frozenset(self.action_map)))
+
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        # DRF's own (Allow, and Vary: Accept), with the rest of the Vary header: DRF's
+        # finalize_response merges it into what the response already varies on.
+        return {"Allow": ", ".join(self.allowed_methods), "Vary": VARY_HEADER}
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # The original router answered a wrong method before looking at the token.
+        if request.method is None or request.method.lower() not in self.action_map:
+            raise MethodNotAllowed(request.method or "", request.path_info, self.allowed_methods)
+        super().initial(request, *args, **kwargs)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
         language = getattr(self, "language", None)
         if language and response.status_code < 400:
             response["Content-Language"] = language
@@ -139,11 +146,7 @@ class ContractViewSet(viewsets.ViewSet):
         return response
 
     def base_url(self, request: Request) -> str:
-        """``API_BASE_URL``, or ``//<host><mount path>`` derived from this request.
-
-        Both the ETag and the body need it; a view instance serves one request, so it is
-        worked out once.
-        """
+        """``API_BASE_URL``, or ``//<host><mount path>`` of this request (worked out once)."""
         if self._base_url is None:
             configured = app_settings.API_BASE_URL
             if configured:
@@ -166,8 +169,7 @@ class ContractViewSet(viewsets.ViewSet):
 @lru_cache(maxsize=16)
 def _served_methods(actions: frozenset[str]) -> tuple[str, ...]:
     # Asked for on every response (DRF's Allow header), so worked out once per route.
-    served = {method.upper() for method in actions}
-    return tuple(method for method in ("GET", "POST", "HEAD") if method in served)
+    return tuple(method for method in ("GET", "POST", "HEAD") if method.lower() in actions)
 
 
 def _strip_body(response: Any) -> Any:
@@ -192,6 +194,12 @@ def conditional_response(
     if answer is not None and answer.status_code == 412:
         raise PreconditionFailed
     return None if answer is served else answer
+
+
+def document_response(request: Request, body: bytes, headers: dict[str, str]) -> HttpResponse:
+    """A rendered document as the response, with its validators."""
+    content_type = f"{request.accepted_media_type}; charset=utf-8"
+    return HttpResponse(body, content_type=content_type, headers=headers)
 
 
 def last_modified(updated: int) -> str:
@@ -242,7 +250,7 @@ class FavouritesViewSet(ContractViewSet):
         body = cached_document(document_key(user.pk, headers["ETag"]))
         if body is None:
             return self.document(request, user.pk, db)
-        return self.document_response(request, body, headers)
+        return document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
         """Apply ``action`` to every ``id`` at once, then answer with the whole list."""
@@ -275,14 +283,7 @@ class FavouritesViewSet(ContractViewSet):
         rendered = renderer.render(serializer.data, request.accepted_media_type)
         body = rendered.encode() if isinstance(rendered, str) else rendered
         store_document(document_key(user_pk, headers["ETag"]), body, db)
-        return self.document_response(request, body, headers)
-
-    def document_response(
-        self, request: Request, body: bytes, headers: dict[str, str]
-    ) -> HttpResponse:
-        """A rendered document as the response, with its validators."""
-        content_type = f"{request.accepted_media_type}; charset=utf-8"
-        return HttpResponse(body, content_type=content_type, headers=headers)
+        return document_response(request, body, headers)
 
     def list_validators(
         self, request: Request, user_pk: Any, state: DocumentState

@@ -84,7 +84,7 @@ REMOVED = {
     "DOCUMENT_CACHE_COMPRESSION": "Documents are kept as rendered:",
     "CACHE_RETRY_AFTER": "Give the cache a short socket_timeout in CACHES instead,",
     "PREPARED_STATEMENTS": "psycopg prepares statements itself with "
-    'DATABASES[...]["OPTIONS"]["server_side_binding"] = True;',
+    '"server_side_binding": True, "prepare_threshold": 5 in DATABASES[...]["OPTIONS"];',
 }
 
 app_settings = AppSettings()

@@ -186,8 +186,8 @@ def test_e013_the_scope_keys_of_earlier_releases_name_their_replacement(key: str
         ("CACHE_RETRY_AFTER", "Give the cache a short socket_timeout in CACHES instead,"),
         (
             "PREPARED_STATEMENTS",
-            'psycopg prepares statements itself with DATABASES[...]["OPTIONS"]'
-            '["server_side_binding"] = True;',
+            'psycopg prepares statements itself with "server_side_binding": True, '
+            '"prepare_threshold": 5 in DATABASES[...]["OPTIONS"];',
         ),
     ],
 )

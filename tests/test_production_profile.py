@@ -70,7 +70,7 @@ def test_postgresql_in_production_uses_the_connection_pool(
     ]
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10.0}
-    assert database["OPTIONS"]["server_side_binding"] is False
+    assert "server_side_binding" not in database["OPTIONS"]
     assert database["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
     assert database["CONN_HEALTH_CHECKS"] is True
 
@@ -87,6 +87,7 @@ def test_postgresql_in_production_uses_the_connection_pool(
         monkeypatch, DJANGO_DEBUG="0", DATABASE_URL=PG_URL, DJANGO_DB_SERVER_SIDE_BINDING="1"
     )["DATABASES"]["default"]
     assert bound["OPTIONS"]["server_side_binding"] is True
+    assert bound["OPTIONS"]["prepare_threshold"] == 5
 
 
 @pytest.mark.parametrize(

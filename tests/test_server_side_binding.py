@@ -1,8 +1,8 @@
 """The app's queries with psycopg's server-side binding, which prepares repeated statements.
 
-With ``DATABASES[...]["OPTIONS"]["server_side_binding"] = True`` psycopg sends parameters
-apart from the statement and prepares a statement the fifth time a connection runs it
-(``prepare_threshold``). Every path of the API, the write path's raw statements included,
+With ``"server_side_binding": True`` and ``"prepare_threshold": 5`` in
+``DATABASES[...]["OPTIONS"]`` psycopg sends parameters apart from the statement and
+prepares a statement the fifth time a connection runs it. Every path of the API, the write path's raw statements included,
 runs here more often than that on such a connection, and answers as it does without.
 """
 
@@ -28,12 +28,13 @@ ROUNDS = 7  # past psycopg's prepare_threshold (5): the later rounds run prepare
 def server_side_binding() -> Iterator[None]:
     options = connection.settings_dict.setdefault("OPTIONS", {})
     connection.close()
-    options["server_side_binding"] = True
+    options.update(server_side_binding=True, prepare_threshold=5)
     try:
         yield
     finally:
         connection.close()
         options.pop("server_side_binding")
+        options.pop("prepare_threshold")
 
 
 def ids(response: Any) -> list[str]:
@@ -70,6 +71,9 @@ def test_every_path_answers_the_same_with_server_side_binding(api: Any) -> None:
         listed.remove(str(300 + n))
         assert ids(api.form(action="delete", id=str(300 + n))) == ["900-1", *listed]
 
+    with connection.cursor() as cursor:  # psycopg prepared the repeated statements
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] >= 5
     # The raw statements: FOR KEY SHARE (adds above) and DELETE ... RETURNING.
     for n in range(ROUNDS):
         add_favourites(api.user, [str(300 + n)])

@@ -2,8 +2,9 @@
 
 With ``"server_side_binding": True`` and ``"prepare_threshold": 5`` in
 ``DATABASES[...]["OPTIONS"]`` psycopg sends parameters apart from the statement and
-prepares a statement the fifth time a connection runs it. Every path of the API, the write path's raw statements included,
-runs here more often than that on such a connection, and answers as it does without.
+prepares a statement the fifth time a connection runs it. Every path of the API, the write
+path's raw statements included, runs here more often than that on such a connection, and
+answers as it does without.
 """
 
 from __future__ import annotations

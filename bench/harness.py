@@ -16,6 +16,8 @@ VARIANTS = {
     "floor": "/floor/user/favourites",
     "plain DRF": "/plain-drf/user/favourites",
 }
+#: The limit (``bench/limit.py``): GET of an unchanged list only, so not among the variants.
+LIMIT = "/limit/user/favourites"
 
 
 @dataclass

@@ -288,14 +288,19 @@ def flush_redis() -> None:
 
 
 def profile_app(client: object, token: str) -> None:
+    """pyinstrument profiles of 300 cache hits of the app, then of the limit."""
     from pyinstrument import Profiler
 
-    profiler = Profiler(interval=0.0001)
-    profiler.start()
-    for _ in range(300):
-        client.request("GET", "/v2/user/favourites", token)  # type: ignore[attr-defined]
-    profiler.stop()
-    print(profiler.output_text(unicode=True, color=False))
+    from bench.harness import LIMIT, VARIANTS
+
+    for name, path in (("app", VARIANTS["app"]), ("limit", LIMIT)):
+        profiler = Profiler(interval=0.0001)
+        profiler.start()
+        for _ in range(300):
+            client.request("GET", path, token)  # type: ignore[attr-defined]
+        profiler.stop()
+        print(f"\n### Profile: 300 cache hits of the {name}\n")
+        print(profiler.output_text(unicode=True, color=False))
 
 
 # Server mode ----------------------------------------------------------------------------
@@ -521,7 +526,9 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=300, help="timed rounds per measurement")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="list lengths")
-    parser.add_argument("--profile", action="store_true", help="pyinstrument of the app's GET")
+    parser.add_argument(
+        "--profile", action="store_true", help="pyinstrument of the app's and the limit's GET"
+    )
     parser.add_argument("--seconds", type=int, default=2, help="length of one wrk run")
     parser.add_argument("--repeats", type=int, default=11, help="wrk runs per variant")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections")

@@ -58,7 +58,11 @@ def server_side_binding() -> bool:
 
 def binding_note() -> str:
     if server_side_binding():
-        return "psycopg's server-side binding and prepared statements (server_side_binding)"
+        threshold = os.environ.get("BENCH_PREPARE_THRESHOLD", "5")
+        return (
+            "psycopg's server-side binding and prepared statements (server_side_binding, "
+            f"prepare_threshold {threshold})"
+        )
     return "psycopg's client-side binding (Django's default)"
 
 

@@ -4,7 +4,8 @@ The database comes from ``BENCH_DATABASE_URL`` (set by ``bench/run.py``). Connec
 persistent and without per-request health checks, or taken from psycopg's pool
 (``BENCH_DB_POOL=1``, server mode), as a production site would run them; with
 ``BENCH_SERVER_SIDE_BINDING=1`` psycopg binds parameters on the server and prepares the
-statements a connection repeats (``OPTIONS["server_side_binding"]``). Every variant shares
+statements a connection repeats (``OPTIONS["server_side_binding"]`` and
+``OPTIONS["prepare_threshold"]``, 5 or ``BENCH_PREPARE_THRESHOLD``). Every variant shares
 this configuration and the example site's middleware.
 """
 
@@ -33,9 +34,14 @@ for _db in DATABASES.values():
     if _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
     elif os.environ.get("BENCH_SERVER_SIDE_BINDING") == "1":
-        # psycopg's own prepared statements: a statement a connection has run
-        # prepare_threshold (5) times is prepared, for the app and the references alike.
-        _db.setdefault("OPTIONS", {})["server_side_binding"] = True
+        # psycopg's own prepared statements, for the app and the references alike: a
+        # statement a connection has run prepare_threshold times is prepared. Both options
+        # are needed: Django turns psycopg's preparing off (prepare_threshold None) unless
+        # OPTIONS names a threshold, and psycopg prepares only what it binds on the server.
+        _db.setdefault("OPTIONS", {}).update(
+            server_side_binding=True,
+            prepare_threshold=int(os.environ.get("BENCH_PREPARE_THRESHOLD", "5")),
+        )
 
 # Middleware: the example site's own stack, or none (BENCH_MIDDLEWARE=none) to see the
 # views without it.

@@ -197,7 +197,7 @@ def inprocess(db: str, rounds: int, sizes: tuple[int, ...], profile: bool, cache
     limit_rows: list[list[str]] = []
     for size in sizes:
         result = measure(client, listeners[size], rounds)
-        print(f"- {size} favourites: body {result.body_bytes:,} bytes, the same in all three")
+        print(f"- {size} favourites: body {result.body_bytes:,} bytes, the same in all four")
         for label, timings in result.timings.items():
             app, floor, drf = (timings.median(name) for name in VARIANT_NAMES)
             target = floor_target(label, size)

@@ -74,8 +74,9 @@ lint: $(VENV)/.group-lint
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Benchmark the list against a bare Django view and plain DRF (needs PostgreSQL and wrk;
-## BENCH_ARGS="inprocess --db sqlite" etc. for one part). See docs/performance.md.
+## Benchmark the list against a bare Django view, the limit (django-oauth-toolkit's token
+## check, then cached bytes) and plain DRF (needs PostgreSQL, Redis and wrk;
+## BENCH_ARGS="server --server-side-binding" etc. for one part). See docs/performance.md.
 bench: $(VENV)/.group-bench
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -825,8 +825,11 @@ def waited(outcome: Outcome, kind: str) -> str:
     return f"{wait.seconds * 1000:,.0f}{behind}"
 
 
-def fanout(url: str) -> bool:
-    """Run the fan-out benchmark on a fresh PostgreSQL database at ``url``; targets met?"""
+def fanout(url: str, holder_counts: tuple[int, ...] = HOLDER_COUNTS) -> bool:
+    """Run the fan-out benchmark on a fresh PostgreSQL database at ``url``; targets met?
+
+    ``holder_counts``: one population per number, each holding the items changed.
+    """
     from bench.run import machine, migrate, postgres_version, recreate, start_django, table
 
     started = time.monotonic()
@@ -836,8 +839,8 @@ def fanout(url: str) -> bool:
     from bench.harness import Client
 
     populations = []
-    for n, count in enumerate(HOLDER_COUNTS):
-        first = 1 + sum(HOLDER_COUNTS[:n])
+    for n, count in enumerate(holder_counts):
+        first = 1 + sum(holder_counts[:n])
         holders = fill(count, first, catalogue_start=n * IMPORT_ITEMS)
         give_tokens(holders)
         populations.append(holders)

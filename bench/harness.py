@@ -10,12 +10,14 @@ from urllib.parse import urlencode
 
 from django.core.handlers.wsgi import WSGIHandler
 
-#: The three implementations of the endpoint, by name, and where each is mounted.
+#: The three implementations of the endpoint (GET and POST), by name, and where each is mounted.
 VARIANTS = {
     "app": "/v2/user/favourites",
     "floor": "/floor/user/favourites",
     "plain DRF": "/plain-drf/user/favourites",
 }
+#: The limit (``bench/limit.py``): GET of an unchanged list only, so not among the variants.
+LIMIT = "/limit/user/favourites"
 
 
 @dataclass

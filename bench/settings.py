@@ -2,8 +2,11 @@
 
 The database comes from ``BENCH_DATABASE_URL`` (set by ``bench/run.py``). Connections are
 persistent and without per-request health checks, or taken from psycopg's pool
-(``BENCH_DB_POOL=1``, server mode), as a production site would run them; every variant
-shares this configuration and the example site's middleware.
+(``BENCH_DB_POOL=1``, server mode), as a production site would run them; with
+``BENCH_SERVER_SIDE_BINDING=1`` psycopg binds parameters on the server and prepares the
+statements a connection repeats (``OPTIONS["server_side_binding"]`` and
+``OPTIONS["prepare_threshold"]``, 5 or ``BENCH_PREPARE_THRESHOLD``). Every variant shares
+this configuration and the example site's middleware.
 """
 
 import os
@@ -30,6 +33,15 @@ if os.environ.get("BENCH_DB_POOL") == "1":
 for _db in DATABASES.values():
     if _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
+    elif os.environ.get("BENCH_SERVER_SIDE_BINDING") == "1":
+        # psycopg's own prepared statements, for the app and the references alike: a
+        # statement a connection has run prepare_threshold times is prepared. Both options
+        # are needed: Django turns psycopg's preparing off (prepare_threshold None) unless
+        # OPTIONS names a threshold, and psycopg prepares only what it binds on the server.
+        _db.setdefault("OPTIONS", {}).update(
+            server_side_binding=True,
+            prepare_threshold=int(os.environ.get("BENCH_PREPARE_THRESHOLD", "5")),
+        )
 
 # Middleware: the example site's own stack, or none (BENCH_MIDDLEWARE=none) to see the
 # views without it.
@@ -44,23 +56,16 @@ DCH_FAVOURITES = {
 
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 
-# The document cache and throttle counter: per-process memory, or Redis (BENCH_REDIS_URL),
-# the production profile's shared cache.
+# The document cache and throttle counter: per-process memory, or Redis (BENCH_REDIS_URL)
+# as the production profile has it (example_project's settings): one tier, documents
+# stored as rendered, a Redis that hangs given up on after a second.
 if os.environ.get("BENCH_REDIS_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["BENCH_REDIS_URL"],
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
-    # The production profile compresses Redis's copies with lz4 (DOCUMENT_CACHE_COMPRESSION);
-    # BENCH_COMPRESSION=none stores them as they are.
-    _compression = os.environ.get("BENCH_COMPRESSION", "lz4")
-    DCH_FAVOURITES["DOCUMENT_CACHE_COMPRESSION"] = None if _compression == "none" else _compression
-    # The production profile keeps a near copy of documents in each worker's memory
-    # (DOCUMENT_NEAR_CACHE); BENCH_NEAR_CACHE=0 measures Redis alone.
-    if os.environ.get("BENCH_NEAR_CACHE", "1") == "1":
-        CACHES["documents"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-        DCH_FAVOURITES["DOCUMENT_NEAR_CACHE"] = "documents"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -70,7 +70,8 @@ def test_postgresql_in_production_uses_the_connection_pool(
     ]
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10.0}
-    assert "server_side_binding" not in database["OPTIONS"]
+    assert database["OPTIONS"]["server_side_binding"] is True
+    assert database["OPTIONS"]["prepare_threshold"] == 5
     assert database["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
     assert database["CONN_HEALTH_CHECKS"] is True
 
@@ -83,11 +84,11 @@ def test_postgresql_in_production_uses_the_connection_pool(
         DJANGO_DB_POOL_TIMEOUT="2.5",
     )["DATABASES"]["default"]
     assert sized["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 8, "timeout": 2.5}
-    bound = example_settings(
-        monkeypatch, DJANGO_DEBUG="0", DATABASE_URL=PG_URL, DJANGO_DB_SERVER_SIDE_BINDING="1"
+    unbound = example_settings(
+        monkeypatch, DJANGO_DEBUG="0", DATABASE_URL=PG_URL, DJANGO_DB_SERVER_SIDE_BINDING="0"
     )["DATABASES"]["default"]
-    assert bound["OPTIONS"]["server_side_binding"] is True
-    assert bound["OPTIONS"]["prepare_threshold"] == 5
+    assert "server_side_binding" not in unbound["OPTIONS"]
+    assert "prepare_threshold" not in unbound["OPTIONS"]
 
 
 @pytest.mark.parametrize(
@@ -105,6 +106,7 @@ def test_the_pool_follows_production_mode_or_the_flag(
     database = example_settings(monkeypatch, DATABASE_URL=PG_URL, **env)["DATABASES"]["default"]
     assert ("pool" in database.get("OPTIONS", {})) is pooled
     assert database["CONN_MAX_AGE"] == (0 if pooled else 60)
+    assert (database.get("OPTIONS", {}).get("server_side_binding") is True) is pooled
 
 
 def test_sqlite_never_gets_a_pool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

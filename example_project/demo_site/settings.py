@@ -91,11 +91,13 @@ elif os.environ.get("DJANGO_DB_POOL", "0" if DEBUG else "1") == "1":
         "max_size": int(os.environ.get("DJANGO_DB_POOL_MAX_SIZE", "4")),
         "timeout": float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "10")),
     }
-if os.environ.get("DJANGO_DB_SERVER_SIDE_BINDING", "0") == "1":
-    # psycopg binds parameters on the server and prepares a statement the fifth time a
-    # connection runs it (docs/deploying.md, "Prepared statements"); Django leaves
-    # preparing off unless prepare_threshold is set. Off behind a transaction-mode pooler,
-    # whose sessions do not keep prepared statements.
+pooled = "pool" in DATABASES["default"].get("OPTIONS", {})
+if os.environ.get("DJANGO_DB_SERVER_SIDE_BINDING", "1" if pooled else "0") == "1":
+    # With the pool (production): psycopg binds parameters on the server and prepares a
+    # statement the fifth time a connection runs it (docs/deploying.md, "Prepared
+    # statements"); Django leaves preparing off unless prepare_threshold is set. Set
+    # DJANGO_DB_SERVER_SIDE_BINDING=0 behind a transaction-mode pooler, whose sessions do
+    # not keep prepared statements.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )

@@ -18,8 +18,7 @@ from django.urls import include, path
 from endpoints import URL
 from jwcrypto import jwk
 from oauth2_provider.settings import oauth2_settings
-
-from factories import APP_SECRET, SignInApplicationFactory, UserFactory
+from test_signin_settings import password_token
 
 pytestmark = pytest.mark.django_db
 
@@ -42,18 +41,7 @@ def kid_of(pem: str) -> str:
 
 def sign_in() -> str:
     """An access token of the listener clara from the password grant of ``dch.android``."""
-    SignInApplicationFactory(client_id="dch.android")
-    UserFactory(username="clara", password="clara-password")
-    response = Client().post(
-        TOKEN_URL,
-        {
-            "grant_type": "password",
-            "username": "clara",
-            "password": "clara-password",
-            "client_id": "dch.android",
-            "client_secret": APP_SECRET,
-        },
-    )
+    response = password_token()
     assert response.status_code == 200, response.content
     return str(response.json()["access_token"])
 

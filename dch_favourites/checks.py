@@ -1,4 +1,4 @@
-"""System checks for the ``DCH_FAVOURITES`` setting (``manage.py check`` reports them)."""
+"""The app's system checks: ``DCH_FAVOURITES``, the throttle's cache, the JWT generator's key."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import jwk_from_pem
 
 from dch_favourites.api.throttling import WriteRateThrottle
 from dch_favourites.conf import DEFAULTS, REMOVED, SETTINGS_NAME, app_settings
+from dch_favourites.oauth2.generators import signed_access_token
 
 #: Cache backends whose data lives in one process: each worker would count on its own.
 PER_PROCESS_CACHES = (
@@ -138,11 +141,13 @@ def check_throttle_cache(
     """Warn when the write throttle counts in a per-process cache outside DEBUG."""
     values = app_settings.as_dict()
     alias = values["THROTTLE_CACHE"]
-    if not isinstance(getattr(settings, SETTINGS_NAME, {}), dict) or settings.DEBUG:
-        return []
-    if values["WRITE_THROTTLE_RATE"] is None or not _cache_alias(alias):
-        return []  # an unknown alias is reported by check_settings (E014)
-    if settings.CACHES[alias].get("BACKEND", "") not in PER_PROCESS_CACHES:
+    if (
+        settings.DEBUG
+        or not isinstance(getattr(settings, SETTINGS_NAME, {}), dict)
+        or values["WRITE_THROTTLE_RATE"] is None
+        or not _cache_alias(alias)  # an unknown alias is check_settings' E014
+        or settings.CACHES[alias].get("BACKEND", "") not in PER_PROCESS_CACHES
+    ):
         return []
     return [
         Warning(
@@ -153,3 +158,47 @@ def check_throttle_cache(
             id="dch_favourites.W001",
         )
     ]
+
+
+def signing_key_problem(pem: str) -> str | None:
+    """What keeps ``pem`` from signing access tokens, or None."""
+    if not pem:
+        return "is not set"
+    try:
+        key = jwk_from_pem(pem)
+    except ValueError as error:
+        return f"is not a PEM key ({error})"
+    if not key.has_private or key.get("kty") != "RSA":
+        return "is not an RSA private key"
+    return None
+
+
+@register()
+def check_token_signing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The JWT generator without a usable key (E101), or signing refresh tokens too (W102)."""
+    if oauth2_settings.ACCESS_TOKEN_GENERATOR is not signed_access_token:
+        return []
+    messages: list[CheckMessage] = []
+    problem = signing_key_problem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
+    if problem:
+        messages.append(
+            Error(
+                "ACCESS_TOKEN_GENERATOR signs access tokens, but "
+                f"OAUTH2_PROVIDER['OIDC_RSA_PRIVATE_KEY'] {problem}.",
+                hint="Set OIDC_RSA_PRIVATE_KEY to a PEM RSA private key, e.g. from "
+                "'openssl genrsa 2048', or remove ACCESS_TOKEN_GENERATOR to issue opaque "
+                "tokens.",
+                id="dch_favourites.E101",
+            )
+        )
+    if oauth2_settings.REFRESH_TOKEN_GENERATOR is None:
+        messages.append(
+            Warning(
+                "ACCESS_TOKEN_GENERATOR signs access tokens and no REFRESH_TOKEN_GENERATOR "
+                "is set, so refresh tokens are signed JWTs too.",
+                hint="Set OAUTH2_PROVIDER['REFRESH_TOKEN_GENERATOR'] = "
+                "'oauthlib.oauth2.rfc6749.tokens.random_token_generator'.",
+                id="dch_favourites.W102",
+            )
+        )
+    return messages

@@ -1,23 +1,14 @@
-"""The token endpoint under the API's mount, JSON whatever happens, and the JWKS document.
-
-:class:`TokenView` is django-oauth-toolkit's ``TokenView``, so every grant, validator and
-setting of the toolkit applies. Around it, every answer is JSON as RFC 6749 §5.2 has it
-(``{"error": ..., "error_description": ...}``) with ``Cache-Control: no-store``: a wrong
-method (405), a body too large (413), a body Django cannot read or a repeated parameter
-(400), a database that is down or lacks a table (503 with ``Retry-After``), an unexpected
-error (500, logged, never sent).
-"""
+"""The token endpoint under the API's mount, JSON whatever happens, and the JWKS document."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError, ProgrammingError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -25,44 +16,35 @@ from oauth2_provider.views import JwksInfoView
 from oauth2_provider.views import TokenView as ToolkitTokenView
 from oauth2_provider.views.mixins import OIDCOnlyMixin
 
+from dch_favourites.api.errors import missing_table
+
 logger = logging.getLogger("dch_favourites")
 
-#: Seconds a client waits before retrying while the database is unreachable.
-RETRY_AFTER_SECONDS = 5
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 #: Token parameters that may be repeated: RFC 8707's ``resource`` (RFC 6749 §3.2 forbids
 #: repeating any other).
 REPEATABLE_PARAMETERS = {"resource"}
 
 
-def missing_table(error: Exception) -> bool:
-    """Whether the database says a table or column is missing (``migrate`` not run).
-
-    PostgreSQL reports it as ``ProgrammingError``, SQLite as ``OperationalError``.
-    """
-    return isinstance(error, ProgrammingError) or "no such " in str(error)
-
-
 def token_error(
     status: int, error: str, description: str, headers: dict[str, str] | None = None
 ) -> HttpResponse:
     """An RFC 6749 §5.2 error body."""
-    response = HttpResponse(
-        json.dumps({"error": error, "error_description": description}),
-        status=status,
-        content_type="application/json",
-    )
-    for name, value in (headers or {}).items():
-        response[name] = value
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    return response
+    body = {"error": error, "error_description": description}
+    return JsonResponse(body, status=status, headers={**(headers or {}), **NO_STORE})
 
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
 class TokenView(ToolkitTokenView):  # type: ignore[misc]
-    """django-oauth-toolkit's token endpoint; every answer JSON (RFC 6749 §5.1, §5.2)."""
+    """django-oauth-toolkit's token endpoint, so every grant, validator and setting of the
+    toolkit applies; every answer JSON (RFC 6749 §5.1, §5.2) with ``Cache-Control: no-store``.
+
+    Besides the toolkit's answers: a wrong method (405), a body too large (413), a body
+    Django cannot read or a repeated parameter (400), a database that is down or lacks a
+    table (503 with ``Retry-After``), an unexpected error (500, logged, never sent).
+    """
 
     http_method_names = ["post", "options"]
 
@@ -81,7 +63,7 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
                 503,
                 "temporarily_unavailable",
                 "The service is temporarily unavailable.",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                {"Retry-After": "5"},
             )
         except RequestDataTooBig:
             return token_error(413, "invalid_request", "The request body is too large.")
@@ -98,8 +80,8 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
         # The toolkit's HttpResponse keeps Django's text/html default where oauthlib
         # set no Content-Type (errors raised outside a grant); the body is JSON.
         response["Content-Type"] = "application/json"
-        response["Cache-Control"] = "no-store"
-        response["Pragma"] = "no-cache"
+        for name, value in NO_STORE.items():
+            response[name] = value
         return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

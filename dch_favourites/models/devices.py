@@ -1,8 +1,4 @@
-"""Devices: app installations that signed in like the original service's apps.
-
-Every token issued through a device (:mod:`dch_favourites.oauth2`) is linked to it, so
-disconnecting the device revokes them all at once.
-"""
+"""Devices: app installations that signed in like the original service's apps."""
 
 from __future__ import annotations
 

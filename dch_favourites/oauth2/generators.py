@@ -14,23 +14,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from contextlib import suppress
 from typing import Any
 
 from django.urls import NoReverseMatch
 from jwcrypto import jws  # type: ignore[import-untyped]
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import jwk_from_pem
-
-
-def token_issuer(request: Any) -> str | None:
-    """The issuer the configured validator names in ID tokens (``OIDC_ISS_ENDPOINT`` if set).
-
-    None when it cannot say: no ``OIDC_ISS_ENDPOINT`` and the toolkit's URLs not mounted.
-    """
-    try:
-        return str(oauth2_settings.OAUTH2_VALIDATOR_CLASS().get_oidc_issuer_endpoint(request))
-    except NoReverseMatch:
-        return None
 
 
 def signed_access_token(request: Any) -> str:
@@ -49,9 +39,9 @@ def signed_access_token(request: Any) -> str:
         "sub": "" if request.user is None else str(request.user.pk),  # "" for a device token
         "scopes": list(request.scopes or []),
     }
-    issuer = token_issuer(request)
-    if issuer is not None:
-        claims["iss"] = issuer
+    validator = oauth2_settings.OAUTH2_VALIDATOR_CLASS()
+    with suppress(NoReverseMatch):  # no OIDC_ISS_ENDPOINT, and the toolkit's URLs not mounted
+        claims["iss"] = str(validator.get_oidc_issuer_endpoint(request))  # as in ID tokens
     claims["client_id"] = client_id
     token = jws.JWS(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
     token.add_signature(key, alg=None, protected=json.dumps(header, separators=(",", ":")))

@@ -1,18 +1,11 @@
-"""``grant_type=device``: the original service's app token, without a user.
-
-An app that is not signed in authenticates with ``app_id`` and ``client_secret`` (or HTTP
-Basic), describes the installation (:data:`DEVICE_FIELDS`), and gets ``access_token``,
-``token_type``, ``expires_in``, ``scope`` and ``refresh_token``. The validator
-(:class:`~dch_favourites.oauth2.validators.DeviceOAuth2Validator`) keeps the installation
-as a :class:`~dch_favourites.models.Device` when it saves the token.
-"""
+"""``grant_type=device``: the original service's app token, without a user."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from oauthlib.oauth2 import ClientCredentialsGrant  # type: ignore[import-untyped]
 from oauthlib.oauth2.rfc6749 import errors  # type: ignore[import-untyped]
-from oauthlib.oauth2.rfc6749.grant_types import ClientCredentialsGrant  # type: ignore[import-untyped]
 
 from dch_favourites.models.devices import FIELD_LENGTH
 from dch_favourites.oauth2.throttling import SignInThrottle, refuse
@@ -41,11 +34,13 @@ def device_field_values(request: Any) -> dict[str, str]:
 
 
 class DeviceGrant(ClientCredentialsGrant):  # type: ignore[misc]
-    """The ``device`` grant, for a confidential application that may use the password or the
-    client-credentials grant. Each grant counts against the client and the address
-    (:mod:`dch_favourites.oauth2.throttling`): over either rate, 429. The answer is the
-    client-credentials grant's; the validator adds the device's refresh token when it saves
-    the token.
+    """An app that is not signed in authenticates as its application (``app_id`` and
+    ``client_secret``, or HTTP Basic) and describes the installation (:data:`DEVICE_FIELDS`).
+
+    The application must be confidential and allowed the password or client-credentials
+    grant; each grant counts against the client and the address (429 over either rate). The
+    answer is the client-credentials grant's; the validator keeps the installation as a
+    :class:`~dch_favourites.models.Device` and adds its refresh token when it saves the token.
     """
 
     def validate_token_request(self, request: Any) -> None:

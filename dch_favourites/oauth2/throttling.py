@@ -1,11 +1,8 @@
 """Rates at the token endpoint: failed client authentications and device grants.
 
-Each is counted per client and per address by the API's write throttle
-(:class:`~dch_favourites.api.throttling.WriteRateThrottle`: an exact count in
-``THROTTLE_CACHE``, shared by every worker with Redis, letting requests through while the
-cache is down). The rates are DRF's ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` of the
-scopes in :data:`DEFAULT_RATES`, which holds the defaults; ``None`` switches one off. The
-address is DRF's (``NUM_PROXIES``).
+Each is counted per client and per address (DRF's, ``NUM_PROXIES``) by the API's write
+throttle, an exact count in ``THROTTLE_CACHE``. The rates are DRF's
+``DEFAULT_THROTTLE_RATES`` of the scopes in :data:`DEFAULT_RATES`; ``None`` switches one off.
 """
 
 from __future__ import annotations

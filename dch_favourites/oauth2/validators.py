@@ -1,18 +1,4 @@
-"""The validator of the original service's sign-in (``OAUTH2_VALIDATOR_CLASS``).
-
-django-oauth-toolkit's :class:`~oauth2_provider.oauth2_validators.OAuth2Validator`, plus:
-
-- each installation that takes the ``device`` grant kept as a
-  :class:`~dch_favourites.models.Device`, with every token issued through it;
-- the password grant authenticated by ``Authorization: Bearer <device token>`` alone, and
-  only for clients that authenticate (credentials or a device token);
-- failed client authentications rated per client and per address
-  (:mod:`dch_favourites.oauth2.throttling`), and django-axes' lock-outs answered with 429;
-- a device's refresh token replayed after its rotation disconnects the device, as a
-  listener's refresh token replayed revokes its family.
-
-Every other decision is django-oauth-toolkit's.
-"""
+"""The validator of the original service's sign-in (``OAUTH2_VALIDATOR_CLASS``)."""
 
 from __future__ import annotations
 
@@ -51,17 +37,6 @@ def device_refresh_signer() -> signing.Signer:
     return signing.Signer(salt="dch_favourites.device-refresh-token")
 
 
-def rotated_device(refresh_token: str, client: Any) -> Device | None:
-    """The connected device of ``client`` that issued ``refresh_token`` before, or None."""
-    try:
-        device_id = device_refresh_signer().unsign(refresh_token).partition(".")[0]
-    except signing.BadSignature:
-        return None
-    return Device.objects.filter(
-        pk=device_id, application=client, disconnected__isnull=True
-    ).first()
-
-
 def username_max_length() -> int:
     """The longest username the user model stores (django-axes stores 255 characters)."""
     user_model = get_user_model()
@@ -85,7 +60,14 @@ def lockout_seconds(http_request: Any) -> int | None:
 
 
 class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
-    """django-oauth-toolkit's validator with the original service's devices and sign-in."""
+    """django-oauth-toolkit's validator with the original service's devices and sign-in.
+
+    Each installation that takes the ``device`` grant is kept as a
+    :class:`~dch_favourites.models.Device` with every token issued through it; the password
+    grant needs client authentication, by credentials or by ``Authorization: Bearer <device
+    token>`` alone; failed client authentications are rated (:mod:`.throttling`) and
+    django-axes' lock-outs answer 429. Every other decision is django-oauth-toolkit's.
+    """
 
     # A client id with a NUL character names no application; psycopg 3 refuses to send
     # one (DataError, where the toolkit expects psycopg 2's ValueError).
@@ -197,7 +179,11 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        """A listener's refresh token (django-oauth-toolkit), or a device's own."""
+        """A listener's refresh token (django-oauth-toolkit's check), or a device's own.
+
+        A device's refresh token presented again after its renewal disconnects the device,
+        as the toolkit revokes the family of a listener's reused refresh token.
+        """
         if super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             previous = request.refresh_token_instance.access_token_id
             device = Device.objects.filter(tokens__access_token_id=previous).first()
@@ -213,7 +199,13 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             disconnected__isnull=True,
         ).first()
         if device is None:
-            replayed = rotated_device(refresh_token, client)
+            try:
+                device_id = device_refresh_signer().unsign(refresh_token).partition(".")[0]
+            except signing.BadSignature:
+                return False
+            replayed = Device.objects.filter(
+                pk=device_id, application=client, disconnected__isnull=True
+            ).first()
             if replayed is not None:
                 logger.warning("A rotated refresh token of %s came back: disconnected", replayed)
                 replayed.disconnect()

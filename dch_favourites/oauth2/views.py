@@ -20,8 +20,8 @@ from dch_favourites.api.errors import missing_table
 
 logger = logging.getLogger("dch_favourites")
 
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 #: Token parameters that may be repeated: RFC 8707's ``resource`` (RFC 6749 §3.2 forbids
 #: repeating any other).
 REPEATABLE_PARAMETERS = {"resource"}
@@ -52,7 +52,8 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
         try:
             response: HttpResponse = super().dispatch(request, *args, **kwargs)
         except (OperationalError, InterfaceError, ProgrammingError) as error:
-            hint = " (run `manage.py migrate`)" if missing_table(error) else ""
+            missing = isinstance(error, DatabaseError) and missing_table(error)
+            hint = " (run `manage.py migrate`)" if missing else ""
             logger.error(
                 "Database unavailable at the token endpoint: %s: %s%s",
                 type(error).__name__,
@@ -89,7 +90,7 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
         repeated = [n for n, v in params.lists() if len(v) > 1 and n not in REPEATABLE_PARAMETERS]
         if repeated:
             return token_error(400, "invalid_request", f"Parameter {repeated[0]} is repeated.")
-        if params.get("grant_type") == DEVICE_CODE_GRANT_TYPE and not params.get("device_code"):
+        if params.get("grant_type") == DEVICE_CODE and not params.get("device_code"):
             return token_error(400, "invalid_request", "Request is missing device_code parameter.")
         response: HttpResponse = super().post(request, *args, **kwargs)
         return response
@@ -112,12 +113,7 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
 
 @method_decorator(login_not_required, name="dispatch")
 class JwksView(JwksInfoView):  # type: ignore[misc]
-    """django-oauth-toolkit's key set (RFC 7517), served whether or not OIDC is enabled.
-
-    The keys are ``OIDC_RSA_PRIVATE_KEY`` (the active one, first) and
-    ``OIDC_RSA_PRIVATE_KEYS_INACTIVE`` (keys being rotated out), each with its RFC 7638
-    thumbprint as ``kid``; a wrong method answers JSON.
-    """
+    """django-oauth-toolkit's key set (RFC 7517), served whether or not OIDC is enabled."""
 
     http_method_names = ["get", "head", "options"]
 

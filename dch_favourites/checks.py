@@ -105,13 +105,8 @@ def check_settings(
     errors: list[CheckMessage] = []
     unknown = sorted(set(raw) - set(DEFAULTS) - set(REMOVED))
     if unknown:
-        errors.append(
-            _error(
-                2,
-                f"{SETTINGS_NAME} has unknown keys: {', '.join(map(str, unknown))}.",
-                f"Known keys: {', '.join(sorted(DEFAULTS))}.",
-            )
-        )
+        message = f"{SETTINGS_NAME} has unknown keys: {', '.join(map(str, unknown))}."
+        errors.append(_error(2, message, f"Known keys: {', '.join(sorted(DEFAULTS))}."))
     values = app_settings.as_dict()
     known = {
         **HINTS,
@@ -124,13 +119,8 @@ def check_settings(
             hint = hint.format(DEFAULTS[key], **known)
             errors.append(_error(number, f"{SETTINGS_NAME}['{key}'] {message}", hint))
     for key in sorted(set(raw) & set(REMOVED)):
-        errors.append(
-            _error(
-                13,
-                f"{SETTINGS_NAME}['{key}'] is no longer read.",
-                f"{REMOVED[key]} and remove {key} from {SETTINGS_NAME}.",
-            )
-        )
+        hint = f"{REMOVED[key]} and remove {key} from {SETTINGS_NAME}."
+        errors.append(_error(13, f"{SETTINGS_NAME}['{key}'] is no longer read.", hint))
     return errors
 
 

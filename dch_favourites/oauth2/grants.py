@@ -16,23 +16,6 @@ DEVICE_GRANT_TYPE = "device"
 DEVICE_FIELDS = ("app_version", "app_distributor", "device_vendor", "device_model", "affiliate")
 
 
-def device_field_values(request: Any) -> dict[str, str]:
-    """The :data:`DEVICE_FIELDS` of a token request, ``""`` for those not sent.
-
-    :raises errors.InvalidRequestError: a value is too long or holds a control character.
-    """
-    values = {name: getattr(request, name, None) or "" for name in DEVICE_FIELDS}
-    for name, value in values.items():
-        if len(value) > FIELD_LENGTH:
-            problem = f"is longer than {FIELD_LENGTH} characters"
-        elif not value.isprintable():
-            problem = "holds a control character"
-        else:
-            continue
-        raise errors.InvalidRequestError(f"Parameter {name} {problem}.", request=request)
-    return values
-
-
 class DeviceGrant(ClientCredentialsGrant):  # type: ignore[misc]
     """An app that is not signed in authenticates as its application (``app_id`` and
     ``client_secret``, or HTTP Basic) and describes the installation (:data:`DEVICE_FIELDS`).
@@ -51,17 +34,25 @@ class DeviceGrant(ClientCredentialsGrant):  # type: ignore[misc]
             raise errors.UnsupportedGrantTypeError(request=request)
         app_id = getattr(request, "app_id", None)
         if request.client_id and app_id and request.client_id != app_id:
-            raise errors.InvalidRequestError(
-                description="Parameters app_id and client_id name different clients.",
-                request=request,
-            )
+            problem = "Parameters app_id and client_id name different clients."
+            raise errors.InvalidRequestError(problem, request=request)
         if app_id:
             request.client_id = app_id
         if not request.client_id and "Authorization" not in request.headers:
             raise errors.InvalidRequestError(
-                description="Request is missing app_id parameter.", request=request
+                "Request is missing app_id parameter.", request=request
             )
-        request.dch_device_fields = device_field_values(request)
+        request.dch_device_fields = {
+            name: getattr(request, name, None) or "" for name in DEVICE_FIELDS
+        }
+        for name, value in request.dch_device_fields.items():
+            if len(value) > FIELD_LENGTH:
+                problem = f"is longer than {FIELD_LENGTH} characters"
+            elif not value.isprintable():
+                problem = "holds a control character"
+            else:
+                continue
+            raise errors.InvalidRequestError(f"Parameter {name} {problem}.", request=request)
         request.user = None
         self.validate_client_confidential(request)
         self.validate_grant_type(request)

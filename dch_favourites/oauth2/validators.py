@@ -130,11 +130,8 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         request.scopes = scopes  # the token's scopes are not the ones this request asks for
         if not accepted or request.user is not None or request.client is None:
             return False
-        link = (
-            DeviceToken.objects.select_related("device")
-            .filter(access_token=request.access_token)
-            .first()
-        )
+        links = DeviceToken.objects.select_related("device")
+        link = links.filter(access_token=request.access_token).first()
         if link is None or link.device.disconnected is not None:
             return False
         if request.client_id and request.client_id != request.client.client_id:
@@ -193,19 +190,14 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             return True
         if getattr(request, "refresh_token_instance", None) is not None:
             return False  # a listener's token, refused by django-oauth-toolkit
-        device = Device.objects.filter(
-            refresh_token_checksum=checksum(refresh_token),
-            application=client,
-            disconnected__isnull=True,
-        ).first()
+        connected = Device.objects.filter(application=client, disconnected__isnull=True)
+        device = connected.filter(refresh_token_checksum=checksum(refresh_token)).first()
         if device is None:
             try:
                 device_id = device_refresh_signer().unsign(refresh_token).partition(".")[0]
             except signing.BadSignature:
                 return False
-            replayed = Device.objects.filter(
-                pk=device_id, application=client, disconnected__isnull=True
-            ).first()
+            replayed = connected.filter(pk=device_id).first()
             if replayed is not None:
                 logger.warning("A rotated refresh token of %s came back: disconnected", replayed)
                 replayed.disconnect()
@@ -237,7 +229,8 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             request, "dch_device_refresh", False
         )
         device: Device | None = getattr(request, "dch_device", None)
-        with transaction.atomic(using=router.db_for_write(get_access_token_model())):
+        tokens = get_access_token_model().objects
+        with transaction.atomic(using=router.db_for_write(tokens.model)):
             if device_token:
                 token.pop("refresh_token", None)  # oauthlib's, when a device renews its token
                 if device is None:
@@ -245,16 +238,14 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
                         application=request.client, **request.dch_device_fields
                     )
                 else:
-                    for previous in get_access_token_model().objects.filter(
+                    for previous in tokens.filter(
                         dch_device_link__device=device, user__isnull=True
                     ):
                         revoke_access_token(previous)
             result = super().save_bearer_token(token, request, *args, **kwargs)
             if device is None:
                 return result
-            access_token = get_access_token_model().objects.get(
-                token_checksum=checksum(token["access_token"])
-            )
+            access_token = tokens.get(token_checksum=checksum(token["access_token"]))
             device.tokens.create(access_token=access_token)
             device.last_seen = timezone.now()
             if device_token:

@@ -52,20 +52,12 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
         try:
             response: HttpResponse = super().dispatch(request, *args, **kwargs)
         except (OperationalError, InterfaceError, ProgrammingError) as error:
-            missing = isinstance(error, DatabaseError) and missing_table(error)
-            hint = " (run `manage.py migrate`)" if missing else ""
-            logger.error(
-                "Database unavailable at the token endpoint: %s: %s%s",
-                type(error).__name__,
-                str(error).strip(),
-                hint,
-            )
-            return token_error(
-                503,
-                "temporarily_unavailable",
-                "The service is temporarily unavailable.",
-                {"Retry-After": "5"},
-            )
+            reason = f"{type(error).__name__}: {str(error).strip()}"
+            if isinstance(error, DatabaseError) and missing_table(error):
+                reason += " (run `manage.py migrate`)"
+            logger.error("Database unavailable at the token endpoint: %s", reason)
+            unavailable = "The service is temporarily unavailable."
+            return token_error(503, "temporarily_unavailable", unavailable, {"Retry-After": "5"})
         except RequestDataTooBig:
             return token_error(413, "invalid_request", "The request body is too large.")
         except (SuspiciousOperation, MultiPartParserError, BadRequest):
@@ -103,12 +95,8 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
     def http_method_not_allowed(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        return token_error(
-            405,
-            "invalid_request",
-            f"The token endpoint accepts POST, not {request.method}.",
-            {"Allow": "POST, OPTIONS"},
-        )
+        refusal = f"The token endpoint accepts POST, not {request.method}."
+        return token_error(405, "invalid_request", refusal, {"Allow": "POST, OPTIONS"})
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -126,9 +114,5 @@ class JwksView(JwksInfoView):  # type: ignore[misc]
     def http_method_not_allowed(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        return token_error(
-            405,
-            "invalid_request",
-            f"The key set accepts GET, not {request.method}.",
-            {"Allow": "GET, HEAD"},
-        )
+        refusal = f"The key set accepts GET, not {request.method}."
+        return token_error(405, "invalid_request", refusal, {"Allow": "GET, HEAD"})

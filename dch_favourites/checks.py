@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from oauth2_provider.settings import oauth2_settings
@@ -95,9 +94,7 @@ HINTS = {
 
 
 @register()
-def check_settings(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> list[CheckMessage]:
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report every ``DCH_FAVOURITES`` value that the app cannot work with."""
     raw = getattr(settings, SETTINGS_NAME, {})
     if not isinstance(raw, dict):
@@ -125,9 +122,7 @@ def check_settings(
 
 
 @register()
-def check_throttle_cache(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> list[CheckMessage]:
+def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn when the write throttle counts in a per-process cache outside DEBUG."""
     values = app_settings.as_dict()
     alias = values["THROTTLE_CACHE"]
@@ -175,9 +170,8 @@ def check_token_signing(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             Error(
                 "ACCESS_TOKEN_GENERATOR signs access tokens, but "
                 f"OAUTH2_PROVIDER['OIDC_RSA_PRIVATE_KEY'] {problem}.",
-                hint="Set OIDC_RSA_PRIVATE_KEY to a PEM RSA private key, e.g. from "
-                "'openssl genrsa 2048', or remove ACCESS_TOKEN_GENERATOR to issue opaque "
-                "tokens.",
+                hint="Set OIDC_RSA_PRIVATE_KEY to a PEM RSA private key, e.g. from 'openssl genrsa "
+                "2048', or remove ACCESS_TOKEN_GENERATOR to issue opaque tokens.",
                 id="dch_favourites.E101",
             )
         )

@@ -1,10 +1,10 @@
 """Access tokens as the original service issued them: RS256 JWTs (``ACCESS_TOKEN_GENERATOR``).
 
 The claims are league/oauth2-server's, in its order, then ``iss`` and ``client_id`` (RFC
-9068) for consumers that verify tokens; the header's ``kid`` names the key as
-``/v2/oauth2/jwks`` lists it. The original apps decode the claims without verifying them
-and act on ``exp``. The token is still stored by django-oauth-toolkit and checked against
-its table on every request, so a revoked token is refused at once although its signature
+9068) for consumers that verify tokens; the header's ``kid`` names the key by its RFC 7638
+thumbprint, as ``/v2/oauth2/jwks`` lists it. The original apps decode the claims without
+verifying them and act on ``exp``. The token is still stored by django-oauth-toolkit and
+checked on every request, so a revoked token is refused at once although its signature
 holds. The key is the toolkit's ``OIDC_RSA_PRIVATE_KEY``; refresh tokens stay opaque only
 with a ``REFRESH_TOKEN_GENERATOR`` (``dch_favourites.W102``).
 """
@@ -28,7 +28,6 @@ def signed_access_token(request: Any) -> str:
     key = jwk_from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
     jti, now = secrets.token_hex(40), int(time.time())
     client_id = request.client.client_id
-    # kid as the toolkit's JWKS and ID tokens name the key: its RFC 7638 thumbprint.
     header = {"typ": "JWT", "alg": "RS256", "jti": jti, "kid": key.thumbprint()}
     claims = {
         "aud": client_id,

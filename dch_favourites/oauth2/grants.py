@@ -54,6 +54,7 @@ class DeviceGrant(ClientCredentialsGrant):  # type: ignore[misc]
                 continue
             raise errors.InvalidRequestError(f"Parameter {name} {problem}.", request=request)
         request.user = None
+        request.dch_device_token = True  # read by the validator when it saves the token
         self.validate_client_confidential(request)
         self.validate_grant_type(request)
         self.validate_scopes(request)

@@ -52,11 +52,9 @@ class TooManyAttempts(errors.OAuth2Error):  # type: ignore[misc]
 class SignInThrottle(WriteRateThrottle):
     """Counts ``client_failures`` or ``device_grants`` of one client id, or of the address."""
 
-    def __init__(
-        self, counts: str, http_request: HttpRequest, client_id: str | None = None
-    ) -> None:
+    def __init__(self, counts: str, request: HttpRequest, client_id: str | None = None) -> None:
         self.scope = f"dch_favourites_{counts}_{'address' if client_id is None else 'client'}"
-        ident = self.get_ident(Request(http_request)) if client_id is None else client_id
+        ident = self.get_ident(Request(request)) if client_id is None else client_id
         # Any text (a client id is the client's to choose) makes a valid cache key.
         self.ident = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()
         super().__init__()
@@ -76,14 +74,12 @@ class SignInThrottle(WriteRateThrottle):
             return
         self.now = self.timer()
         key = f"{self.get_cache_key(None, None)}:{int(self.now // self.duration)}"
+        alias = app_settings.THROTTLE_CACHE
         try:
-            count = caches[app_settings.THROTTLE_CACHE].get(key, 0)
+            count = caches[alias].get(key, 0)
         except Exception as error:
-            logger.warning(
-                "Cache %r unavailable (%s); the sign-in rates let the request through.",
-                app_settings.THROTTLE_CACHE,
-                type(error).__name__,
-            )
+            unavailable = "Cache %r unavailable (%s); the sign-in rates let the request through."
+            logger.warning(unavailable, alias, type(error).__name__)
             return
         if int(count) >= self.num_requests:
             refuse(request, [self], "invalid_client", "Too many failed client authentications")

@@ -37,19 +37,10 @@ def device_refresh_signer() -> signing.Signer:
     return signing.Signer(salt="dch_favourites.device-refresh-token")
 
 
-def username_max_length() -> int:
-    """The longest username the user model stores (django-axes stores 255 characters)."""
-    user_model = get_user_model()
-    field = user_model._meta.get_field(user_model.USERNAME_FIELD)
-    return min(getattr(field, "max_length", None) or 255, 255)
-
-
 def lockout_seconds(http_request: Any) -> int | None:
-    """How long django-axes locks a sign-in out (its cool-off), or None when it does not.
-
-    django-axes marks the Django request of a refused sign-in ``axes_locked_out``; a
-    permanent lock (no ``AXES_COOLOFF_TIME``) stays a plain ``invalid_grant``. The value
-    is the whole cool-off, an upper bound of the time left.
+    """How long django-axes locks a sign-in out: its whole cool-off (an upper bound of the
+    time left), or None when django-axes did not mark the request ``axes_locked_out`` or the
+    lock is permanent (no ``AXES_COOLOFF_TIME``), which stays a plain ``invalid_grant``.
     """
     if not getattr(http_request, "axes_locked_out", False):
         return None
@@ -63,10 +54,7 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     """django-oauth-toolkit's validator with the original service's devices and sign-in.
 
     Each installation that takes the ``device`` grant is kept as a
-    :class:`~dch_favourites.models.Device` with every token issued through it; the password
-    grant needs client authentication, by credentials or by ``Authorization: Bearer <device
-    token>`` alone; failed client authentications are rated (:mod:`.throttling`) and
-    django-axes' lock-outs answer 429. Every other decision is django-oauth-toolkit's.
+    :class:`~dch_favourites.models.Device`; every other decision is django-oauth-toolkit's.
     """
 
     # A client id with a NUL character names no application; psycopg 3 refuses to send
@@ -78,11 +66,9 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         return bool(super().client_authentication_required(request, *args, **kwargs))
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
-        """HTTP Basic or body credentials; for the password grant also a device token.
-
-        The credentials must name the client the body names (``client_id``, ``app_id``).
-        A failure counts against the client and the address; while either is over its rate
-        the answer is 429, whatever the secret.
+        """HTTP Basic or body credentials naming the client the body names; for the password
+        grant also a device token. A failure counts against the client and the address; while
+        either is over its rate the answer is 429, whatever the secret.
         """
         if request.grant_type == "password" and "Authorization" in request.headers:
             token = get_token_from_header(request)
@@ -119,11 +105,10 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         return bool(super().authenticate_client_id(client_id, request, *args, **kwargs))
 
     def authenticate_device_token(self, token: str, request: Any) -> bool:
-        """Authenticate the client by a device token that ``validate_bearer_token`` accepts.
-
-        Sets ``request.client`` to the token's application and ``request.dch_device`` to its
-        device. A listener's token, one of a disconnected device or of another application
-        than a ``client_id`` sent beside it, is refused.
+        """Authenticate the client by a device token that ``validate_bearer_token`` accepts:
+        ``request.client`` is its application, ``request.dch_device`` its device. A listener's
+        token, one of a disconnected device or of another application than a ``client_id``
+        sent beside it, is refused.
         """
         scopes = request.scopes
         accepted = self.validate_bearer_token(token, [], request)
@@ -164,7 +149,10 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         self, username: str, password: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         """django-oauth-toolkit's check, answering 429 while django-axes locks it out."""
-        if "\x00" in username or len(username) > username_max_length():
+        user_model = get_user_model()
+        field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+        longest = min(getattr(field, "max_length", None) or 255, 255)  # django-axes stores 255
+        if "\x00" in username or len(username) > longest:
             return False  # no user has one; the database would refuse the query
         if super().validate_user(username, password, client, request, *args, **kwargs):
             return True
@@ -205,13 +193,13 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         request.user = None
         request.refresh_token = refresh_token
         request.dch_device = device
-        request.dch_device_refresh = True
+        request.dch_device_token = True  # renewed by its device's refresh token
         return True
 
     def get_original_scopes(
         self, refresh_token: str, request: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        if getattr(request, "dch_device_refresh", False):
+        if getattr(request, "dch_device_token", False):
             return self.get_default_scopes(request.client_id, request)
         return super().get_original_scopes(refresh_token, request, *args, **kwargs)
 
@@ -225,9 +213,7 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         device's id, is kept on the device, and its renewal revokes the device's previous
         device tokens (its listeners' tokens stay).
         """
-        device_token = request.grant_type == DEVICE_GRANT_TYPE or getattr(
-            request, "dch_device_refresh", False
-        )
+        device_token = getattr(request, "dch_device_token", False)
         device: Device | None = getattr(request, "dch_device", None)
         tokens = get_access_token_model().objects
         with transaction.atomic(using=router.db_for_write(tokens.model)):
@@ -238,10 +224,8 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
                         application=request.client, **request.dch_device_fields
                     )
                 else:
-                    for previous in tokens.filter(
-                        dch_device_link__device=device, user__isnull=True
-                    ):
-                        revoke_access_token(previous)
+                    for stale in tokens.filter(dch_device_link__device=device, user__isnull=True):
+                        revoke_access_token(stale)
             result = super().save_bearer_token(token, request, *args, **kwargs)
             if device is None:
                 return result
@@ -256,7 +240,6 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             else:
                 device.user = request.user
                 device.save(update_fields=["user", "last_seen"])
-            request.dch_device = device
             return result
 
     def validate_jwt_bearer_token(

@@ -126,13 +126,11 @@ def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
     """Warn when the write throttle counts in a per-process cache outside DEBUG."""
     values = app_settings.as_dict()
     alias = values["THROTTLE_CACHE"]
-    if (
-        settings.DEBUG
-        or not isinstance(getattr(settings, SETTINGS_NAME, {}), dict)
-        or values["WRITE_THROTTLE_RATE"] is None
-        or not _cache_alias(alias)  # an unknown alias is check_settings' E014
-        or settings.CACHES[alias].get("BACKEND", "") not in PER_PROCESS_CACHES
-    ):
+    if not isinstance(getattr(settings, SETTINGS_NAME, {}), dict) or settings.DEBUG:
+        return []
+    if values["WRITE_THROTTLE_RATE"] is None or not _cache_alias(alias):
+        return []  # an unknown alias is reported by check_settings (E014)
+    if settings.CACHES[alias].get("BACKEND", "") not in PER_PROCESS_CACHES:
         return []
     return [
         Warning(

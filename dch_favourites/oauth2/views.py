@@ -39,9 +39,9 @@ def token_error(
 @method_decorator(login_not_required, name="dispatch")
 class TokenView(ToolkitTokenView):  # type: ignore[misc]
     """django-oauth-toolkit's token endpoint, so every grant, validator and setting of the
-    toolkit applies; every answer JSON (RFC 6749 §5.1, §5.2) with ``Cache-Control: no-store``,
-    the toolkit's and a wrong method (405), a body too large (413), a body Django cannot read
-    or a repeated parameter (400), a database that is down or lacks a table (503 with
+    toolkit applies. Every answer is JSON (RFC 6749 §5.1, §5.2) with ``Cache-Control:
+    no-store``: the toolkit's, a wrong method (405), a body too large (413), a body Django
+    cannot read or a repeated parameter (400), a database down or without a table (503 with
     ``Retry-After``), an unexpected error (500, logged, never sent).
     """
 

@@ -504,9 +504,7 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         obj.save(source=services.Source.ADMIN)
 
     def delete_model(self, request: HttpRequest, obj: Favourite) -> None:
-        services.remove_favourite_rows(
-            Favourite.objects.filter(pk=obj.pk), source=services.Source.ADMIN
-        )
+        obj.delete(source=services.Source.ADMIN)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Favourite]) -> None:
         # Each listener's favourites go in a transaction of their own (unless the site
@@ -537,12 +535,9 @@ class FavouriteInlineFormSet(_InlineFormSet):
                 user, [form.instance.item_id for form in removing], source=services.Source.ADMIN
             )
         item_ids = [form.cleaned_data["item"].pk for form in adding]
-        self.new_objects = []
         if item_ids:
             services.add_favourites(user, item_ids, source=services.Source.ADMIN)
-            added = Favourite.objects.filter(user_id=user.pk, item_id__in=item_ids)
-            by_item = {favourite.item_id: favourite for favourite in added}
-            self.new_objects = [by_item[item_id] for item_id in item_ids]
+        self.new_objects = list(Favourite.objects.filter(user_id=user.pk, item_id__in=item_ids))
         return self.new_objects
 
     def _adding(self) -> list[Any]:
@@ -637,10 +632,7 @@ def register_user_favourites(site: admin.AdminSite = admin.site) -> bool:
     return True
 
 
-# ---------------------------------------------------------------------------------------
-# Devices (dch_favourites.oauth2): staff see the app installations and disconnect them,
-# which revokes every token issued through the device.
-# ---------------------------------------------------------------------------------------
+# Devices (dch_favourites.oauth2): disconnecting one revokes every token issued through it.
 
 
 @admin.register(Device)

@@ -29,6 +29,7 @@ from django.contrib.admin.utils import display_for_value
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import router, transaction
 from django.db.models import Count, ForeignKey, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -148,22 +149,15 @@ class MalformedInputAdmin(_ModelAdmin):
     def response_action(
         self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
     ) -> HttpResponse | None:
-        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if not all(self.names_a_possible_row(value) for value in selected):
+        pk = self.opts.pk
+        try:  # each selected value must be a primary key some row could have
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                ProhibitNullCharactersValidator()(value)
+                pk.run_validators(pk.to_python(value))
+        except ValidationError:
             self.message_user(request, BAD_SELECTION, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset, *args, **kwargs)
-
-    def names_a_possible_row(self, value: str) -> bool:
-        """Whether ``value`` is a primary key value a row of this model could have."""
-        if NUL in value:
-            return False
-        pk = self.opts.pk
-        try:
-            pk.run_validators(pk.to_python(value))
-        except ValidationError:
-            return False
-        return True
 
 
 class FavouritesErrorsAsMessages(MalformedInputAdmin):
@@ -665,7 +659,6 @@ class DeviceAdmin(MalformedInputAdmin):
         "last_seen",
         "disconnected",
     )
-    fields = readonly_fields
     actions = ("disconnect_devices",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

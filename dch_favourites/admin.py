@@ -85,27 +85,6 @@ def check_room(user_pk: Any, adding: int, removing: int = 0) -> None:
         raise ValidationError(services.ListFull(limit).message, code="list_full")
 
 
-class CalendarBoundChangeList(ChangeList):
-    """A date filter past either end of the calendar is a lookup Django cannot apply.
-
-    Django answers such lookups by showing the list again unfiltered; without this, a date
-    hierarchy on 9999 or ``added__gte=0001-01-01`` in a zone east of UTC overflows while
-    the query is built and the page is a 500.
-    """
-
-    def get_filters(self, request: HttpRequest) -> Any:
-        try:
-            return super().get_filters(request)
-        except (ValueError, OverflowError) as error:
-            raise IncorrectLookupParameters(error) from error
-
-    def get_results(self, request: HttpRequest) -> None:
-        try:
-            super().get_results(request)
-        except OverflowError as error:
-            raise IncorrectLookupParameters(error) from error
-
-
 class MalformedInputAdmin(_ModelAdmin):
     """Malformed ids, lookups, search terms and selections get Django's normal answers.
 
@@ -116,8 +95,14 @@ class MalformedInputAdmin(_ModelAdmin):
     possible row is refused (with a message) before anything runs.
     """
 
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return CalendarBoundChangeList
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # A date filter past either end of the calendar (a date hierarchy on 9999,
+        # ``added__gte=0001-01-01`` east of UTC) overflows while the query is built: Django's
+        # answer to a lookup it cannot apply (the list again, unfiltered), not a 500.
+        try:
+            return super().get_changelist_instance(request)
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -296,13 +281,9 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         return ("id", *readonly) if obj is not None else readonly
 
     def get_urls(self) -> list[URLPattern]:
-        info = self.opts.app_label, self.opts.model_name
-        popular = path(
-            "popular/",
-            self.admin_site.admin_view(self.popular_view),
-            name="{}_{}_popular".format(*info),
-        )
-        return [popular, *super().get_urls()]
+        view = self.admin_site.admin_view(self.popular_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_popular"
+        return [path("popular/", view, name=name), *super().get_urls()]
 
     @admin.display(description=_("favourites"), ordering="favourite_count")
     def favourite_count(self, obj: CatalogueItem) -> str:

@@ -5,14 +5,7 @@ Every change staff make here goes through :mod:`dch_favourites.services` with
 move forward and ``MAX_FAVOURITES_PER_USER`` holds (a full list is a form error).
 
 Only the app's own models are registered. A site opts in to the favourites inline on its
-user admin by mixing :class:`UserFavouritesAdminMixin` into it::
-
-    @admin.register(User)
-    class UserAdmin(UserFavouritesAdminMixin, BaseUserAdmin): ...
-
-or, for the user admin already registered (Django's own, say), in its ``admin.py``::
-
-    register_user_favourites()
+user admin with :class:`UserFavouritesAdminMixin` or :func:`register_user_favourites`.
 """
 
 from __future__ import annotations

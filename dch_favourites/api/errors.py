@@ -59,10 +59,14 @@ class InsufficientScope(exceptions.PermissionDenied):
 
 
 class PayloadTooLarge(exceptions.APIException):
-    """413: the body is longer than ``MAX_BODY_SIZE``."""
+    """413: the body is longer than ``MAX_BODY_SIZE`` (``limit``, when given)."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = gettext_lazy("Request body too large.")
+
+    def __init__(self, limit: int | None = None) -> None:
+        message = _("Request body too large: at most %(limit)d bytes.")
+        super().__init__(None if limit is None else message % {"limit": limit})
 
 
 class PreconditionFailed(exceptions.APIException):

@@ -21,7 +21,6 @@ from typing import Any, cast
 
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail
 
 from dch_favourites.api.errors import excerpt
 from dch_favourites.conf import app_settings
@@ -56,10 +55,9 @@ class PublishedDateSerializer(serializers.Serializer[Any]):
     published = serializers.IntegerField(min_value=0, help_text="Unix seconds.")
 
 
-class EventDateSerializer(serializers.Serializer[Any]):
+class EventDateSerializer(PublishedDateSerializer):
     """When a concert (or the concert a work or interview belongs to) was published and began."""
 
-    published = serializers.IntegerField(min_value=0, help_text="Unix seconds.")
     begin = serializers.IntegerField(
         min_value=0, allow_null=True, help_text="Unix seconds; null when not known."
     )
@@ -431,8 +429,7 @@ class FavouriteChangeSerializer(serializers.Serializer[FavouriteChange]):
     request.
     """
 
-    # From a form, multipart or JSON body; `validated_data` is a FavouriteChange. A refused
-    # body raises one message, the first fault found (`action` before `id`).
+    # From a form, multipart or JSON body; `validated_data` is a FavouriteChange.
 
     default_error_messages = {"invalid": WRONG_SHAPE, "null": WRONG_SHAPE}
 
@@ -449,8 +446,12 @@ class FavouriteChangeSerializer(serializers.Serializer[FavouriteChange]):
 
     def to_internal_value(self, data: Any) -> Any:
         if hasattr(data, "getlist"):
-            # A form's fields as a JSON body has them: `id` a list, `action` once or REPEATED.
             actions, ids = data.getlist("action"), data.getlist("id")
+            # A JSON body sent as a form decodes to one field named by the whole body: its
+            # first field name opens an object or a list.
+            if not actions and next(iter(data), "").lstrip().startswith(("{", "[")):
+                raise serializers.ValidationError({"action": [MISSING_ACTION_JSON_HINT]})
+            # The fields as a JSON body has them: `id` a list, `action` once or REPEATED.
             data = {}
             if actions:
                 data["action"] = actions[0] if len(actions) == 1 else REPEATED
@@ -464,19 +465,6 @@ class FavouriteChangeSerializer(serializers.Serializer[FavouriteChange]):
     def is_valid(self, *, raise_exception: bool = False) -> bool:
         valid = super().is_valid()
         if not valid and raise_exception:
-            raise serializers.ValidationError(self.first_error())
+            # One message, the first fault found (`action` before `id`), not a dict per field.
+            raise serializers.ValidationError(next(iter(self.errors.values()))[0])
         return valid
-
-    def first_error(self) -> ErrorDetail:
-        """The message the client gets: the first fault of the first field at fault."""
-        errors, data = self.errors, self.initial_data
-        action = errors.get("action")
-        # A JSON body sent as a form decodes to one field named by the whole body: its first
-        # field name opens an object or a list.
-        first = next(iter(data), "") if hasattr(data, "getlist") else ""
-        if action and action[0].code == "required" and first.lstrip().startswith(("{", "[")):
-            return ErrorDetail(str(MISSING_ACTION_JSON_HINT), code="required")
-        detail: Any = errors
-        while isinstance(detail, (dict, list)):
-            detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
-        return ErrorDetail(str(detail), code=getattr(detail, "code", None))

@@ -429,8 +429,7 @@ class FavouriteChangeSerializer(serializers.Serializer[FavouriteChange]):
     request.
     """
 
-    # From a form, multipart or JSON body; `validated_data` is a FavouriteChange.
-
+    # Read from a form, multipart or JSON body; `validated_data` is a FavouriteChange.
     default_error_messages = {"invalid": WRONG_SHAPE, "null": WRONG_SHAPE}
 
     action = ActionField()

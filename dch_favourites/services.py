@@ -36,7 +36,9 @@ from django.utils import timezone
 from dch_favourites.api.cache import CATALOGUE_KEY, add_states, set_states, state_key
 from dch_favourites.conf import app_settings
 from dch_favourites.documents import DocumentState, state_values
-from dch_favourites.exceptions import AlreadyListed, FavouritesError, ListFull, UnknownItems
+from dch_favourites.exceptions import AlreadyListed, UnknownItems
+from dch_favourites.exceptions import FavouritesError as FavouritesError  # re-exported
+from dch_favourites.exceptions import ListFull as ListFull  # re-exported
 from dch_favourites.models import (
     CATALOGUE_STATE_ID,
     CONCERT_PART_TYPES,
@@ -52,25 +54,6 @@ from dch_favourites.signals import favourite_added, favourite_removed
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
-
-__all__ = [
-    "AlreadyListed",
-    "FavouritesError",
-    "ListChange",
-    "ListFull",
-    "ListState",
-    "Source",
-    "UnknownItems",
-    "add_favourites",
-    "catalogue_changed",
-    "delete_catalogue_items",
-    "delete_catalogue_items_on_commit",
-    "holder_count",
-    "holder_counts",
-    "list_state",
-    "remove_all_favourites",
-    "remove_favourites",
-]
 
 M = TypeVar("M", bound=models.Model)
 
@@ -158,8 +141,7 @@ def _add(
         missing = [item_id for item_id in ids if item_id not in found]
         if missing:
             raise UnknownItems(missing)
-        user_id, state = _lock_state(user, db)
-        present = _listed_of(user.pk, ids, db)
+        user_id, state, present = _lock_list(user, ids, db)
         new_ids = [item_id for item_id in ids if item_id not in present]
         if new_ids:
             limit = app_settings.MAX_FAVOURITES_PER_USER
@@ -189,8 +171,7 @@ def remove_favourites(
     ids = _unique(item_ids)
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db):
-        user_id, state = _lock_state(user, db)
-        present = _listed_of(user.pk, ids, db)
+        user_id, state, present = _lock_list(user, ids, db)
         removed = [item_id for item_id in ids if item_id in present]
         if removed:
             _plain(Favourite, db).filter(user_id=user.pk, item_id__in=removed).delete()
@@ -211,9 +192,7 @@ def _changed(
     after = ListState(state.list_version, state.list_updated)
     if item_ids:
         row = _bumped(user_id, state, now_seconds())
-        _plain(FavouriteListState, db).filter(pk=user_id).update(
-            **{name: getattr(row, name) for name in BUMPED_FIELDS}
-        )
+        row.save(using=db, update_fields=BUMPED_FIELDS)
         after = ListState(row.version, row.updated)
         _send_on_commit(signal, user, item_ids, _source(source), db)
     answer = read_back(db) if read_back is not None else None
@@ -507,12 +486,6 @@ def _listed_item_ids(user_pk: Any, db: str) -> list[str]:
     return list(rows.values_list("item_id", flat=True))
 
 
-def _listed_of(user_pk: Any, item_ids: Sequence[str], db: str) -> set[str]:
-    """Which of ``item_ids`` are on the listener's list."""
-    listed = _plain(Favourite, db).filter(user_id=user_pk, item_id__in=item_ids)
-    return set(listed.values_list("item_id", flat=True))
-
-
 def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
     """The ids of ``item_ids`` that exist, share-locked against deletion until commit.
 
@@ -536,13 +509,14 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
     return set(items.values_list("pk", flat=True))
 
 
-def _lock_state(user: AbstractBaseUser, db: str) -> tuple[Any, DocumentState]:
-    """:func:`_lock_states` of one listener: the user id as the database returns it.
-
-    For some keys (a UUID on SQLite) that is not the instance's own pk.
-    """
+def _lock_list(
+    user: AbstractBaseUser, item_ids: Sequence[str], db: str
+) -> tuple[Any, DocumentState, set[str]]:
+    """Lock ``user``'s list state: the user id as the database returns it (for some keys,
+    a UUID on SQLite, not the instance's own pk), the state, and which ids are listed."""
     ((user_id, state),) = _lock_states([user.pk], db).items()
-    return user_id, state
+    listed = _plain(Favourite, db).filter(user_id=user.pk, item_id__in=item_ids)
+    return user_id, state, set(listed.values_list("item_id", flat=True))
 
 
 #: The columns of a list state that every change moves.

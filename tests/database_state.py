@@ -39,3 +39,11 @@ def document_clock(user: Any, using: str = "default") -> tuple[int, int, int]:
 def moved(before: tuple[int, int, int], after: tuple[int, int, int]) -> bool:
     """Whether the document moved forward from ``before`` to ``after``."""
     return after[:2] != before[:2] and after[2] > before[2]
+
+
+def shown_begin(item_id: str) -> int | None:
+    """An item's ``begin`` as the API shows it (a part shows its concert's): Unix seconds."""
+    from dch_favourites.documents import entry_values
+
+    begin = entry_values("", None, ["begin"])
+    return CatalogueItem.objects.filter(pk=item_id).values_list(*begin, flat=True).get()

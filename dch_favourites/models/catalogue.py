@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -57,12 +57,6 @@ def default_manager(model: type[M]) -> models.Manager[M]:
     if manager is None:  # only abstract models have none
         raise TypeError(f"{model._meta.label} has no default manager")
     return manager
-
-
-validate_item_id = RegexValidator(
-    ITEM_ID_PATTERN,
-    _("An id is 1 to 64 letters, digits, '-' or '_', starting with a letter or digit."),
-)
 
 
 class CatalogueQuerySet(models.QuerySet[M]):
@@ -142,9 +136,6 @@ class CatalogueItemQuerySet(CatalogueQuerySet["CatalogueItem"]):
         return ranked[:limit] if limit is not None else ranked
 
 
-CatalogueItemManager = models.Manager.from_queryset(CatalogueItemQuerySet)
-
-
 class CatalogueItem(models.Model):
     """A concert, work, interview, film or playlist a listener can keep as a favourite.
 
@@ -158,7 +149,12 @@ class CatalogueItem(models.Model):
         _("id"),
         primary_key=True,
         max_length=ITEM_ID_MAX_LENGTH,
-        validators=[validate_item_id],
+        validators=[
+            RegexValidator(
+                ITEM_ID_PATTERN,
+                _("An id is 1 to 64 letters, digits, '-' or '_', starting with a letter or digit."),
+            )
+        ],
         help_text=_("Unique across all types, e.g. 23427 (concert), 23427-1 (work), 301 (film)."),
     )
     type = models.CharField(_("type"), max_length=16, choices=ItemType.choices)
@@ -206,7 +202,7 @@ class CatalogueItem(models.Model):
         blank=True,
     )
 
-    objects: ClassVar[CatalogueItemManager[CatalogueItem]] = CatalogueItemManager()
+    objects = CatalogueItemQuerySet.as_manager()
 
     #: Set by ``save()`` of a concert whose ``begin`` changed (its parts show that begin).
     begin_changed: bool = False
@@ -257,18 +253,6 @@ class CatalogueItem(models.Model):
         if self.type == ItemType.CONCERT and self.id and not self.id.isdigit():
             raise ValidationError({"id": _("A concert id is a number, e.g. 23427.")})
 
-    @property
-    def effective_begin(self) -> datetime | None:
-        """``begin`` as the API shows it: the concert's for a part whose concert exists."""
-        if self.concert_id:
-            concert = CatalogueItem.objects.filter(pk=self.concert_id).only("begin").first()
-            if concert is not None:
-                return concert.begin
-        return self.begin
-
-
-TranslationManager = models.Manager.from_queryset(CatalogueQuerySet)
-
 
 class CatalogueItemTranslation(models.Model):
     """The title and short title of an item in a language other than the default one."""
@@ -283,7 +267,7 @@ class CatalogueItemTranslation(models.Model):
     title = models.CharField(_("title"), max_length=500)
     short_title = models.CharField(_("short title"), max_length=200, null=True, blank=True)
 
-    objects: ClassVar[TranslationManager[CatalogueItemTranslation]] = TranslationManager()
+    objects = CatalogueQuerySet["CatalogueItemTranslation"].as_manager()
 
     class Meta:
         verbose_name = _("translation")

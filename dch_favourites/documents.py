@@ -52,10 +52,6 @@ class UnixSeconds(models.Func):
         template = "CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
         return super().as_sql(compiler, connection, template=template, **extra_context)
 
-    def as_mysql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        template = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', %(expressions)s)"
-        return super().as_sql(compiler, connection, template=template, **extra_context)
-
 
 #: Where the translation of the asked language is joined (a ``FilteredRelation``).
 TRANSLATION = "entry_translation"
@@ -92,10 +88,8 @@ def entry_queryset(
     """
     if _is_translated(language) and any(c in ("title", "short_title") for c in columns):
         relation = f"{prefix}translations"
-        condition = Q(**{f"{relation}__language": language})
-        translation = FilteredRelation(relation, condition=condition)
-        annotated: models.QuerySet[Any] = queryset.annotate(**{TRANSLATION: translation})
-        return annotated
+        translation = FilteredRelation(relation, condition=Q(**{f"{relation}__language": language}))
+        queryset = queryset.annotate(**{TRANSLATION: translation})
     return queryset
 
 
@@ -162,20 +156,12 @@ class DocumentState:
         return max(self.list_updated + behind, self.catalogue_updated)
 
 
-def catalogue_clock(name: str) -> Subquery:
-    """The catalogue clock's ``version`` or ``updated``, as a subquery of another query."""
-    row = CatalogueState.objects.filter(pk=CATALOGUE_STATE_ID).values(name)[:1]
-    return Subquery(row, output_field=models.BigIntegerField())
-
-
 def state_values() -> list[Any]:
     """The expressions of a :class:`DocumentState`, read from the list's state row."""
-    return [
-        F("version"),
-        F("updated"),
-        F("catalogue_version"),
-        catalogue_clock("version"),
-        catalogue_clock("updated"),
+    clock = CatalogueState.objects.filter(pk=CATALOGUE_STATE_ID)
+    return [F("version"), F("updated"), F("catalogue_version")] + [
+        Subquery(clock.values(name)[:1], output_field=models.BigIntegerField())
+        for name in ("version", "updated")
     ]
 
 

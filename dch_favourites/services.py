@@ -57,9 +57,8 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=models.Model)
 
-#: How many holders' signals are sent per batch after an item is deleted.
-SIGNAL_BATCH = 1000
-#: How many holders of an item :func:`delete_catalogue_items` releases per transaction.
+#: How many holders of an item :func:`delete_catalogue_items` releases per transaction (and
+#: how many a deleted item's signals load at a time).
 HOLDER_BATCH = 1000
 
 
@@ -83,10 +82,8 @@ class ListState:
 
 @dataclass(frozen=True)
 class ListChange:
-    """What one call changed: the ids applied (in order) and the list's state after it.
-
-    ``answer`` is what the call's ``read_back`` returned, read in the same transaction.
-    """
+    """What one call changed: the ids applied (in order), the list's state after it and
+    what the call's ``read_back`` returned (``answer``)."""
 
     state: ListState
     item_ids: tuple[str, ...] = field(default=())
@@ -117,13 +114,11 @@ def add_favourites(
     source: str | None = None,
     read_back: Callable[[str], Any] | None = None,
 ) -> ListChange:
-    """Add items to ``user``'s list, all or nothing.
+    """Add items to ``user``'s list, all or nothing; items already on it are left as they are.
 
-    Items already on the list are left as they are. Raises :class:`UnknownItems` when an id
-    names no catalogue item and :class:`ListFull` past the configured length; in both
-    cases nothing changes. ``read_back(db)``, when given, runs in the same transaction
-    after the change (the API reads the list it answers with there); its result is the
-    change's ``answer``.
+    Raises :class:`UnknownItems` when an id names no catalogue item and :class:`ListFull`
+    past the configured length. ``read_back(db)``, when given, runs in the same transaction
+    after the change (the API reads its answer there); its result is the change's ``answer``.
     """
     return _add(user, _unique(item_ids), _source(source), read_back=read_back)
 
@@ -212,14 +207,12 @@ def remove_all_favourites(user: AbstractBaseUser, *, source: str | None = None) 
 def remove_favourite_rows(
     queryset: QuerySet[Favourite], *, source: str | None = None, atomic: bool = True
 ) -> int:
-    """Delete the favourites a queryset selects (admin bulk delete, ``qs.delete()``).
+    """Delete the favourites a queryset selects (admin bulk delete, ``qs.delete()``); how many.
 
-    Each listener's part goes through :func:`remove_favourites`, in user order, on the
-    write database. With ``atomic`` (the default, as ``QuerySet.delete()`` is) all of them
-    go in one transaction. Without it, and outside a transaction, each listener's part
-    commits on its own, so a delete that touches many lists never keeps one of them
-    locked for longer than its own change (the admin's delete action). Returns how many
-    favourites were removed.
+    Each listener's part goes through :func:`remove_favourites`, in user order. With
+    ``atomic`` (as ``QuerySet.delete()`` is) all in one transaction; without it, outside a
+    transaction, each part commits on its own, so no list stays locked for longer than its
+    own change (the admin's delete action).
     """
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db) if atomic else nullcontext():
@@ -239,14 +232,12 @@ def remove_favourite_rows(
 
 
 def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = None) -> int:
-    """Delete catalogue items, however many listeners hold them, without long locks.
+    """Delete catalogue items, however many listeners hold them, without long locks; how many.
 
-    Called outside a transaction, it first releases each item's holders, ``batch_size``
-    (default :data:`HOLDER_BATCH`) at a time, each batch in a transaction of its own (their
-    lists move forward; ``favourite_removed``, source ``cascade``, once it commits), so a
-    holder's POST naming the item waits for one batch at most. Then the items go in one
-    transaction, as ``QuerySet.delete()`` deletes them. Inside a transaction all of it
-    happens in that one. Returns how many items were deleted.
+    Outside a transaction each item's holders are released first, ``batch_size`` (default
+    :data:`HOLDER_BATCH`) per transaction of their own, so a holder's POST naming the item
+    waits for one batch at most; then the items go in one transaction. Inside a
+    transaction all of it happens in that one.
     """
     ids = sorted(_unique(item_ids))
     db = router.db_for_write(CatalogueItem)
@@ -302,11 +293,8 @@ def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:
 def add_favourite_rows(
     favourites: Sequence[Favourite], *, db: str | None = None
 ) -> list[Favourite]:
-    """Add unsaved ``Favourite`` instances (``bulk_create()``, the many-to-many ``add()``).
-
-    Grouped by listener, each group through :func:`add_favourites`, all in one
-    transaction: one unknown item or full list refuses them all. Returns the stored rows.
-    """
+    """Add unsaved ``Favourite`` instances (``bulk_create()``, the many-to-many ``add()``),
+    each listener's through :func:`add_favourites`, all or nothing; the stored rows."""
     db = db or router.db_for_write(Favourite)
     by_user: dict[Any, list[str]] = defaultdict(list)
     for favourite in favourites:
@@ -328,11 +316,10 @@ def add_favourite_rows(
 def add_favourite_instance(
     favourite: Favourite, save: Callable[[], None], *, source: str | None = None
 ) -> None:
-    """Add a new ``Favourite`` instance (admin, ``create()``, ``save()``) on the write path.
+    """Add a new ``Favourite`` instance (admin, ``create()``, ``save()``).
 
-    ``save`` is the model's own save, which inserts the row; it runs under the list's lock,
-    after the checks of :func:`add_favourites`. Raises :class:`AlreadyListed` when the item
-    is on the list already.
+    ``save``, the model's own, inserts the row under the list's lock after the checks of
+    :func:`add_favourites`. Raises :class:`AlreadyListed` when the item is listed already.
     """
 
     def insert() -> None:
@@ -354,9 +341,8 @@ _pending_catalogue_changes: contextvars.ContextVar[set[str] | None] = contextvar
 def catalogue_batch() -> Iterator[None]:
     """Many catalogue edits, one move of the catalogue clock (an import, a bulk action).
 
-    Inside, :func:`catalogue_changed` only notes the database; the clock moves once per
-    database when the block ends without an error, inside the caller's transaction. Use it
-    within that transaction, so edits and clock commit together::
+    The clock moves once per database when the block ends without an error; use it within
+    the edits' transaction, so edits and clock commit together::
 
         with transaction.atomic(), catalogue_batch():
             for item in items:
@@ -378,9 +364,8 @@ def catalogue_batch() -> Iterator[None]:
 def catalogue_changed(*, db: str | None = None) -> None:
     """Move the catalogue clock: every document that shows catalogue data is renewed.
 
-    One row is updated, inside the caller's transaction if there is one, so the change
-    and the clock commit together; no listener's list state is touched. Within a
-    :func:`catalogue_batch` the move is deferred to the batch's end.
+    One row is updated, in the caller's transaction if there is one; no list state is
+    touched. Within a :func:`catalogue_batch` the move waits for the batch's end.
     """
     db = db or router.db_for_write(CatalogueState)
     pending = _pending_catalogue_changes.get()
@@ -418,12 +403,10 @@ def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) 
 
 
 def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
-    """An item is about to be deleted (inside the delete's transaction).
+    """An item is about to be deleted: its holders lose it (``favourite_removed`` after commit).
 
-    Its holders lose it: the catalogue clock moves and each of them hears
-    ``favourite_removed`` after commit. A concert's parts fall back to their own begin. The
-    item row is locked first, so an add racing the delete either lands before it (and is
-    removed with it) or finds the item gone.
+    The item row is locked first, so an add racing the delete either lands before it (and
+    is removed with it) or finds the item gone.
     """
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     _plain(CatalogueItem, db).select_for_update().filter(pk=instance.pk).exists()
@@ -469,10 +452,7 @@ def _source(source: str | None) -> Source:
 
 
 def _plain(model: type[M], db: str) -> QuerySet[M]:
-    """A model's rows as plain Django reads and writes them: for this module only.
-
-    The models' own managers route writes here; the write path itself must not go round.
-    """
+    """A model's rows as plain Django writes them: the models' managers route writes here."""
     return models.QuerySet(model, using=db)
 
 
@@ -524,12 +504,9 @@ BUMPED_FIELDS = ("version", "updated", "catalogue_version")
 
 
 def _bumped(user_id: Any, state: DocumentState, now: int) -> FavouriteListState:
-    """The list state row after one change: version + 1, top-level ``updated`` strictly later.
-
-    ``updated`` becomes later than the document's ``updated`` was, catalogue changes since
-    the last change included (:attr:`~dch_favourites.documents.DocumentState.updated`),
-    and the catalogue version they are included up to is noted.
-    """
+    """The list state row after one change: version + 1, ``updated`` later than the
+    document's (:attr:`~dch_favourites.documents.DocumentState.updated`) and the catalogue
+    version that includes."""
     return FavouriteListState(
         user_id=user_id,
         version=state.list_version + 1,
@@ -578,10 +555,8 @@ def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> 
 def _release_holders(item_id: str, batch_size: int, db: str) -> int:
     """Take the item off the lists of up to ``batch_size`` holders, in one transaction.
 
-    The holders' list states are locked first, in primary-key order (the write path's lock
-    order: the item is not locked, a POST naming it finds it still there), then their
-    favourite of the item is deleted and each list that lost it is bumped. Returns how
-    many holders were found: fewer than ``batch_size`` means none is left.
+    Only the holders' list states are locked (the item is not: a POST naming it finds it
+    still there). Returns how many holders were found: fewer than ``batch_size``, none left.
     """
     with transaction.atomic(using=db):
         holders = list(
@@ -593,22 +568,19 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
         if not holders:
             return 0
         states = _lock_states(holders, db)
-        removed = set(_delete_holdings(item_id, db, holders))
+        released = _delete_holdings(item_id, db, holders)
         now = now_seconds()
-        bumps = [_bumped(user, states[user], now) for user in holders if user in removed]
+        bumps = [_bumped(user, states[user], now) for user in released]
         if bumps:
             FavouriteListState.objects.using(db).bulk_update(bumps, BUMPED_FIELDS)
             set_states({state_key(row.user_id): list_values(row) for row in bumps})
-            released = sorted(removed)
             transaction.on_commit(lambda: _tell_holders(released, item_id, db), using=db)
     return len(holders)
 
 
 def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, DocumentState]:
-    """The list states of ``user_ids`` (created where missing), locked in key order.
-
-    Each with the catalogue's clock, read in the same statement, for :func:`_bumped`.
-    """
+    """The list states of ``user_ids`` (created where missing), locked in key order, each
+    with the catalogue's clock read in the same statement."""
     states = _plain(FavouriteListState, db).filter(user_id__in=list(user_ids))
     features = connections[db].features
     if features.has_select_for_update:
@@ -627,15 +599,12 @@ def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, DocumentState]:
 
 
 def _tell_holders(holders: Sequence[Any], item_id: str, db: str) -> None:
-    """``favourite_removed`` for every holder of a deleted item, users loaded in batches.
-
-    Nothing is loaded when no receiver is connected by the time the delete commits.
-    """
+    """``favourite_removed`` for every holder of a deleted item (none loaded unheard)."""
     if not favourite_removed.has_listeners(Favourite):
         return
     users = default_manager(get_user_model()).using(db)
-    for start in range(0, len(holders), SIGNAL_BATCH):
-        ids = holders[start : start + SIGNAL_BATCH]
+    for start in range(0, len(holders), HOLDER_BATCH):
+        ids = holders[start : start + HOLDER_BATCH]
         batch = users.in_bulk(ids)
         for user in (batch[user_id] for user_id in ids if user_id in batch):
             favourite_removed.send_robust(

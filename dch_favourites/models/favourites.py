@@ -9,7 +9,7 @@ bypasses the list's version and ``updated``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from django.conf import settings
 from django.db import models, router
@@ -26,13 +26,10 @@ NOT_EDITABLE = _(
 
 
 class FavouriteQuerySet(models.QuerySet["Favourite"]):
-    """Favourites: ``delete()`` and ``bulk_create()`` (which the many-to-many managers use)
-    go through the write path; ``update()`` and ``bulk_update()`` are refused, since a
-    favourite has nothing to edit in place.
-    """
+    """``delete()`` and ``bulk_create()`` (which the many-to-many managers use) go through
+    the write path; ``update()`` and ``bulk_update()`` are refused."""
 
     def delete(self) -> tuple[int, dict[str, int]]:
-        """Remove the selected favourites through the write path."""
         from dch_favourites import services  # imports the models: on use
 
         removed = services.remove_favourite_rows(self)
@@ -42,18 +39,13 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
     delete.queryset_only = True  # type: ignore[attr-defined]
 
     def bulk_create(self, objs: Iterable[Favourite], *args: Any, **kwargs: Any) -> list[Favourite]:
-        """Add the favourites through the write path (each listener's all or nothing).
-
-        Favourites already on a list are left as they are. Returns the stored rows.
-        """
         from dch_favourites import services  # imports the models: on use
 
-        return list(services.add_favourite_rows(list(objs), db=self.db))
+        return services.add_favourite_rows(list(objs), db=self.db)
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]
 
     def update(self, **kwargs: Any) -> int:
-        """Refused: remove the favourite and add the other item instead."""
         raise FavouritesError(str(NOT_EDITABLE))
 
     update.alters_data = True  # type: ignore[attr-defined]
@@ -61,13 +53,9 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
     def bulk_update(
         self, objs: Iterable[Favourite], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
-        """Refused, as :meth:`update`."""
         raise FavouritesError(str(NOT_EDITABLE))
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
-
-
-FavouriteManager = models.Manager.from_queryset(FavouriteQuerySet)
 
 
 class Favourite(models.Model):
@@ -88,7 +76,7 @@ class Favourite(models.Model):
     )
     added = models.DateTimeField(_("added"), default=timezone.now, editable=False)
 
-    objects: ClassVar[FavouriteManager[Favourite]] = FavouriteManager()
+    objects = FavouriteQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("favourite")
@@ -110,10 +98,8 @@ class Favourite(models.Model):
         return f"{self.user_id} \u2665 {self.item_id}"
 
     def save(self, *args: Any, source: str | None = None, **kwargs: Any) -> None:
-        """Add a new favourite through the write path; a stored one cannot be edited.
-
-        ``source`` names the door for the signals (:class:`dch_favourites.services.Source`).
-        """
+        """Add a new favourite through the write path (``source``: the signals' door, a
+        :class:`~dch_favourites.services.Source`); a stored one cannot be edited."""
         from dch_favourites import services  # imports the models: on use
 
         if self.pk is None:
@@ -133,7 +119,6 @@ class Favourite(models.Model):
     def delete(
         self, *args: Any, source: str | None = None, **kwargs: Any
     ) -> tuple[int, dict[str, int]]:
-        """Remove the favourite through the write path."""
         from dch_favourites import services  # imports the models: on use
 
         removed = services.remove_favourites(self.user, [self.item_id], source=source)

@@ -170,13 +170,8 @@ STATE_WIDTH = len(DocumentState.__dataclass_fields__)
 
 def document_state(user_id: Any, using: str) -> DocumentState:
     """The state of a listener's document, in one query."""
-    found = (
-        FavouriteListState.objects.using(using)
-        .filter(user_id=user_id)
-        .values_list(*state_values())
-        .first()
-    )
-    return DocumentState.of(found)
+    row = FavouriteListState.objects.using(using).filter(user_id=user_id)
+    return DocumentState.of(row.values_list(*state_values()).first())
 
 
 def document_rows(
@@ -184,10 +179,8 @@ def document_rows(
 ) -> tuple[DocumentState, list[tuple[Any, ...]]]:
     """A listener's list and the state it is in, read in one statement (one snapshot).
 
-    Returns the state and the entry rows (``columns``, newest first). The rows come from
-    the listener's state row outwards (a LEFT JOIN to the favourites), so the state and
-    the rows always belong together, also under concurrent writes; a listener without a
-    state row has an empty list.
+    The entry rows (``columns``, newest first) come from the listener's state row outwards
+    (a LEFT JOIN to the favourites); a listener without a state row has an empty list.
     """
     prefix = "user__dch_favourites__"
     states = FavouriteListState.objects.using(using).filter(user_id=user_id)

@@ -1,16 +1,15 @@
 """The one place where favourites change.
 
-The API, the admin, management commands, Python callers, the ORM's doors on
-:class:`~dch_favourites.models.Favourite` (routed here by the models) and cascades all
-come through here, so every change of a list moves the listener's
+The API, the admin, commands, Python callers, the ORM's doors on
+:class:`~dch_favourites.models.Favourite` (routed here by the models) and cascades all come
+through here, so every change of a list moves the listener's
 :class:`~dch_favourites.models.FavouriteListState` forward, every catalogue edit that can
 change a listed entry moves the one :class:`~dch_favourites.models.CatalogueState`, and
 :mod:`dch_favourites.signals` are sent after commit.
 
 Locks are always taken in the same order, catalogue items first and list states second
-(states in primary-key order), so concurrent writers queue instead of deadlocking. A
-catalogue edit locks no list state: however many listeners hold an item, editing or
-deleting it does not make them wait. On SQLite the whole transaction is serialised
+(in primary-key order), so concurrent writers queue instead of deadlocking. A catalogue
+edit locks no list state. On SQLite the whole transaction is serialised
 (``transaction_mode: IMMEDIATE``).
 """
 
@@ -22,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -86,7 +85,7 @@ class ListChange:
     what the call's ``read_back`` returned (``answer``)."""
 
     state: ListState
-    item_ids: tuple[str, ...] = field(default=())
+    item_ids: tuple[str, ...] = ()
     answer: Any = None
 
     @property
@@ -193,7 +192,7 @@ def _changed(
     answer = read_back(db) if read_back is not None else None
     if item_ids:
         # Kept while the list is locked, so its writers keep their states in commit order.
-        set_states({state_key(user.pk): list_values(row)})
+        set_states({state_key(user.pk): (row.version, row.updated, row.catalogue_version)})
         add_states({CATALOGUE_KEY: (state.catalogue_version, state.catalogue_updated)})
     return ListChange(after, tuple(item_ids), answer)
 
@@ -216,11 +215,9 @@ def remove_favourite_rows(
     """
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db) if atomic else nullcontext():
-        selected = (
-            queryset.using(db).order_by("user_id", "-added").values_list("user_id", "item_id")
-        )
+        selected = queryset.using(db).order_by("user_id", "-added")
         by_user: dict[Any, list[str]] = defaultdict(list)
-        for user_id, item_id in selected:
+        for user_id, item_id in selected.values_list("user_id", "item_id"):
             by_user[user_id].append(item_id)
         users = default_manager(get_user_model()).using(db).in_bulk(list(by_user))
         # A listener deleted since the rows were read took their favourites along.
@@ -372,9 +369,9 @@ def catalogue_changed(*, db: str | None = None) -> None:
     if pending is not None:
         pending.add(db)
         return
-    now = now_seconds()
     states = _plain(CatalogueState, db).filter(pk=CATALOGUE_STATE_ID)
-    bump = {"version": F("version") + 1, "updated": Greatest(Value(now), F("updated") + 1)}
+    now = Value(now_seconds())
+    bump = {"version": F("version") + 1, "updated": Greatest(now, F("updated") + 1)}
     with transaction.atomic(using=db):
         if not states.update(**bump):
             CatalogueState.objects.using(db).bulk_create(
@@ -442,9 +439,6 @@ def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
     if item_ids:
         # A copy: the delete sets the instance's pk to None before the receivers run.
         _send_on_commit(favourite_removed, copy.copy(instance), item_ids, Source.CASCADE, db)
-
-
-# Internals.
 
 
 def _source(source: str | None) -> Source:
@@ -515,11 +509,6 @@ def _bumped(user_id: Any, state: DocumentState, now: int) -> FavouriteListState:
     )
 
 
-def list_values(row: FavouriteListState) -> tuple[int, int, int]:
-    """A list state row as the document cache keeps it."""
-    return (row.version, row.updated, row.catalogue_version)
-
-
 def _touch_parts(concert_id: str, db: str) -> int:
     """Stamp a concert's works and interviews as updated (their begin changed); how many."""
     parts = _plain(CatalogueItem, db).filter(concert_id=concert_id, type__in=CONCERT_PART_TYPES)
@@ -529,9 +518,8 @@ def _touch_parts(concert_id: str, db: str) -> int:
 def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> list[Any]:
     """Delete an item's favourites (of the listeners ``of`` only); the holders' ids, sorted.
 
-    On PostgreSQL one statement deletes the rows and names their holders (``RETURNING``),
-    so the delete's transaction, which holders' POSTs naming the item wait for, stays short
-    however many hold it. The ORM's cascade then finds no favourites left.
+    On PostgreSQL in one statement (``RETURNING``), so the delete's transaction, which
+    holders' POSTs naming the item wait for, stays short however many hold it.
     """
     rows = _plain(Favourite, db).filter(item_id=item_id)
     if of is not None:
@@ -559,12 +547,8 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
     still there). Returns how many holders were found: fewer than ``batch_size``, none left.
     """
     with transaction.atomic(using=db):
-        holders = list(
-            _plain(Favourite, db)
-            .filter(item_id=item_id)
-            .order_by()
-            .values_list("user_id", flat=True)[:batch_size]
-        )
+        rows = _plain(Favourite, db).filter(item_id=item_id).order_by()
+        holders = list(rows.values_list("user_id", flat=True)[:batch_size])
         if not holders:
             return 0
         states = _lock_states(holders, db)
@@ -573,7 +557,9 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
         bumps = [_bumped(user, states[user], now) for user in released]
         if bumps:
             FavouriteListState.objects.using(db).bulk_update(bumps, BUMPED_FIELDS)
-            set_states({state_key(row.user_id): list_values(row) for row in bumps})
+            set_states(
+                {state_key(b.pk): (b.version, b.updated, b.catalogue_version) for b in bumps}
+            )
             transaction.on_commit(lambda: _tell_holders(released, item_id, db), using=db)
     return len(holders)
 
@@ -582,10 +568,8 @@ def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, DocumentState]:
     """The list states of ``user_ids`` (created where missing), locked in key order, each
     with the catalogue's clock read in the same statement."""
     states = _plain(FavouriteListState, db).filter(user_id__in=list(user_ids))
-    features = connections[db].features
-    if features.has_select_for_update:
-        of = ("self",) if features.has_select_for_update_of else ()
-        states = states.select_for_update(of=of)
+    # No effect on SQLite, which serialises writers already.
+    states = states.select_for_update(of=("self",))
     locked = states.order_by("user_id").values_list("user_id", *state_values())
     found = list(locked)
     if len(found) < len(user_ids):

@@ -6,15 +6,8 @@ tuple of the catalogue item ids actually added or removed, in the order applied)
 ``source`` (a :class:`dch_favourites.services.Source`: ``"api"``, ``"admin"``,
 ``"cascade"``, ``"command"`` or ``"python"``). A no-op or refused change sends nothing;
 a rolled-back one neither. Receivers run through ``send_robust``: one that raises is
-logged (``django.dispatch``) and neither undoes the change nor stops the others::
-
-    from django.dispatch import receiver
-    from dch_favourites.signals import favourite_added
-
-    @receiver(favourite_added)
-    def count_likes(sender, user, items, source, **kwargs):
-        for item_id in items:
-            metrics.increment("favourites.added", tags={"item": item_id, "via": source})
+logged (``django.dispatch``) and neither undoes the change nor stops the others. An
+example receiver: docs/commands-and-signals.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from dch_favourites.models.catalogue import (
     CATALOGUE_STATE_ID,
     CONCERT_PART_TYPES,
-    ITEM_ID_MAX_LENGTH,
     ITEM_ID_PATTERN,
     CatalogueItem,
     CatalogueItemTranslation,
@@ -18,7 +17,6 @@ from dch_favourites.models.favourites import Favourite, FavouriteListState
 __all__ = [
     "CATALOGUE_STATE_ID",
     "CONCERT_PART_TYPES",
-    "ITEM_ID_MAX_LENGTH",
     "ITEM_ID_PATTERN",
     "CatalogueItem",
     "CatalogueItemTranslation",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,10 +24,6 @@ from dch_favourites.conf import app_settings
 
 M = TypeVar("M", bound=models.Model)
 
-if TYPE_CHECKING:
-    from datetime import datetime
-
-ITEM_ID_MAX_LENGTH = 64
 ITEM_ID_PATTERN = re.compile(r"\A[0-9A-Za-z][0-9A-Za-z_-]{0,63}\Z")
 PART_ID_PATTERN = re.compile(r"\A([0-9]+)-[0-9]+\Z")
 
@@ -63,7 +60,6 @@ class CatalogueQuerySet(models.QuerySet[M]):
     """Catalogue rows whose writes by queryset move the catalogue clock (lists show them)."""
 
     def update(self, **kwargs: Any) -> int:
-        """Update the rows and move the catalogue clock."""
         from dch_favourites import services  # imports the models: on use
 
         updated = super().update(**kwargs)
@@ -76,7 +72,6 @@ class CatalogueQuerySet(models.QuerySet[M]):
     def bulk_update(
         self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None
     ) -> int:
-        """``bulk_update()`` that moves the catalogue clock once, as :meth:`update` does."""
         from dch_favourites import services  # imports the models: on use
 
         # Django may implement it with update(): one batch, one move of the clock, in the
@@ -90,7 +85,6 @@ class CatalogueQuerySet(models.QuerySet[M]):
     bulk_update.alters_data = True  # type: ignore[attr-defined]
 
     def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
-        """``bulk_create()`` that moves the catalogue clock when the new rows can show."""
         from dch_favourites import services  # imports the models: on use
 
         created = super().bulk_create(objs, *args, **kwargs)
@@ -148,7 +142,7 @@ class CatalogueItem(models.Model):
     id = models.CharField(
         _("id"),
         primary_key=True,
-        max_length=ITEM_ID_MAX_LENGTH,
+        max_length=64,
         validators=[
             RegexValidator(
                 ITEM_ID_PATTERN,
@@ -231,13 +225,8 @@ class CatalogueItem(models.Model):
             # Its parts show this begin: the post-save hook renews their documents when it
             # changed. Read where the save writes, never a replica.
             db = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-            stored = (
-                default_manager(type(self))
-                .using(db)
-                .filter(pk=self.pk)
-                .values_list("begin", flat=True)
-            )
-            self.begin_changed = list(stored) != [self.begin]
+            stored = default_manager(type(self)).using(db).filter(pk=self.pk)
+            self.begin_changed = list(stored.values_list("begin", flat=True)) != [self.begin]
         if not keep_updated or self.updated is None:
             self.updated = timezone.now()
         update_fields = kwargs.get("update_fields")

@@ -108,12 +108,8 @@ class Favourite(models.Model):
             )
             return
         db = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        stored = (
-            default_manager(type(self))
-            .using(db)
-            .filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id)
-        )
-        if not stored.exists():
+        stored = default_manager(type(self)).using(db)
+        if not stored.filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id).exists():
             raise FavouritesError(str(NOT_EDITABLE))
 
     def delete(
@@ -126,12 +122,10 @@ class Favourite(models.Model):
 
 
 class FavouriteListState(models.Model):
-    """Where a listener's list stands: bumped on every change of its membership, by any path.
+    """Where a listener's list stands: ``version`` counts its adds and removes, by any path.
 
-    ``version`` counts the adds and removes. Edits of the catalogue move
-    :class:`CatalogueState` instead, so an edit of an item held by many listeners touches
-    none of their rows. ``catalogue_version`` is the catalogue's version at the list's last
-    change; the list's top-level ``updated`` is worked out from both clocks by
+    Catalogue edits move :class:`CatalogueState` instead, so none touches a list's row.
+    The list's top-level ``updated`` is worked out from both clocks by
     :attr:`~dch_favourites.documents.DocumentState.updated`.
     """
 

@@ -104,9 +104,9 @@ if os.environ.get("DJANGO_DB_SERVER_SIDE_BINDING", "1" if pooled else "0") == "1
 
 # A read replica of DATABASE_URL (docs/deploying.md, "Read replicas"), e.g. a PostgreSQL
 # streaming standby: the favourites and the catalogue are read there while it keeps up.
-# One persistent connection per process, not a pool: a pool waits its whole timeout for a
-# server that is down and comes back to it slowly; this one fails within connect_timeout,
-# and the router sends reads to the primary until the replica answers again.
+# One persistent connection per process, not a pool: a pool makes each check of a replica
+# that is down wait its whole timeout, and reconnects with a growing back-off; this one
+# fails within connect_timeout, and the router reads the primary until the replica answers.
 if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(
         os.environ["DATABASE_REPLICA_URL"], conn_max_age=600

@@ -112,7 +112,14 @@ if os.environ.get("DATABASE_REPLICA_URL"):
         os.environ["DATABASE_REPLICA_URL"], conn_max_age=600
     )
     options = {k: v for k, v in DATABASES["default"].get("OPTIONS", {}).items() if k != "pool"}
-    DATABASES["replica"]["OPTIONS"] = {**options, "connect_timeout": 1}
+    # A replica that stops answering, or holds a read back (a lock replayed from the primary),
+    # fails the read within a second: the app then reads the primary.
+    DATABASES["replica"]["OPTIONS"] = {
+        **options,
+        "connect_timeout": 1,
+        "tcp_user_timeout": 1000,
+        "options": "-c statement_timeout=1000",
+    }
     DATABASE_ROUTERS = ["dch_favourites.routers.ReplicaRouter"]
 
 # The cache of rendered documents and of the write throttle's counts: Redis, shared by

@@ -137,6 +137,16 @@ class DocumentState:
         return cls(*(value or 0 for value in values))
 
     @property
+    def list_values(self) -> tuple[int, int, int]:
+        """The list's part, as the write path keeps it in the cache."""
+        return (self.list_version, self.list_updated, self.list_catalogue_version)
+
+    @property
+    def catalogue_values(self) -> tuple[int, int]:
+        """The catalogue's part, as the write path keeps it in the cache."""
+        return (self.catalogue_version, self.catalogue_updated)
+
+    @property
     def updated(self) -> int:
         """The document's top-level ``updated``, from the list's clock and the catalogue's.
 

@@ -33,6 +33,7 @@ from django.db.models.functions import Greatest
 from django.dispatch import Signal
 from django.utils import timezone
 
+from dch_favourites.api.cache import CATALOGUE_KEY, add_states, set_states, state_key
 from dch_favourites.conf import app_settings
 from dch_favourites.documents import DocumentState, state_values
 from dch_favourites.exceptions import AlreadyListed, FavouritesError, ListFull, UnknownItems
@@ -216,6 +217,10 @@ def _changed(
         after = ListState(row.version, row.updated)
         _send_on_commit(signal, user, item_ids, _source(source), db)
     answer = read_back(db) if read_back is not None else None
+    if item_ids:
+        # Kept while the list is locked, so its writers keep their states in commit order.
+        set_states({state_key(user.pk): list_values(row)})
+        add_states({CATALOGUE_KEY: (state.catalogue_version, state.catalogue_updated)})
     return ListChange(after, tuple(item_ids), answer)
 
 
@@ -412,6 +417,8 @@ def catalogue_changed(*, db: str | None = None) -> None:
                 [CatalogueState(pk=CATALOGUE_STATE_ID)], ignore_conflicts=True
             )
             states.update(**bump)
+        # Kept while the clock's row is locked: its writers keep it in commit order.
+        set_states({CATALOGUE_KEY: states.values_list("version", "updated").get()})
 
 
 # Cascades: connected in AppConfig.ready() to model signals.
@@ -557,6 +564,11 @@ def _bumped(user_id: Any, state: DocumentState, now: int) -> FavouriteListState:
     )
 
 
+def list_values(row: FavouriteListState) -> tuple[int, int, int]:
+    """A list state row as the document cache keeps it."""
+    return (row.version, row.updated, row.catalogue_version)
+
+
 def _touch_parts(concert_id: str, db: str) -> int:
     """Stamp a concert's works and interviews as updated (their begin changed); how many."""
     parts = _plain(CatalogueItem, db).filter(concert_id=concert_id, type__in=CONCERT_PART_TYPES)
@@ -612,6 +624,7 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
         bumps = [_bumped(user, states[user], now) for user in holders if user in removed]
         if bumps:
             FavouriteListState.objects.using(db).bulk_update(bumps, BUMPED_FIELDS)
+            set_states({state_key(row.user_id): list_values(row) for row in bumps})
             released = sorted(removed)
             transaction.on_commit(lambda: _tell_holders(released, item_id, db), using=db)
     return len(holders)

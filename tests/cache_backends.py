@@ -142,6 +142,20 @@ class FailingCache:
         self._operation()
         return self.stored.setdefault(key, value) is value
 
+    def get_many(self, keys: list[str], version: object = None) -> dict[str, object]:
+        self._operation()
+        return {key: self.stored[key] for key in keys if key in self.stored}
+
+    def set_many(self, data: dict[str, object], timeout: object = None) -> list[str]:
+        self._operation()
+        self.stored.update(data)
+        return []
+
+    def delete_many(self, keys: list[str], version: object = None) -> None:
+        self._operation()
+        for key in keys:
+            self.stored.pop(key, None)
+
     def incr(self, key: str, delta: int = 1, version: object = None) -> int:
         self._operation()
         value = int(self.stored[key]) + delta  # type: ignore[call-overload]

@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import transaction
 from django.test import Client
 
+from dch_favourites.api.cache import add_states, state_key
 from dch_favourites.catalogue_import import import_catalogue
+from dch_favourites.documents import document_state
 from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, Favourite
 from dch_favourites.services import add_favourites
 from factories import (
@@ -350,3 +353,38 @@ def test_the_throttle_lets_writes_through_while_its_cache_is_down(
     failing_cache.failing = False
     assert api.form(action="add", id="302").status_code == 200
     assert api.form(action="add", id="303").status_code == 429  # counting again
+
+
+def test_a_change_rolled_back_after_its_state_was_kept_serves_the_committed_list(
+    api: Any, films: Any
+) -> None:
+    """The state a rolled-back change kept names no document: the database answers."""
+    add_favourites(api.user, ["301"])
+    first = api.get()
+
+    def change_then_fail() -> None:
+        with transaction.atomic():
+            add_favourites(api.user, ["302"])
+            raise RuntimeError("rolled back after the change")
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
+
+    again = api.get(HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert again.status_code == 200  # never a 304 on a state that did not commit
+    assert (again.content, again["ETag"]) == (first.content, first["ETag"])
+    assert ids_of(body(api.form(action="add", id="303"))) == ["303", "301"]
+    assert ids_of(body(api.get())) == ["303", "301"]
+
+
+def test_a_state_read_before_a_change_never_replaces_the_changes_own(api: Any, films: Any) -> None:
+    """A slow reader keeps the state it read only where no writer kept one since."""
+    add_favourites(api.user, ["301"])
+    etag_before = api.get()["ETag"]
+    old = document_state(api.user.pk, "default")
+    add_favourites(api.user, ["302"])
+
+    add_states({state_key(api.user.pk): old.list_values})
+
+    assert ids_of(body(api.get(HTTP_IF_NONE_MATCH=etag_before))) == ["302", "301"]

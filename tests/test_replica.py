@@ -71,8 +71,7 @@ def test_a_post_answers_with_the_list_it_changed_and_never_reads_the_replica(
     ]
     # The token (django-oauth-toolkit's), the change and the answer: all on the primary.
     assert len(on_replica) == 0
-    # A GET reads the state on the primary, the rows (not cached in German yet) on the
-    # replica, which has them.
+    # A GET reads the rows (not cached in German yet) on the replica, which has them.
     with CaptureQueriesContext(replica) as on_replica:
         german = client.get(URL, HTTP_ACCEPT_LANGUAGE="de", **auth)
     assert german.status_code == 200

@@ -31,7 +31,15 @@ from dch_favourites.api.authentication import (
     BearerTokenAuthentication,
     DeviceTokenAuthentication,
 )
-from dch_favourites.api.cache import cached_document, document_key, store_document
+from dch_favourites.api.cache import (
+    CATALOGUE_KEY,
+    add_states,
+    cached,
+    cached_document,
+    document_key,
+    state_key,
+    store_document,
+)
 from dch_favourites.api.errors import (
     MethodNotAllowed,
     PreconditionFailed,
@@ -241,17 +249,31 @@ class FavouritesViewSet(ContractViewSet):
 
     def list(self, request: Request) -> HttpResponse | Response:
         """The listener's favourites, newest first; 304 when the client's copy is current."""
-        user = request.user
-        # The state on the primary (one row), so the ETag, a 304 and `updated` are never
-        # older than the listener's last change; the rows where the routers read them.
-        state = document_state(user.pk, router.db_for_write(FavouriteListState))
-        headers = self.list_validators(request, user.pk, state)
+        user_pk = request.user.pk
+        keys = (state_key(user_pk), CATALOGUE_KEY, self.document_key(request, user_pk))
+        # A conditional GET asks for the document only when it is not answered by a 304.
+        conditional = {"HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"} & request.META.keys()
+        found = cached(*(keys[:2] if conditional else keys))
+        listed = found.get(keys[0])
+        # A listener who never had a favourite has a document that depends on nothing else.
+        if listed is not None and (CATALOGUE_KEY in found or not listed[0]):
+            state = DocumentState.of((*listed, *found.get(CATALOGUE_KEY, (0, 0))))
+        else:
+            # The state is read where it is written: a replica may lag behind the list.
+            state = document_state(user_pk, router.db_for_write(FavouriteListState))
+            states: dict[str, tuple[int, ...]] = {keys[0]: state.list_values}
+            if state.list_version:  # else the catalogue's state was not read
+                states[CATALOGUE_KEY] = state.catalogue_values
+            add_states(states)
+        headers = self.list_validators(request, user_pk, state)
         answer = conditional_response(request, headers, state.updated)
         if answer is not None:
             return answer
-        body = cached_document(document_key(user.pk, headers["ETag"]))
+        if conditional:
+            found = cached(keys[2])
+        body = cached_document(found, keys[2], headers["ETag"])
         if body is None:
-            return self.document(request, user.pk, router.db_for_write(FavouriteListState), state)
+            return self.document(request, user_pk, router.db_for_write(FavouriteListState), state)
         return document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
@@ -297,8 +319,13 @@ class FavouritesViewSet(ContractViewSet):
         renderer = request.accepted_renderer
         rendered = renderer.render(serializer.data, request.accepted_media_type)
         body = rendered.encode() if isinstance(rendered, str) else rendered
-        store_document(document_key(user_pk, headers["ETag"]), body, db)
+        store_document(self.document_key(request, user_pk), headers["ETag"], body, db)
         return document_response(request, body, headers)
+
+    def document_key(self, request: Request, user_pk: Any) -> str:
+        """The cache key of the listener's document in this request's variant."""
+        variant = self.etag(request, app_settings.DEFAULT_LANGUAGE, entry_plan().format)
+        return document_key(user_pk, variant.strip('"'))
 
     def list_validators(
         self, request: Request, user_pk: Any, state: DocumentState

@@ -1,9 +1,6 @@
-"""Reads of the favourites and the catalogue on a read replica, while it keeps up.
+"""Reads of the favourites and the catalogue on a read replica while it keeps up.
 
-``DATABASE_ROUTERS = ["dch_favourites.routers.ReplicaRouter"]``, with the replica as the
-database alias ``"replica"`` (docs/deploying.md, "Read replicas"). Subclass to change
-:attr:`~ReplicaRouter.replica`, :attr:`~ReplicaRouter.max_lag` or
-:attr:`~ReplicaRouter.check_interval`.
+docs/deploying.md, "Read replicas", shows the settings and what a client may see.
 """
 
 from __future__ import annotations

@@ -5,14 +5,7 @@ Every change staff make here goes through :mod:`dch_favourites.services` with
 move forward and ``MAX_FAVOURITES_PER_USER`` holds (a full list is a form error).
 
 Only the app's own models are registered. A site opts in to the favourites inline on its
-user admin by mixing :class:`UserFavouritesAdminMixin` into it::
-
-    @admin.register(User)
-    class UserAdmin(UserFavouritesAdminMixin, BaseUserAdmin): ...
-
-or, for the user admin already registered (Django's own, say), in its ``admin.py``::
-
-    register_user_favourites()
+user admin with :class:`UserFavouritesAdminMixin` or :func:`register_user_favourites`.
 """
 
 from __future__ import annotations
@@ -29,8 +22,9 @@ from django.contrib.admin.utils import display_for_value
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import router, transaction
-from django.db.models import Count, ForeignKey, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, ForeignKey, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -38,14 +32,12 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from dch_favourites import services
 from dch_favourites.conf import app_settings
 from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, Device, Favourite
-from dch_favourites.models.catalogue import default_manager
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import InlineModelAdmin
@@ -86,37 +78,6 @@ def check_room(user_pk: Any, adding: int, removing: int = 0) -> None:
         raise ValidationError(services.ListFull(limit).message, code="list_full")
 
 
-def user_search_fields(prefix: str = "") -> tuple[str, ...]:
-    """The user model's username field and e-mail field, whatever they are called."""
-    user_model = get_user_model()
-    names = {field.name for field in user_model._meta.get_fields()}
-    username = user_model.USERNAME_FIELD
-    email = user_model.get_email_field_name()
-    fields = [username] + ([email] if email in names and email != username else [])
-    return tuple(prefix + name for name in fields)
-
-
-class CalendarBoundChangeList(ChangeList):
-    """A date filter past either end of the calendar is a lookup Django cannot apply.
-
-    Django answers such lookups by showing the list again unfiltered; without this, a date
-    hierarchy on 9999 or ``added__gte=0001-01-01`` in a zone east of UTC overflows while
-    the query is built and the page is a 500.
-    """
-
-    def get_filters(self, request: HttpRequest) -> Any:
-        try:
-            return super().get_filters(request)
-        except (ValueError, OverflowError) as error:
-            raise IncorrectLookupParameters(error) from error
-
-    def get_results(self, request: HttpRequest) -> None:
-        try:
-            super().get_results(request)
-        except OverflowError as error:
-            raise IncorrectLookupParameters(error) from error
-
-
 class MalformedInputAdmin(_ModelAdmin):
     """Malformed ids, lookups, search terms and selections get Django's normal answers.
 
@@ -127,19 +88,24 @@ class MalformedInputAdmin(_ModelAdmin):
     possible row is refused (with a message) before anything runs.
     """
 
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return CalendarBoundChangeList
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # A date filter past either end of the calendar (a date hierarchy on 9999,
+        # ``added__gte=0001-01-01`` east of UTC) overflows while the query is built: Django's
+        # answer to a lookup it cannot apply (the list again, unfiltered), not a 500.
+        try:
+            return super().get_changelist_instance(request)
+        except (ValueError, OverflowError) as error:
+            raise IncorrectLookupParameters(error) from error
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        query = request.GET
-        if any(NUL in key or NUL in "".join(values) for key, values in query.lists()):
-            kept = QueryDict(mutable=True)
-            for key, values in query.lists():
-                clean = [value for value in values if NUL not in value]
-                if NUL not in key and clean:
-                    kept.setlist(key, clean)
+        kept = QueryDict(mutable=True)
+        for key, values in request.GET.lists():
+            clean = [value for value in values if NUL not in value]
+            if NUL not in key and clean:
+                kept.setlist(key, clean)
+        if kept != request.GET:
             self.message_user(request, NUL_LEFT_OUT, messages.WARNING)
             return HttpResponseRedirect(request.path + (f"?{kept.urlencode()}" if kept else ""))
         return super().changelist_view(request, extra_context)
@@ -161,22 +127,15 @@ class MalformedInputAdmin(_ModelAdmin):
     def response_action(
         self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
     ) -> HttpResponse | None:
-        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if not all(self.names_a_possible_row(value) for value in selected):
+        pk = self.opts.pk
+        try:  # each selected value must be a primary key some row could have
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                ProhibitNullCharactersValidator()(value)
+                pk.run_validators(pk.to_python(value))
+        except ValidationError:
             self.message_user(request, BAD_SELECTION, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset, *args, **kwargs)
-
-    def names_a_possible_row(self, value: str) -> bool:
-        """Whether ``value`` is a primary key value a row of this model could have."""
-        if NUL in value:
-            return False
-        pk = self.opts.pk
-        try:
-            pk.run_validators(pk.to_python(value))
-        except ValidationError:
-            return False
-        return True
 
 
 class FavouritesErrorsAsMessages(MalformedInputAdmin):
@@ -315,13 +274,9 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         return ("id", *readonly) if obj is not None else readonly
 
     def get_urls(self) -> list[URLPattern]:
-        info = self.opts.app_label, self.opts.model_name
-        popular = path(
-            "popular/",
-            self.admin_site.admin_view(self.popular_view),
-            name="{}_{}_popular".format(*info),
-        )
-        return [popular, *super().get_urls()]
+        view = self.admin_site.admin_view(self.popular_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_popular"
+        return [path("popular/", view, name=name), *super().get_urls()]
 
     @admin.display(description=_("favourites"), ordering="favourite_count")
     def favourite_count(self, obj: CatalogueItem) -> str:
@@ -335,10 +290,7 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         """The concert a work or interview belongs to, linked to its page."""
         if not obj.concert_id:
             return "-"
-        try:
-            concert = obj.concert  # joined by get_queryset: None when it is not there
-        except CatalogueItem.DoesNotExist:
-            concert = None
+        concert = obj.concert  # joined by get_queryset: None when it is not there
         if concert is None:
             return format_html("{} ({})", obj.concert_id, _("not in the catalogue"))
         url = reverse(
@@ -365,20 +317,17 @@ class CatalogueItemAdmin(MalformedInputAdmin):
             since = _start_of(form.cleaned_data["since"])
             until = _start_of(form.cleaned_data["until"], days_later=1)
             limit = form.cleaned_data["limit"] or POPULAR_DEFAULT_LIMIT
-            period = {
-                "added__gte": str(since) if since else None,
-                "added__lt": str(until) if until else None,
-            }
-            for rank, item in enumerate(
-                CatalogueItem.objects.popular(since=since, until=until, limit=limit), start=1
-            ):
-                rows.append(
-                    {
-                        "rank": rank,
-                        "item": item,
-                        "favourites_url": self._favourites_url(item__exact=item.pk, **period),
-                    }
-                )
+            ranking = CatalogueItem.objects.popular(since=since, until=until, limit=limit)
+            rows = [
+                {
+                    "rank": rank,
+                    "item": item,
+                    "favourites_url": self._favourites_url(
+                        item__exact=item.pk, added__gte=since, added__lt=until
+                    ),
+                }
+                for rank, item in enumerate(ranking, start=1)
+            ]
         quick: list[tuple[Any, dict[str, Any]]] = [
             (_("Last 7 days"), {"since": today - timedelta(days=6), "until": today}),
             (_("Last 30 days"), {"since": today - timedelta(days=29), "until": today}),
@@ -481,36 +430,17 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         return super().get_queryset(request).select_related("user", "item")
 
     def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
-        return (*user_search_fields("user__"), "item__title", "=item__id")
+        # The user model's username and e-mail fields, whatever they are called.
+        user_model = get_user_model()
+        names = {field.name for field in user_model._meta.get_fields()}
+        username, email = user_model.USERNAME_FIELD, user_model.get_email_field_name()
+        users = [username] + ([email] if email in names and email != username else [])
+        return (*(f"user__{name}" for name in users), "item__title", "=item__id")
 
     @admin.display(description=_("type"), ordering="item__type")
     def item_type(self, obj: Favourite) -> str:
         """The item's type, as the catalogue names it."""
         return obj.item.get_type_display()
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Favourite], search_term: str
-    ) -> tuple[QuerySet[Favourite], bool]:
-        """Each word matches the listener's username or e-mail, the item's title, or its id.
-
-        The matching users and items are found first (subqueries), so a search does not join
-        every favourite to its user and item as the default search would.
-        """
-        if NUL in search_term:
-            return queryset.none(), False
-        user_manager = default_manager(get_user_model())
-        for word in smart_split(search_term):
-            if word[0] in "\"'" and word[-1] == word[0]:
-                word = unescape_string_literal(word)
-            users = Q()
-            for field in user_search_fields():
-                users |= Q(**{f"{field}__icontains": word})
-            matching_users = user_manager.filter(users).values("pk")
-            matching_items = CatalogueItem.objects.filter(
-                Q(title__icontains=word) | Q(pk=word)
-            ).values("pk")
-            queryset = queryset.filter(Q(user__in=matching_users) | Q(item__in=matching_items))
-        return queryset, False
 
     def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
         # Users by autocomplete only where the site's user admin can search them.
@@ -533,13 +463,8 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
     def get_fields(self, request: HttpRequest, obj: Favourite | None = None) -> tuple[str, ...]:
         return ("user", "item") if obj is None else ("user", "item", "added")
 
-    def get_readonly_fields(
-        self, request: HttpRequest, obj: Favourite | None = None
-    ) -> tuple[str, ...]:
-        return ("added",) if obj is None else ("user", "item", "added")
-
     def has_change_permission(self, request: HttpRequest, obj: Favourite | None = None) -> bool:
-        return False
+        return False  # so Django shows a stored favourite read-only
 
     def save_model(self, request: HttpRequest, obj: Favourite, form: Any, change: bool) -> None:
         # Only an add gets here: without change permission there is no change form to save.
@@ -547,9 +472,7 @@ class FavouriteAdmin(FavouritesErrorsAsMessages):
         obj.save(source=services.Source.ADMIN)
 
     def delete_model(self, request: HttpRequest, obj: Favourite) -> None:
-        services.remove_favourite_rows(
-            Favourite.objects.filter(pk=obj.pk), source=services.Source.ADMIN
-        )
+        obj.delete(source=services.Source.ADMIN)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Favourite]) -> None:
         # Each listener's favourites go in a transaction of their own (unless the site
@@ -580,12 +503,9 @@ class FavouriteInlineFormSet(_InlineFormSet):
                 user, [form.instance.item_id for form in removing], source=services.Source.ADMIN
             )
         item_ids = [form.cleaned_data["item"].pk for form in adding]
-        self.new_objects = []
         if item_ids:
             services.add_favourites(user, item_ids, source=services.Source.ADMIN)
-            added = Favourite.objects.filter(user_id=user.pk, item_id__in=item_ids)
-            by_item = {favourite.item_id: favourite for favourite in added}
-            self.new_objects = [by_item[item_id] for item_id in item_ids]
+        self.new_objects = list(Favourite.objects.filter(user_id=user.pk, item_id__in=item_ids))
         return self.new_objects
 
     def _adding(self) -> list[Any]:
@@ -680,10 +600,7 @@ def register_user_favourites(site: admin.AdminSite = admin.site) -> bool:
     return True
 
 
-# ---------------------------------------------------------------------------------------
-# Devices (dch_favourites.oauth2): staff see the app installations and disconnect them,
-# which revokes every token issued through the device.
-# ---------------------------------------------------------------------------------------
+# Devices (dch_favourites.oauth2): disconnecting one revokes every token issued through it.
 
 
 @admin.register(Device)
@@ -716,7 +633,6 @@ class DeviceAdmin(MalformedInputAdmin):
         "last_seen",
         "disconnected",
     )
-    fields = readonly_fields
     actions = ("disconnect_devices",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -727,10 +643,8 @@ class DeviceAdmin(MalformedInputAdmin):
     )
     def disconnect_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         """Disconnect each selected device; its tokens answer 401 from now on."""
-        devices = tokens = 0
-        for device in queryset:
-            tokens += device.disconnect()
-            devices += 1
+        selected = list(queryset)
+        devices, tokens = len(selected), sum(device.disconnect() for device in selected)
         disconnected = ngettext(
             "Disconnected %(count)d device.", "Disconnected %(count)d devices.", devices
         ) % {"count": devices}

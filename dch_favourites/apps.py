@@ -19,9 +19,8 @@ class DchFavouritesConfig(AppConfig):
         # Imported here, once the models are loaded: services builds on them.
         from dch_favourites import checks, services
         from dch_favourites.models import CatalogueItem, CatalogueItemTranslation
-        from dch_favourites.oauth2 import checks as oauth2_checks
 
-        del checks, oauth2_checks  # imported for their @register side effect
+        del checks  # imported for its @register side effect
         for signal, receiver, sender in (
             (post_save, services.catalogue_item_saved, CatalogueItem),
             (pre_delete, services.catalogue_item_deleting, CatalogueItem),

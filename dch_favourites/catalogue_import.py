@@ -26,7 +26,6 @@ from importlib.resources import files
 from typing import Any
 
 import jsonschema
-from django.core.exceptions import ValidationError
 from django.db import router, transaction
 
 from dch_favourites.conf import app_settings
@@ -62,7 +61,7 @@ class CatalogueImportError(Exception):
 
 @dataclass
 class ImportResult:
-    """How many records were created, updated, or already as given."""
+    """How many records were created, updated, or already as given; their ids."""
 
     created: int = 0
     updated: int = 0
@@ -70,75 +69,78 @@ class ImportResult:
     ids: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class ItemRecord:
-    position: int
-    fields: dict[str, Any]
-    updated: datetime | None
-    #: ``{language: (title, short_title)}``; None leaves the stored translations alone.
-    translations: dict[str, tuple[str, str | None]] | None
-
-
 def import_catalogue(records: Any) -> ImportResult:
     """Create or update the items of ``records`` (a decoded JSON list), all or nothing."""
-    validator = jsonschema.Draft202012Validator(catalogue_schema())
     # The first error is in the first bad record: `items` is checked in order.
-    error = next(validator.iter_errors(records), None)
+    error = next(jsonschema.Draft202012Validator(catalogue_schema()).iter_errors(records), None)
     if error is not None:
         raise _refusal(records, error)
-    parsed = [_parse(position, record) for position, record in enumerate(records, start=1)]
-    seen: dict[str, int] = {}
-    for item in parsed:
-        item_id = item.fields["id"]
-        if seen.setdefault(item_id, item.position) != item.position:
-            raise CatalogueImportError(item.position, item_id, f"id repeats record {seen[item_id]}")
+    by_id: dict[str, tuple[int, dict[str, Any]]] = {}
+    for position, record in enumerate(records, start=1):
+        # A JSON integer (1.0 is one) stands for its decimal string.
+        item_id = record["id"] if isinstance(record["id"], str) else str(int(record["id"]))
+        first, _ = by_id.setdefault(item_id, (position, record))
+        if first != position:
+            raise CatalogueImportError(position, item_id, f"id repeats record {first}")
     # Concerts first: a part's begin comes from its concert, and storing a concert stamps
     # its parts, so the other items are read only once the concerts are in.
-    concerts = [item for item in parsed if item.fields["type"] == ItemType.CONCERT]
-    others = [item for item in parsed if item.fields["type"] != ItemType.CONCERT]
+    concerts = {key: r for key, (_, r) in by_id.items() if r["type"] == ItemType.CONCERT}
+    others = {key: r for key, (_, r) in by_id.items() if r["type"] != ItemType.CONCERT}
     result = ImportResult()
     # Every read and write on the database written to (never a replica that lags), in one
     # transaction that moves the catalogue's clock once.
     db = router.db_for_write(CatalogueItem)
     with transaction.atomic(using=db), catalogue_batch():
         for batch in (concerts, others):
-            ids = [item.fields["id"] for item in batch]
-            existing = CatalogueItem.objects.using(db).in_bulk(ids)
-            for item in batch:
-                _store(item, existing.get(item.fields["id"]), result, db)
+            existing = CatalogueItem.objects.using(db).in_bulk(list(batch))
+            for item_id, record in batch.items():
+                _store(item_id, record, existing.get(item_id), result, db)
     return result
 
 
 def _store(
-    record: ItemRecord, current: CatalogueItem | None, result: ImportResult, db: str
+    item_id: str,
+    record: dict[str, Any],
+    current: CatalogueItem | None,
+    result: ImportResult,
+    db: str,
 ) -> None:
-    item = current or CatalogueItem(id=record.fields["id"])
-    translations = CatalogueItemTranslation.objects.using(db).filter(item_id=item.id)
+    """Write one record the schema accepted, unless the item is already as it says."""
+    date, image, texts = record["date"], record.get("image") or {}, record.get("translations")
+    fields: dict[str, Any] = {
+        "type": record["type"],
+        "title": record["title"],
+        "short_title": record.get("short_title") or None,
+        "is_free": record.get("is_free", False),
+        "published": _timestamp(date["published"]),
+        "begin": _timestamp(date.get("begin")),
+        "overview_image": image.get("overview") or None,
+        "detail_image": image.get("detail") or None,
+    }
+    if record.get("updated") is not None:
+        fields["updated"] = _timestamp(record["updated"])
+    item = current or CatalogueItem(id=item_id)
+    translations = CatalogueItemTranslation.objects.using(db).filter(item_id=item_id)
     stored = (
         {t.language: (t.title, t.short_title) for t in translations} if current is not None else {}
     )
-    wanted = stored if record.translations is None else record.translations
-    changed = (
-        current is None
-        or any(getattr(item, name) != value for name, value in record.fields.items())
-        or (record.updated is not None and item.updated != record.updated)
+    # Left out, the stored translations stay; given, they are replaced.
+    wanted = (
+        stored
+        if texts is None
+        else {
+            lang: (text["title"], text.get("short_title") or None) for lang, text in texts.items()
+        }
     )
-    translations_changed = wanted != stored
-    result.ids.append(item.id)
-    if not changed and not translations_changed:
+    changed = current is None or any(getattr(item, k) != v for k, v in fields.items())
+    result.ids.append(item_id)
+    if not changed and wanted == stored:
         result.unchanged += 1
         return
-    for name, value in record.fields.items():
+    for name, value in fields.items():
         setattr(item, name, value)
-    if record.updated is not None:
-        item.updated = record.updated
-    try:
-        # `concert` is derived from the id on save and may name a concert not imported yet.
-        item.full_clean(exclude=["updated", "concert"], validate_unique=False)
-    except ValidationError as exc:
-        raise CatalogueImportError(record.position, item.id, "; ".join(exc.messages)) from exc
-    item.save(using=db, keep_updated=record.updated is not None)
-    if translations_changed:
+    item.save(using=db, keep_updated="updated" in fields)
+    if wanted != stored:
         translations.exclude(language__in=list(wanted)).delete()
         for language, (title, short_title) in wanted.items():
             if stored.get(language) != (title, short_title):
@@ -147,9 +149,9 @@ def _store(
                     language=language,
                     defaults={"title": title, "short_title": short_title},
                 )
-        if record.updated is not None:
+        if "updated" in fields:
             # Saving a translation stamps its item; the file's `updated` wins.
-            CatalogueItem.objects.using(db).filter(pk=item.pk).update(updated=record.updated)
+            CatalogueItem.objects.using(db).filter(pk=item.pk).update(updated=fields["updated"])
     if current is None:
         result.created += 1
     else:
@@ -185,35 +187,6 @@ def _refusal(records: Any, error: jsonschema.ValidationError) -> CatalogueImport
             expected=", ".join(map(str, expected)),
         )
     return CatalogueImportError(index + 1, record.get("id"), reason)
-
-
-def _parse(position: int, record: dict[str, Any]) -> ItemRecord:
-    """The model fields of a record the schema accepted."""
-    item_id, date = record["id"], record["date"]
-    image = record.get("image") or {}
-    translations = record.get("translations")
-    return ItemRecord(
-        position=position,
-        fields={
-            # A JSON integer (1.0 is one) stands for its decimal string.
-            "id": item_id if isinstance(item_id, str) else str(int(item_id)),
-            "type": record["type"],
-            "title": record["title"],
-            "short_title": record.get("short_title") or None,
-            "is_free": record.get("is_free", False),
-            "published": _timestamp(date["published"]),
-            "begin": _timestamp(date.get("begin")),
-            "overview_image": image.get("overview") or None,
-            "detail_image": image.get("detail") or None,
-        },
-        updated=_timestamp(record.get("updated")),
-        translations=None
-        if translations is None
-        else {
-            language: (texts["title"], texts.get("short_title") or None)
-            for language, texts in translations.items()
-        },
-    )
 
 
 def _timestamp(seconds: float | None) -> datetime | None:

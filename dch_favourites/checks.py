@@ -1,17 +1,19 @@
-"""System checks for the ``DCH_FAVOURITES`` setting (``manage.py check`` reports them)."""
+"""The app's system checks: ``DCH_FAVOURITES``, the throttle's cache, the JWT generator's key."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import jwk_from_pem
 
 from dch_favourites.api.throttling import WriteRateThrottle
 from dch_favourites.conf import DEFAULTS, REMOVED, SETTINGS_NAME, app_settings
+from dch_favourites.oauth2.generators import signed_access_token
 
 #: Cache backends whose data lives in one process: each worker would count on its own.
 PER_PROCESS_CACHES = (
@@ -92,9 +94,7 @@ HINTS = {
 
 
 @register()
-def check_settings(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> list[CheckMessage]:
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report every ``DCH_FAVOURITES`` value that the app cannot work with."""
     raw = getattr(settings, SETTINGS_NAME, {})
     if not isinstance(raw, dict):
@@ -102,13 +102,8 @@ def check_settings(
     errors: list[CheckMessage] = []
     unknown = sorted(set(raw) - set(DEFAULTS) - set(REMOVED))
     if unknown:
-        errors.append(
-            _error(
-                2,
-                f"{SETTINGS_NAME} has unknown keys: {', '.join(map(str, unknown))}.",
-                f"Known keys: {', '.join(sorted(DEFAULTS))}.",
-            )
-        )
+        message = f"{SETTINGS_NAME} has unknown keys: {', '.join(map(str, unknown))}."
+        errors.append(_error(2, message, f"Known keys: {', '.join(sorted(DEFAULTS))}."))
     values = app_settings.as_dict()
     known = {
         **HINTS,
@@ -121,20 +116,13 @@ def check_settings(
             hint = hint.format(DEFAULTS[key], **known)
             errors.append(_error(number, f"{SETTINGS_NAME}['{key}'] {message}", hint))
     for key in sorted(set(raw) & set(REMOVED)):
-        errors.append(
-            _error(
-                13,
-                f"{SETTINGS_NAME}['{key}'] is no longer read.",
-                f"{REMOVED[key]} and remove {key} from {SETTINGS_NAME}.",
-            )
-        )
+        hint = f"{REMOVED[key]} and remove {key} from {SETTINGS_NAME}."
+        errors.append(_error(13, f"{SETTINGS_NAME}['{key}'] is no longer read.", hint))
     return errors
 
 
 @register()
-def check_throttle_cache(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
-) -> list[CheckMessage]:
+def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn when the write throttle counts in a per-process cache outside DEBUG."""
     values = app_settings.as_dict()
     alias = values["THROTTLE_CACHE"]
@@ -153,3 +141,46 @@ def check_throttle_cache(
             id="dch_favourites.W001",
         )
     ]
+
+
+def signing_key_problem(pem: str) -> str | None:
+    """What keeps ``pem`` from signing access tokens, or None."""
+    if not pem:
+        return "is not set"
+    try:
+        key = jwk_from_pem(pem)
+    except ValueError as error:
+        return f"is not a PEM key ({error})"
+    if not key.has_private or key.get("kty") != "RSA":
+        return "is not an RSA private key"
+    return None
+
+
+@register()
+def check_token_signing(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The JWT generator without a usable key (E101), or signing refresh tokens too (W102)."""
+    if oauth2_settings.ACCESS_TOKEN_GENERATOR is not signed_access_token:
+        return []
+    messages: list[CheckMessage] = []
+    problem = signing_key_problem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
+    if problem:
+        messages.append(
+            Error(
+                "ACCESS_TOKEN_GENERATOR signs access tokens, but "
+                f"OAUTH2_PROVIDER['OIDC_RSA_PRIVATE_KEY'] {problem}.",
+                hint="Set OIDC_RSA_PRIVATE_KEY to a PEM RSA private key, e.g. from 'openssl genrsa "
+                "2048', or remove ACCESS_TOKEN_GENERATOR to issue opaque tokens.",
+                id="dch_favourites.E101",
+            )
+        )
+    if oauth2_settings.REFRESH_TOKEN_GENERATOR is None:
+        messages.append(
+            Warning(
+                "ACCESS_TOKEN_GENERATOR signs access tokens and no REFRESH_TOKEN_GENERATOR "
+                "is set, so refresh tokens are signed JWTs too.",
+                hint="Set OAUTH2_PROVIDER['REFRESH_TOKEN_GENERATOR'] = "
+                "'oauthlib.oauth2.rfc6749.tokens.random_token_generator'.",
+                id="dch_favourites.W102",
+            )
+        )
+    return messages

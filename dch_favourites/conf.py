@@ -1,13 +1,7 @@
 """The app's settings: one ``DCH_FAVOURITES`` dict, read through :data:`app_settings`.
 
-Every key has a default here; a site sets only what it changes::
-
-    DCH_FAVOURITES = {"API_BASE_URL": "//api.example.com/v2", "MAX_FAVOURITES_PER_USER": 500}
-
-Values are read from ``django.conf.settings`` again on ``setting_changed``, so
-``override_settings`` works in tests. Bad values are reported by the system checks in
-:mod:`dch_favourites.checks`. The OAuth2 scopes are django-oauth-toolkit's own
-``READ_SCOPE`` and ``WRITE_SCOPE`` (``OAUTH2_PROVIDER``).
+A site sets only the keys it changes. The values are read again on ``setting_changed`` (so
+``override_settings`` works) and judged by the system checks in :mod:`dch_favourites.checks`.
 """
 
 from __future__ import annotations

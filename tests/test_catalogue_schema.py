@@ -1,7 +1,7 @@
 """The packaged JSON Schema of the catalogue format and the importer agree on every document.
 
-The importer validates with the schema; these tests hold what it does after that (the
-models' own validation, the write) to the schema's verdict. Each record of each type is
+The importer validates with the schema alone; these tests hold what it does after that (the
+write) to the schema's verdict. Each record of each type is
 mutated field by field with a palette of values (and with the field left out); the
 schema's verdict and the importer's must be the same. The rule JSON Schema cannot express
 is listed in ``BEYOND_SCHEMA`` and checked on its own.

@@ -181,6 +181,21 @@ def test_sign_in_with_the_device_token_and_its_own_client_id(app: Application, c
 
 
 @pytest.mark.parametrize(
+    ("device_scope", "asked", "granted"),
+    [("read write", {"scope": "read"}, "read"), ("read", {}, "read write")],
+)
+def test_sign_in_scopes_are_the_requests_not_the_device_tokens(
+    app: Application, clara: Any, device_scope: str, asked: dict[str, str], granted: str
+) -> None:
+    device = device_token(scope=device_scope)
+    assert device["scope"] == device_scope
+    response = sign_in(device["access_token"], **asked)
+    assert response.status_code == 200, response.content
+    assert response.json()["scope"] == granted
+    assert AccessToken.objects.get(user=clara).scope == granted
+
+
+@pytest.mark.parametrize(
     "case",
     ["unknown", "expired", "revoked", "user token", "other app", "disconnected", "no device"],
 )

@@ -19,7 +19,7 @@ from jwcrypto import jwk, jwt
 from oauth2_provider.models import AccessToken, Application
 from oauth2_provider.settings import DEFAULTS, oauth2_settings
 
-from dch_favourites.oauth2.checks import check_token_signing
+from dch_favourites.checks import check_token_signing
 from factories import APP_SECRET, SignInApplicationFactory, UserFactory
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
@@ -198,7 +198,7 @@ def test_check_is_registered_when_the_app_loads() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "demo_site.settings"}
     code = (
         "import django; django.setup(); from django.core.checks import registry; "
-        "print(sorted({c.__module__ for c in registry.registry.get_checks()}))"
+        "print(sorted({f'{c.__module__}.{c.__name__}' for c in registry.registry.get_checks()}))"
     )
     result = subprocess.run(  # noqa: S603  (this interpreter, fixed code)
         [sys.executable, "-c", code],
@@ -209,7 +209,7 @@ def test_check_is_registered_when_the_app_loads() -> None:
         timeout=60,
         check=True,
     )
-    assert "dch_favourites.oauth2.checks" in result.stdout
+    assert "dch_favourites.checks.check_token_signing" in result.stdout
 
 
 # -- CORS ------------------------------------------------------------------------------

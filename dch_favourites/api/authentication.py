@@ -1,11 +1,9 @@
-"""Bearer tokens, judged by django-oauth-toolkit.
+"""Bearer tokens, judged by django-oauth-toolkit's ``OAuth2Authentication``.
 
-:class:`BearerTokenAuthentication` is the toolkit's own ``OAuth2Authentication``: the
-token is checked by the site's configured ``OAUTH2_VALIDATOR_CLASS`` (expiry, revocation,
-RFC 8707 resource restriction, ``Application.is_usable()``, introspection), through its
-``OAUTH2_BACKEND_CLASS`` and ``OAUTH2_SERVER_CLASS``. On top of that the favourites need
-a token that belongs to an active listener. A refusal answers with the original service's
-401 body; its reason goes to the ``WWW-Authenticate`` challenge (RFC 6750).
+The site's ``OAUTH2_VALIDATOR_CLASS`` decides (expiry, revocation, RFC 8707 resources,
+``Application.is_usable()``, introspection); the favourites add that the token belongs to an
+active listener. A refusal answers with the original service's 401 body, its reason in the
+``WWW-Authenticate`` challenge (RFC 6750).
 """
 
 from __future__ import annotations
@@ -25,11 +23,10 @@ REFUSED = "The access token is unknown, expired or revoked."
 class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
     """``Authorization: Bearer <token>``: a django-oauth-toolkit token of an active listener.
 
-    No ``Authorization`` header means no credentials (401 with a plain challenge): the app
-    looks for tokens in the header alone, which spares reading the body of every request
-    (RFC 6750 2.2 and 2.3 are optional). A token the validator refuses, a token without a
-    user (an app's device token) unless :attr:`accept_device_tokens`, and a token of an
-    inactive user are ``invalid_token``.
+    Tokens are read from the header alone, which spares reading every request's body (RFC
+    6750 2.2 and 2.3 are optional): no header, no credentials. A token the validator
+    refuses, one without a user (an app's device token) unless :attr:`accept_device_tokens`,
+    and one of an inactive user are ``invalid_token``.
     """
 
     #: Whether a token without a user authenticates, as an anonymous user.

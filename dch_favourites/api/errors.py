@@ -29,7 +29,7 @@ logger = logging.getLogger("dch_favourites")
 
 LEGACY_401_MESSAGE = "A Token was not found in the TokenStorage."
 REALM = 'Bearer realm="api"'
-INVALID_TOKEN = 'error="invalid_token", error_description'  # noqa: S105  (RFC 6750 code)
+HAL_JSON = "application/hal+json; charset=utf-8"
 
 
 class MethodNotAllowed(exceptions.MethodNotAllowed):
@@ -59,10 +59,14 @@ class InsufficientScope(exceptions.PermissionDenied):
 
 
 class PayloadTooLarge(exceptions.APIException):
-    """413: the body is longer than ``MAX_BODY_SIZE``."""
+    """413: the body is longer than ``MAX_BODY_SIZE`` (``limit``, when given)."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = gettext_lazy("Request body too large.")
+
+    def __init__(self, limit: int | None = None) -> None:
+        message = _("Request body too large: at most %(limit)d bytes.")
+        super().__init__(None if limit is None else message % {"limit": limit})
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -125,7 +129,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         challenge = REALM
         if isinstance(exc, exceptions.AuthenticationFailed):
             description = str(exc.detail).replace('"', "'")
-            challenge += f', {INVALID_TOKEN}="{description}"'
+            challenge += f', error="invalid_token", error_description="{description}"'
         # The original service's 401 body, kept byte for byte.
         body = {"message": LEGACY_401_MESSAGE}
         return Response(body, status=401, headers={"WWW-Authenticate": challenge})
@@ -180,25 +184,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 # outside the API keep Django's own pages.
 
 
-def _api_prefix() -> str | None:
-    try:
-        return reverse("dch_favourites:favourites").removesuffix("user/favourites")
-    except NoReverseMatch:
-        return None
-
-
 def _site_handler(code: int, message: str | Promise, fallback: Any) -> Any:
     def handler(request: Any, exception: Exception | None = None) -> Any:
-        prefix = _api_prefix()
+        try:
+            prefix = reverse("dch_favourites:favourites").removesuffix("user/favourites")
+        except NoReverseMatch:  # a site without the API
+            prefix = None
         if prefix is None or not request.path.startswith(prefix):
             return fallback(request) if exception is None else fallback(request, exception)
-        response = HttpResponse(
-            orjson.dumps(error_body(str(message))),
-            status=code,
-            content_type="application/hal+json; charset=utf-8",
-        )
-        response["Cache-Control"] = "private, no-cache"
-        return response
+        body = orjson.dumps(error_body(str(message)))
+        headers = {"Cache-Control": "private, no-cache"}
+        return HttpResponse(body, status=code, content_type=HAL_JSON, headers=headers)
 
     return handler
 

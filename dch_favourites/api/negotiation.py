@@ -36,9 +36,7 @@ class HalJSONRenderer(renderers.BaseRenderer):
         accepted_media_type: str | None = None,
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
-        if data is None:
-            return b""
-        return orjson.dumps(data)
+        return b"" if data is None else orjson.dumps(data)
 
 
 class JSONRenderer(HalJSONRenderer):

@@ -12,24 +12,20 @@ from dch_favourites.api.errors import InsufficientScope
 from dch_favourites.conf import app_settings
 
 
-def required_scopes(method: str | None) -> list[str]:
-    """The scopes a request needs: reading needs ``READ_SCOPE``; a change needs both.
+class HasMethodScope(permissions.BasePermission):
+    """A token with ``READ_SCOPE``; a change needs ``WRITE_SCOPE`` too.
 
     A POST answers with the whole list, so a write-only token must not read through it.
     """
-    if method in permissions.SAFE_METHODS:
-        return [oauth2_settings.READ_SCOPE]
-    return [oauth2_settings.READ_SCOPE, oauth2_settings.WRITE_SCOPE]
-
-
-class HasMethodScope(permissions.BasePermission):
-    """A token with the scopes :func:`required_scopes` names for the request's method."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         token: Any = request.auth  # the access token the authentication class returned
         if token is None:
             return False
-        for scope in required_scopes(request.method):
+        scopes = [oauth2_settings.READ_SCOPE]
+        if request.method not in permissions.SAFE_METHODS:
+            scopes.append(oauth2_settings.WRITE_SCOPE)
+        for scope in scopes:
             if not token.allow_scopes([scope]):
                 raise InsufficientScope(scope)
         return True

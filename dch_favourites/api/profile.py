@@ -1,20 +1,7 @@
 """``GET /v2/user``: the signed-in listener's own profile, which the apps read after sign-in.
 
-Minimal on purpose: what the apps show and need to go on, nothing a content backend owns::
-
-    {
-      "uid": 42,
-      "username": "listener",
-      "email": "listener@example.com",
-      "first_name": "Clara",
-      "last_name": "Schumann",
-      "_links": {"favourites": {"href": "//api.example.com/v2/user/favourites"}}
-    }
-
-``uid`` is the user's primary key (an integer with Django's default user model),
-``username`` its ``USERNAME_FIELD``; a custom user model without names gets ``""``.
-A device token (no user) gets the legacy 401, a token without the read scope 403, and
-every method but GET and HEAD the original router's 405.
+Minimal on purpose (the body is in docs/signin.md): ``uid`` is the user's primary key,
+``username`` its ``USERNAME_FIELD``, and a custom user model without names gets ``""``.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@
 
 The bodies come from the serializers; this module adds only what introspection cannot see:
 each type's entry layout, that ``id`` is one id or a list, the bearer scheme, and each
-operation's statuses with example bodies. Operations are described at each generation, so
-they follow the settings (limits, languages, scopes) and the URLconf.
+operation's statuses with example bodies (the messages the API's own exceptions carry).
+Operations are described at each generation, so they follow the settings (limits,
+languages, scopes) and the URLconf.
 """
 
 from __future__ import annotations
@@ -37,10 +38,16 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from oauth2_provider.settings import oauth2_settings
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 
-from dch_favourites.api.errors import LEGACY_401_MESSAGE
+from dch_favourites.api.errors import (
+    LEGACY_401_MESSAGE,
+    InsufficientScope,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    error_body,
+)
 from dch_favourites.api.serializers import (
     ENTRY_LAYOUTS,
     ITEM_LAYOUTS,
@@ -50,11 +57,11 @@ from dch_favourites.api.serializers import (
     EntrySerializer,
     FavouriteChangeSerializer,
     FavouritesSerializer,
-    ItemIdField,
     ItemIdsField,
     ItemTypeField,
 )
 from dch_favourites.conf import app_settings
+from dch_favourites.exceptions import ListFull, UnknownItems
 from dch_favourites.models import ITEM_ID_PATTERN, ItemType
 
 
@@ -108,7 +115,6 @@ class EntrySchema(OpenApiSerializerExtension):
     target_class = EntrySerializer
 
     def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> Any:
-        # Mapped as drf-spectacular maps the proxy of the layouts.
         proxy = PolymorphicProxySerializerExtension(layouts("Entry", ENTRY_LAYOUTS))
         return proxy.map_serializer(auto_schema, direction)
 
@@ -119,34 +125,19 @@ class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
     target_class = ItemIdsField
 
     def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
-        ids: ItemIdsField = self.target
-        assert isinstance(ids.child, ItemIdField)
-        one = {"type": "string", "pattern": ecma_pattern(ids.child.regex), "example": "23427-1"}
+        one = {"type": "string", "pattern": ecma_pattern(ITEM_ID_PATTERN), "example": "23427-1"}
         # A JSON body may give an id as a non-negative integer (`"id": 301`).
         number = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "example": 301}
         many = {"type": "array", "items": {"anyOf": [one, number]}, "minItems": 1}
-        many["maxItems"] = ids.max_length  # MAX_IDS_PER_REQUEST, read when the field is made
+        many["maxItems"] = self.target.max_length  # MAX_IDS_PER_REQUEST when the field was made
         return {
             "anyOf": [one, number, many],
             "description": "One id, or several: a repeated form field or a JSON list.",
         }
 
 
-@extend_schema_serializer(many=False)  # the body of a `list` action, yet one object
-class Favourites(FavouritesSerializer):
-    """The listener's favourites, newest first: the whole list, no pagination.
-
-    `updated` is the time of the list's last change (0 for a listener who never had a
-    favourite).
-    """
-
-
-class FavouriteChange(FavouriteChangeSerializer):
-    """`action` applied to every `id` at once; `remove` means `delete`.
-
-    `id` may be repeated (`id=a&id=b`, or a JSON list). One unknown id refuses the whole
-    request.
-    """
+# The body of a `list` action, yet one object.
+extend_schema_serializer(many=False)(FavouritesSerializer)
 
 
 class ErrorMessage(serializers.Serializer[Any]):
@@ -170,23 +161,15 @@ class TokenNotFound(serializers.Serializer[Any]):
 # The operations, described when the schema is generated.
 
 
-def error(description: str, *examples: tuple[str, str]) -> OpenApiResponse:
-    """An error response with example messages."""
-    return OpenApiResponse(
-        response=ErrorBody,
-        description=description,
-        examples=[
-            OpenApiExample(name, value={"error": {"message": message}}, response_only=True)
-            for name, message in examples
-        ],
-    )
+def example(name: str, body: dict[str, Any]) -> OpenApiExample:
+    """An example response body."""
+    return OpenApiExample(name, value=body, response_only=True)
 
 
-def insufficient_scope(description: str, scope: str) -> OpenApiResponse:
-    """The 403 of a token without ``scope``."""
-    return error(
-        description, ("InsufficientScope", f"The access token does not grant the '{scope}' scope.")
-    )
+def error(description: str, **messages: Any) -> OpenApiResponse:
+    """An error response with an example body for each message, by example name."""
+    examples = [example(name, error_body(message)) for name, message in messages.items()]
+    return OpenApiResponse(ErrorBody, description, examples=examples)
 
 
 def header(name: str, description: str, response: Any = False) -> OpenApiParameter:
@@ -198,12 +181,11 @@ def header(name: str, description: str, response: Any = False) -> OpenApiParamet
 
 def operation(
     route: str,
-    allowed: str,
+    allowed: list[str],
     *,
     languages: str,
     responses: dict[int, OpenApiResponse],
-    parameters: list[OpenApiParameter],
-    write: bool = False,
+    parameters: tuple[OpenApiParameter, ...] = (),
     route_kwargs: dict[str, str] | None = None,
     **kwargs: Any,
 ) -> Any:
@@ -215,7 +197,7 @@ def operation(
     """
     # As the router words it, with the path as the request's `path_info`.
     url = reverse(f"dch_favourites:{route}", kwargs=route_kwargs)
-    path = "/" + url.removeprefix(get_script_prefix())
+    put = MethodNotAllowed("PUT", "/" + url.removeprefix(get_script_prefix()), allowed)
     try:
         default = str(get_language_info(app_settings.DEFAULT_LANGUAGE)["name"])
     except KeyError:  # a code Django does not know
@@ -223,34 +205,29 @@ def operation(
     no_format = api_settings.URL_FORMAT_OVERRIDE
     common = {
         401: OpenApiResponse(
-            response=TokenNotFound,
-            description="The token is missing, malformed, unknown, expired or revoked, has no "
-            "user, or its user is inactive. `WWW-Authenticate` carries the RFC 6750 detail.",
-            examples=[
-                OpenApiExample(
-                    "TokenNotFound", value={"message": LEGACY_401_MESSAGE}, response_only=True
-                )
-            ],
+            TokenNotFound,
+            "The token is missing, malformed, unknown, expired or revoked, has no user, or "
+            "its user is inactive. `WWW-Authenticate` carries the RFC 6750 detail.",
+            examples=[example("TokenNotFound", {"message": LEGACY_401_MESSAGE})],
         ),
         405: error(
             "Any other method on this path (PUT, PATCH, DELETE, OPTIONS, ...), answered before "
-            f"the token is looked at, with `Allow: {allowed}, HEAD`.",
-            ("PUT", f'No route found for "PUT {path}": Method Not Allowed (Allow: {allowed})'),
+            f"the token is looked at, with `Allow: {', '.join(allowed)}, HEAD`.",
+            PUT=put.detail,
         ),
         406: error(
             "`Accept` admits none of application/hal+json, application/json, text/json.",
-            (
-                "NotAcceptable",
-                "Not acceptable: this endpoint serves application/hal+json, application/json, "
-                "text/json.",
-            ),
+            NotAcceptable="Not acceptable: this endpoint serves application/hal+json, "
+            "application/json, text/json.",
         ),
-        500: error("An unexpected error (logged).", ("ServerError", "Internal server error.")),
+        500: error("An unexpected error (logged).", ServerError="Internal server error."),
         503: error(
             "The database is unreachable; retry after `Retry-After` seconds.",
-            ("Unavailable", "Service temporarily unavailable."),
+            Unavailable="Service temporarily unavailable.",
         ),
     }
+    responses = dict(sorted({**responses, **common}.items()))
+    retry = [code for code in (429, 503) if code in responses]
     return extend_schema(
         tags=["favourites"],
         parameters=[
@@ -265,11 +242,9 @@ def operation(
             header("Last-Modified", "HTTP date of the body's `updated`.", [200, 304]),
             header("WWW-Authenticate", "RFC 6750 challenge.", [401, 403]),
             header("Allow", "The methods the path serves.", [405]),
-            header(
-                "Retry-After", "Seconds to wait before retrying.", [429, 503] if write else [503]
-            ),
+            header("Retry-After", "Seconds to wait before retrying.", retry),
         ],
-        responses=dict(sorted({**responses, **common}.items())),
+        responses=responses,
         **kwargs,
     )
 
@@ -278,44 +253,46 @@ NOT_MODIFIED = OpenApiResponse(description="The client's copy (If-None-Match) is
 IF_NONE_MATCH = header("If-None-Match", "An ETag of an earlier answer: 304 while it is current.")
 
 
+def scope_refused(description: str, scope: str) -> OpenApiResponse:
+    """The 403 of a token without ``scope``."""
+    return error(description, InsufficientScope=InsufficientScope(scope).detail)
+
+
 def favourites_list() -> Any:
-    """``GET`` of the favourites."""
     read = oauth2_settings.READ_SCOPE
     return operation(
         "favourites",
-        "GET, POST",
+        ["GET", "POST"],
         operation_id="favourites_list",
         summary="The listener's favourites",
         description=f"The whole list, newest first (no pagination). Needs the '{read}' scope.",
         languages="Language of the titles",
-        parameters=[
+        parameters=(
             IF_NONE_MATCH,
             header("If-Modified-Since", "HTTP date: 304 when the list did not change since."),
-        ],
+        ),
         responses={
-            200: OpenApiResponse(Favourites, description="The list."),
+            200: OpenApiResponse(FavouritesSerializer, description="The list."),
             304: NOT_MODIFIED,
-            403: insufficient_scope(f"The token lacks the '{read}' scope.", read),
+            403: scope_refused(f"The token lacks the '{read}' scope.", read),
         },
     )
 
 
 def favourites_change() -> Any:
-    """``POST`` of the favourites."""
     read, write = oauth2_settings.READ_SCOPE, oauth2_settings.WRITE_SCOPE
     unknown_action = str(ActionField.default_error_messages["invalid_choice"])
     too_many = str(ItemIdsField.default_error_messages["max_length"])
     return operation(
         "favourites",
-        "GET, POST",
-        write=True,
+        ["GET", "POST"],
         operation_id="favourites_change",
         summary="Add or delete favourites",
         description="`action=add|delete` (or `remove`, the same as `delete`) with one or more "
         "`id`, form-encoded as the original service took it; multipart and JSON with the same "
         "fields work too. Answers with the whole updated list. An add of a listed item and a "
         f"delete of an unlisted one change nothing. Needs the '{read}' and '{write}' scopes.",
-        request=FavouriteChange,
+        request=FavouriteChangeSerializer,
         examples=[
             OpenApiExample("Add one", {"action": "add", "id": "301"}, request_only=True),
             OpenApiExample(
@@ -323,51 +300,42 @@ def favourites_change() -> Any:
             ),
         ],
         languages="Language of the titles in the answer",
-        parameters=[],
         responses={
-            200: OpenApiResponse(Favourites, description="The list after the change."),
+            200: OpenApiResponse(FavouritesSerializer, description="The list after the change."),
             400: error(
                 "A parameter is missing, blank, repeated or malformed, the body is not valid "
                 "UTF-8 or JSON, or it carries more ids than allowed.",
-                ("MissingAction", str(MISSING_ACTION)),
-                ("JSONWithoutContentType", str(MISSING_ACTION_JSON_HINT)),
-                ("UnknownAction", unknown_action % {"action": "ADD"}),
-                ("TooManyIds", too_many % {"limit": app_settings.MAX_IDS_PER_REQUEST}),
+                MissingAction=MISSING_ACTION,
+                JSONWithoutContentType=MISSING_ACTION_JSON_HINT,
+                UnknownAction=unknown_action % {"action": "ADD"},
+                TooManyIds=too_many % {"limit": app_settings.MAX_IDS_PER_REQUEST},
             ),
-            403: insufficient_scope(f"The token lacks the '{write}' scope.", write),
+            403: scope_refused(f"The token lacks the '{write}' scope.", write),
             404: error(
                 "An id of an add names no catalogue item; nothing was changed.",
-                ("UnknownId", "Unknown catalogue id: 99999."),
+                UnknownId=UnknownItems(["99999"]).message,
             ),
             409: error(
                 "The add would take the list past its maximum length; nothing was changed.",
-                (
-                    "ListFull",
-                    "The favourites list is full: it holds at most "
-                    f"{app_settings.MAX_FAVOURITES_PER_USER} items.",
-                ),
+                ListFull=ListFull(app_settings.MAX_FAVOURITES_PER_USER).message,
             ),
             413: error(
                 "The body is larger than allowed.",
-                (
-                    "TooLarge",
-                    f"Request body too large: at most {app_settings.MAX_BODY_SIZE} bytes.",
-                ),
+                TooLarge=PayloadTooLarge(app_settings.MAX_BODY_SIZE).detail,
             ),
             415: error(
                 "The body is not form-encoded, multipart or JSON.",
-                ("Unsupported", 'Unsupported media type "text/plain" in request.'),
+                Unsupported=exceptions.UnsupportedMediaType("text/plain").detail,
             ),
             429: error(
                 "Too many changes in a short time; retry after `Retry-After` seconds.",
-                ("Throttled", "Request was throttled. Expected available in 30 seconds."),
+                Throttled=exceptions.Throttled(30).detail,
             ),
         },
     )
 
 
 def catalogue_item() -> Any:
-    """``GET`` of a catalogue item."""
     read = oauth2_settings.READ_SCOPE
     types = [str(value) for value in ItemType.values]
     item_layouts = {item_type: ITEM_LAYOUTS[entry] for item_type, entry in ENTRY_LAYOUTS.items()}
@@ -378,7 +346,7 @@ def catalogue_item() -> Any:
         security.append({})
     return operation(
         "catalogue-item",
-        "GET",
+        ["GET"],
         route_kwargs={"item_type": "film", "item_id": "301"},
         operation_id="catalogue_item",
         summary="One catalogue item",
@@ -387,7 +355,7 @@ def catalogue_item() -> Any:
         "listener's list.",
         auth=security,
         languages="Language of the titles",
-        parameters=[
+        parameters=(
             OpenApiParameter(
                 "item_type",
                 str,
@@ -403,15 +371,15 @@ def catalogue_item() -> Any:
                 examples=[OpenApiExample("Film", value="301")],
             ),
             IF_NONE_MATCH,
-        ],
+        ),
         responses={
             200: OpenApiResponse(layouts("CatalogueItem", item_layouts), description="The item."),
             304: NOT_MODIFIED,
-            403: insufficient_scope(f"A token was sent but lacks the '{read}' scope.", read),
+            403: scope_refused(f"A token was sent but lacks the '{read}' scope.", read),
             404: error(
                 "No item of that type and id.",
-                ("UnknownItem", "No film with id '99999'."),
-                ("UnknownType", f"Unknown catalogue type 'song': use one of {', '.join(types)}."),
+                UnknownItem="No film with id '99999'.",
+                UnknownType=f"Unknown catalogue type 'song': use one of {', '.join(types)}.",
             ),
         },
     )
@@ -428,7 +396,6 @@ class FavouritesViewDocumentation(OpenApiViewExtension):
     target_class = "dch_favourites.api.views.FavouritesViewSet"
 
     def view_replacement(self) -> Any:
-        # Described at each generation, so the schema follows the settings and the URLconf.
         return documented(self.target, list=favourites_list(), create=favourites_change())
 
 

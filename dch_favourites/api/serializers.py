@@ -17,12 +17,10 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail
-from rest_framework.fields import empty
 
 from dch_favourites.api.errors import excerpt
 from dch_favourites.conf import app_settings
@@ -57,10 +55,9 @@ class PublishedDateSerializer(serializers.Serializer[Any]):
     published = serializers.IntegerField(min_value=0, help_text="Unix seconds.")
 
 
-class EventDateSerializer(serializers.Serializer[Any]):
+class EventDateSerializer(PublishedDateSerializer):
     """When a concert (or the concert a work or interview belongs to) was published and began."""
 
-    published = serializers.IntegerField(min_value=0, help_text="Unix seconds.")
     begin = serializers.IntegerField(
         min_value=0, allow_null=True, help_text="Unix seconds; null when not known."
     )
@@ -77,18 +74,16 @@ class ItemTypeField(serializers.ChoiceField):
     """An entry's ``type``: one of the catalogue types that share the entry's layout."""
 
 
-HREF_HELP = (
-    "Protocol-relative URL of the item's resource, <API base>/<type>/<id>; the API base is "
-    "the site's API_BASE_URL, or //<host><mount> of the request."
-)
-UPDATED_HELP = "Unix seconds of the item's last change."
-
-
 class EventEntrySerializer(serializers.Serializer[Any]):
     """A concert, or a work or interview of a concert: with ``short_title`` and ``date.begin``."""
 
-    href = HrefField(help_text=HREF_HELP)
-    updated = serializers.IntegerField(min_value=0, help_text=UPDATED_HELP)
+    href = HrefField(
+        help_text="Protocol-relative URL of the item's resource, <API base>/<type>/<id>; the "
+        "API base is the site's API_BASE_URL, or //<host><mount> of the request."
+    )
+    updated = serializers.IntegerField(
+        min_value=0, help_text="Unix seconds of the item's last change."
+    )
     id = serializers.CharField()
     title = serializers.CharField()
     short_title = OptionalTextField(help_text="null when there is none.")
@@ -100,30 +95,20 @@ class EventEntrySerializer(serializers.Serializer[Any]):
     )
 
 
-class FilmEntrySerializer(serializers.Serializer[Any]):
+class FilmEntrySerializer(EventEntrySerializer):
     """A film or a playlist: no ``short_title`` and no ``date.begin``, as the original sent it."""
 
-    href = HrefField(help_text=HREF_HELP)
-    updated = serializers.IntegerField(min_value=0, help_text=UPDATED_HELP)
-    id = serializers.CharField()
-    title = serializers.CharField()
-    is_free = serializers.BooleanField()
-    date = PublishedDateSerializer(source="*")
-    image = ImageSerializer(source="*")
+    # A field set to None is left out; a field declared again keeps its place (DRF).
+    short_title = None  # type: ignore[assignment]
+    date = PublishedDateSerializer(source="*")  # type: ignore[assignment]
     type = ItemTypeField(choices=[ItemType.FILM.value, ItemType.PLAYLIST.value])
 
 
-def _types_of(layout: type[serializers.Serializer[Any]]) -> list[str]:
-    field = layout().fields["type"]
-    assert isinstance(field, serializers.ChoiceField)
-    return [str(choice) for choice in field.choices]
-
-
-#: The entry layout of each catalogue type.
+#: The entry layout of each catalogue type, as the layouts' ``type`` choices say.
 ENTRY_LAYOUTS: dict[str, type[serializers.Serializer[Any]]] = {
-    item_type: layout
+    str(item_type): layout
     for layout in (EventEntrySerializer, FilmEntrySerializer)
-    for item_type in _types_of(layout)
+    for item_type in cast(ItemTypeField, layout().fields["type"]).choices
 }
 
 
@@ -143,39 +128,34 @@ class EntryBuilder:
     """Builds one layout's entry (or a nested part of it) from a row of the plan's columns."""
 
     def __init__(self, fields: Mapping[str, Any], columns: list[str]) -> None:
-        self.keys: list[str] = []
-        indexes: list[int] = []
+        self.keys = list(fields)
         self.href: str | None = None
         self.converted: list[tuple[str, Callable[[Any], Any]]] = []
         self.nested: list[tuple[str, EntryBuilder]] = []
+        indexes: list[int] = []
         for name, field in fields.items():
-            self.keys.append(name)
+            indexes.append(0)  # the link and nested parts are set after
             if isinstance(field, serializers.Serializer) and field.source == "*":
                 self.nested.append((name, EntryBuilder(field.fields, columns)))
-                indexes.append(0)
-                continue
-            if isinstance(field, HrefField):
+            elif isinstance(field, HrefField):
                 self.href = name
-                indexes.append(0)
-                continue
-            if field.source not in columns:
-                columns.append(field.source)
-            indexes.append(columns.index(field.source))
-            convert = _converter(field)
-            if convert is not None:
-                self.converted.append((name, convert))
-        self.values = operator.itemgetter(*indexes) if len(indexes) > 1 else None
-        self.index = indexes[0] if len(indexes) == 1 else None
+            else:
+                if field.source not in columns:
+                    columns.append(field.source)
+                indexes[-1] = columns.index(field.source)
+                if (convert := _converter(field)) is not None:
+                    self.converted.append((name, convert))
+        self.values: Callable[[Sequence[Any]], Any] = (
+            operator.itemgetter(*indexes) if len(indexes) > 1 else lambda row: (row[indexes[0]],)
+        )
 
     def build(self, row: Sequence[Any], href: str) -> dict[str, Any]:
         """The entry (keys in declared order) for ``row``; ``href`` is the item's link."""
-        values = self.values(row) if self.values is not None else (row[self.index or 0],)
-        data = dict(zip(self.keys, values, strict=True))
+        data = dict(zip(self.keys, self.values(row), strict=True))
         if self.href is not None:
             data[self.href] = href
         for name, convert in self.converted:
-            value = data[name]
-            if value is not None:
+            if (value := data[name]) is not None:
                 data[name] = convert(value)
         for name, builder in self.nested:
             data[name] = builder.build(row, href)
@@ -247,16 +227,17 @@ class FavouriteLinksSerializer(serializers.Serializer[FavouritesDocument]):
 
 
 class FavouritesSerializer(serializers.Serializer[FavouritesDocument]):
-    """The listener's favourites, newest first, the whole list (no pagination).
+    """The listener's favourites, newest first: the whole list, no pagination.
 
-    ``updated`` is the time of the list's last change (0 for a listener who never had a
-    favourite). Needs ``base_url`` in the context.
+    `updated` is the time of the list's last change (0 for a listener who never had a
+    favourite).
     """
 
     updated = serializers.IntegerField(min_value=0, help_text="Unix seconds.")
     _links = FavouriteLinksSerializer(source="*")
 
     def to_representation(self, instance: FavouritesDocument) -> dict[str, Any]:
+        """The body; needs ``base_url`` in the context."""
         # The declared fields give the same body; the plan skips their per-entry calls.
         return {
             "updated": instance.updated,
@@ -277,24 +258,23 @@ class ItemLinksSerializer(serializers.Serializer[Any]):
     self = SelfLinkSerializer(source="*")
 
 
-FAVOURITED_HELP = (
-    "Whether the item is on the list of the token's listener; only when a listener's token "
-    "was sent."
-)
+class ItemExtrasSerializer(serializers.Serializer[Any]):
+    """What an item resource adds to its favourites entry."""
+
+    _links = ItemLinksSerializer(source="*")
+    favourited = serializers.BooleanField(
+        required=False,
+        help_text="Whether the item is on the list of the token's listener; only when a "
+        "listener's token was sent.",
+    )
 
 
-class EventItemSerializer(EventEntrySerializer):
+class EventItemSerializer(EventEntrySerializer, ItemExtrasSerializer):
     """A concert, work or interview: its favourites entry plus ``_links.self``."""
 
-    _links = ItemLinksSerializer(source="*")
-    favourited = serializers.BooleanField(required=False, help_text=FAVOURITED_HELP)
 
-
-class FilmItemSerializer(FilmEntrySerializer):
+class FilmItemSerializer(FilmEntrySerializer, ItemExtrasSerializer):
     """A film or playlist: its favourites entry plus ``_links.self``."""
-
-    _links = ItemLinksSerializer(source="*")
-    favourited = serializers.BooleanField(required=False, help_text=FAVOURITED_HELP)
 
 
 #: The item layout of each entry layout.
@@ -328,9 +308,6 @@ class FavouriteChange:
     item_ids: tuple[str, ...]
 
 
-#: ``remove`` (the original apps' word) means ``delete``.
-ACTION_SYNONYMS = {"remove": "delete"}
-
 MISSING_ACTION = gettext_lazy("Missing parameter 'action': use add or delete.")
 MISSING_ACTION_JSON_HINT = gettext_lazy(
     "Missing parameter 'action': use add or delete. The body looks like JSON: "
@@ -363,15 +340,6 @@ class ActionField(serializers.ChoiceField):
         ]
         super().__init__(choices, **kwargs)
 
-    def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
-        getlist = getattr(dictionary, "getlist", None)
-        if getlist is None:
-            return dictionary.get(self.field_name, empty)
-        values = getlist(self.field_name)
-        if len(values) > 1:
-            return REPEATED
-        return values[0] if values else empty
-
     def to_internal_value(self, data: Any) -> str:
         if data is REPEATED:
             self.fail("repeated")
@@ -384,10 +352,10 @@ class ActionField(serializers.ChoiceField):
                 str(self.error_messages["invalid_choice"]) % {"action": excerpt(data, 40)},
                 code="invalid_choice",
             )
-        return ACTION_SYNONYMS.get(data, data)
+        return "delete" if data == "remove" else data
 
 
-class ItemIdField(serializers.RegexField):
+class ItemIdField(serializers.CharField):
     """One catalogue id: 1 to 64 letters, digits, ``-`` or ``_``, a letter or digit first."""
 
     default_error_messages = {
@@ -399,15 +367,13 @@ class ItemIdField(serializers.RegexField):
 
     def __init__(self, **kwargs: Any) -> None:
         # Not trimmed: " 301" is not an id, and the message says so.
-        super().__init__(ITEM_ID_PATTERN, trim_whitespace=False, **kwargs)
-        self.regex = ITEM_ID_PATTERN
+        super().__init__(trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        value = data if isinstance(data, str) else str(data)
+        value = str(data)
         if not value.strip():
             self.fail("blank")
-        if not self.regex.match(value):
-            # The message quotes the id, so it is built here rather than by the validator.
+        if not ITEM_ID_PATTERN.match(value):
             raise serializers.ValidationError(
                 str(self.error_messages["invalid"]) % {"id": excerpt(value, 40)}, code="invalid"
             )
@@ -434,12 +400,6 @@ class ItemIdsField(serializers.ListField):
         # Checked before the ids themselves (ListField's own validator runs after them).
         self.max_length = int(app_settings.MAX_IDS_PER_REQUEST)
 
-    def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
-        getlist = getattr(dictionary, "getlist", None)
-        if getlist is None:
-            return dictionary.get(self.field_name, empty)
-        return getlist(self.field_name) or empty
-
     def to_internal_value(self, data: Any) -> list[Any]:
         values = data if isinstance(data, list) else [data]
         if not values:
@@ -463,13 +423,13 @@ class ItemIdsField(serializers.ListField):
 
 
 class FavouriteChangeSerializer(serializers.Serializer[FavouriteChange]):
-    """``action`` applied to every ``id`` at once, from a form, multipart or JSON body.
+    """`action` applied to every `id` at once; `remove` means `delete`.
 
-    ``id`` may be repeated (``id=a&id=b``, or a JSON list); one unknown id refuses the
-    whole request. ``validated_data`` is a :class:`FavouriteChange`. A refused body raises
-    one message, the first fault found (``action`` before ``id``), not a dict per field.
+    `id` may be repeated (`id=a&id=b`, or a JSON list). One unknown id refuses the whole
+    request.
     """
 
+    # Read from a form, multipart or JSON body; `validated_data` is a FavouriteChange.
     default_error_messages = {"invalid": WRONG_SHAPE, "null": WRONG_SHAPE}
 
     action = ActionField()
@@ -483,25 +443,27 @@ class FavouriteChangeSerializer(serializers.Serializer[FavouriteChange]):
             )
         return super().validate_empty_values(data)
 
+    def to_internal_value(self, data: Any) -> Any:
+        if hasattr(data, "getlist"):
+            actions, ids = data.getlist("action"), data.getlist("id")
+            # A JSON body sent as a form decodes to one field named by the whole body: its
+            # first field name opens an object or a list.
+            if not actions and next(iter(data), "").lstrip().startswith(("{", "[")):
+                raise serializers.ValidationError({"action": [MISSING_ACTION_JSON_HINT]})
+            # The fields as a JSON body has them: `id` a list, `action` once or REPEATED.
+            data = {}
+            if actions:
+                data["action"] = actions[0] if len(actions) == 1 else REPEATED
+            if ids:
+                data["id"] = ids
+        return super().to_internal_value(data)
+
     def validate(self, attrs: Any) -> FavouriteChange:
         return FavouriteChange(attrs["action"], tuple(dict.fromkeys(attrs["id"])))
 
     def is_valid(self, *, raise_exception: bool = False) -> bool:
         valid = super().is_valid()
         if not valid and raise_exception:
-            raise serializers.ValidationError(self.first_error())
+            # One message, the first fault found (`action` before `id`), not a dict per field.
+            raise serializers.ValidationError(next(iter(self.errors.values()))[0])
         return valid
-
-    def first_error(self) -> ErrorDetail:
-        """The message the client gets: the first fault of the first field at fault."""
-        errors, data = self.errors, self.initial_data
-        action = errors.get("action")
-        # A JSON body sent as a form decodes to one field named by the whole body: its first
-        # field name opens an object or a list.
-        first = next(iter(data), "") if hasattr(data, "getlist") else ""
-        if action and action[0].code == "required" and first.lstrip().startswith(("{", "[")):
-            return ErrorDetail(str(MISSING_ACTION_JSON_HINT), code="required")
-        detail: Any = errors
-        while isinstance(detail, (dict, list)):
-            detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
-        return ErrorDetail(str(detail), code=getattr(detail, "code", None))

@@ -1,8 +1,4 @@
-"""Devices: app installations that signed in like the original service's apps.
-
-Every token issued through a device (:mod:`dch_favourites.oauth2`) is linked to it, so
-disconnecting the device revokes them all at once.
-"""
+"""Devices: app installations that signed in like the original service's apps."""
 
 from __future__ import annotations
 
@@ -13,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_access_token_model, revoke_access_token
 from oauth2_provider.settings import oauth2_settings
 
-DEVICE_FIELD_MAX_LENGTH = 100
+#: Longest description of itself an app may send, per field.
+FIELD_LENGTH = 100
 
 
 class Device(models.Model):
@@ -38,17 +35,11 @@ class Device(models.Model):
         verbose_name=_("listener"),
         help_text=_("Who last signed in on the device."),
     )
-    app_version = models.CharField(_("app version"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True)
-    app_distributor = models.CharField(
-        _("app distributor"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True
-    )
-    device_vendor = models.CharField(
-        _("device vendor"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True
-    )
-    device_model = models.CharField(
-        _("device model"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True
-    )
-    affiliate = models.CharField(_("affiliate"), max_length=DEVICE_FIELD_MAX_LENGTH, blank=True)
+    app_version = models.CharField(_("app version"), max_length=FIELD_LENGTH, blank=True)
+    app_distributor = models.CharField(_("app distributor"), max_length=FIELD_LENGTH, blank=True)
+    device_vendor = models.CharField(_("device vendor"), max_length=FIELD_LENGTH, blank=True)
+    device_model = models.CharField(_("device model"), max_length=FIELD_LENGTH, blank=True)
+    affiliate = models.CharField(_("affiliate"), max_length=FIELD_LENGTH, blank=True)
     created = models.DateTimeField(_("created"), auto_now_add=True)
     last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
     disconnected = models.DateTimeField(_("disconnected"), null=True, blank=True)

@@ -1,10 +1,4 @@
-"""The server django-oauth-toolkit would build, with the ``device`` grant added.
-
-Set as ``OAUTH2_SERVER_CLASS``. The toolkit builds oauthlib's OAuth 2 server, or its OpenID
-Connect server (``OIDC_SERVER_CLASS``) when ``OIDC_ENABLED`` is on; so does
-:func:`DeviceServer`, so ID tokens, the hybrid and implicit flows, userinfo and logout keep
-working beside the original apps' sign-in.
-"""
+"""The server django-oauth-toolkit would build, with the ``device`` grant added."""
 
 from __future__ import annotations
 
@@ -19,7 +13,9 @@ from dch_favourites.oauth2.grants import DEVICE_GRANT_TYPE, DeviceGrant
 def DeviceServer(request_validator: Any, *args: Any, **kwargs: Any) -> Any:
     """The toolkit's choice of oauthlib server whose token endpoint also serves ``device``.
 
-    Named like the class ``OAUTH2_SERVER_CLASS`` stands for: the toolkit calls it as one.
+    Set as ``OAUTH2_SERVER_CLASS``: the toolkit calls it as the class it names. With
+    ``OIDC_ENABLED`` that is the toolkit's OpenID Connect server (``OIDC_SERVER_CLASS``), so
+    ID tokens, userinfo and logout keep working beside the original apps' sign-in.
     """
     if oauth2_settings.OIDC_ENABLED:
         server_class = perform_import(oauth2_settings.OIDC_SERVER_CLASS, "OIDC_SERVER_CLASS")

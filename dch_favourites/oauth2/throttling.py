@@ -1,11 +1,8 @@
 """Rates at the token endpoint: failed client authentications and device grants.
 
-Each is counted per client and per address by the API's write throttle
-(:class:`~dch_favourites.api.throttling.WriteRateThrottle`, DRF's ``SimpleRateThrottle``
-counting exactly in ``THROTTLE_CACHE``): shared by every worker when that cache is Redis,
-and letting requests through while it is down. The rates are DRF's
-``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` of the scopes in :data:`DEFAULT_RATES`, which
-holds the defaults; ``None`` switches one off. The address is DRF's (``NUM_PROXIES``).
+Each is counted per client and per address (DRF's, ``NUM_PROXIES``) by the API's write
+throttle, an exact count in ``THROTTLE_CACHE``. The rates are DRF's
+``DEFAULT_THROTTLE_RATES`` of the scopes in :data:`DEFAULT_RATES`; ``None`` switches one off.
 """
 
 from __future__ import annotations
@@ -25,21 +22,15 @@ from dch_favourites.conf import app_settings
 
 logger = logging.getLogger(__name__)
 
-CLIENT_FAILURES = (
-    "dch_favourites_client_failures_client",
-    "dch_favourites_client_failures_address",
-)
-DEVICE_GRANTS = ("dch_favourites_device_grants_client", "dch_favourites_device_grants_address")
-
 #: Each scope's rate unless ``DEFAULT_THROTTLE_RATES`` names it. Failed client
 #: authentications (a wrong secret, an unknown client id) lock the client, or the address,
 #: out for the rest of the window, the right secret included; the client's rate is higher
 #: because every installation of an app shares its client id.
 DEFAULT_RATES: dict[str, str | None] = {
-    CLIENT_FAILURES[0]: "100/min",
-    CLIENT_FAILURES[1]: "10/min",
-    DEVICE_GRANTS[0]: "1000/hour",
-    DEVICE_GRANTS[1]: "20/hour",
+    "dch_favourites_client_failures_client": "100/min",
+    "dch_favourites_client_failures_address": "10/min",
+    "dch_favourites_device_grants_client": "1000/hour",
+    "dch_favourites_device_grants_address": "20/hour",
 }
 
 
@@ -51,9 +42,7 @@ class TooManyAttempts(errors.OAuth2Error):  # type: ignore[misc]
     def __init__(self, retry_after: int, request: Any, error: str, reason: str) -> None:
         self.error = error
         self.retry_after = retry_after
-        super().__init__(
-            description=f"{reason}: try again in {retry_after} seconds.", request=request
-        )
+        super().__init__(f"{reason}: try again in {retry_after} seconds.", request=request)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -61,11 +50,11 @@ class TooManyAttempts(errors.OAuth2Error):  # type: ignore[misc]
 
 
 class SignInThrottle(WriteRateThrottle):
-    """One scope of :data:`DEFAULT_RATES`, for one client id or for the request's address."""
+    """Counts ``client_failures`` or ``device_grants`` of one client id, or of the address."""
 
-    def __init__(self, scope: str, http_request: HttpRequest, client_id: str | None = None) -> None:
-        self.scope = scope
-        ident = self.get_ident(Request(http_request)) if client_id is None else client_id
+    def __init__(self, counts: str, request: HttpRequest, client_id: str | None = None) -> None:
+        self.scope = f"dch_favourites_{counts}_{'address' if client_id is None else 'client'}"
+        ident = self.get_ident(Request(request)) if client_id is None else client_id
         # Any text (a client id is the client's to choose) makes a valid cache key.
         self.ident = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()
         super().__init__()
@@ -79,22 +68,21 @@ class SignInThrottle(WriteRateThrottle):
         # The write throttle's allow_request() adds the window.
         return f"dch_favourites:throttle:{self.scope}:{self.ident}"
 
-    def reached(self) -> bool:
-        """Whether this window's count has reached the rate; counts nothing."""
+    def refuse_if_reached(self, request: Any) -> None:
+        """429 ``invalid_client`` while this window's failures have reached the rate."""
         if self.rate is None:
-            return False
+            return
         self.now = self.timer()
         key = f"{self.get_cache_key(None, None)}:{int(self.now // self.duration)}"
+        alias = app_settings.THROTTLE_CACHE
         try:
-            count = caches[app_settings.THROTTLE_CACHE].get(key, 0)
+            count = caches[alias].get(key, 0)
         except Exception as error:
-            logger.warning(
-                "Cache %r unavailable (%s); the sign-in rates let the request through.",
-                app_settings.THROTTLE_CACHE,
-                type(error).__name__,
-            )
-            return False
-        return int(count) >= self.num_requests
+            unavailable = "Cache %r unavailable (%s); the sign-in rates let the request through."
+            logger.warning(unavailable, alias, type(error).__name__)
+            return
+        if int(count) >= self.num_requests:
+            refuse(request, [self], "invalid_client", "Too many failed client authentications")
 
 
 def refuse(request: Any, refusing: list[SignInThrottle], error: str, reason: str) -> None:

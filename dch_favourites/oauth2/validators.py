@@ -1,26 +1,4 @@
-"""The validator of the original service's sign-in (``OAUTH2_VALIDATOR_CLASS``).
-
-django-oauth-toolkit's :class:`~oauth2_provider.oauth2_validators.OAuth2Validator`, plus:
-
-- the ``device`` grant (:mod:`dch_favourites.oauth2.grants`): each installation is kept as
-  a :class:`~dch_favourites.models.Device`, its device token (no user) and refresh token
-  linked to it;
-- the password grant authenticated by ``Authorization: Bearer <device token>`` alone: the
-  listener's token belongs to the device token's application and device. Client
-  credentials in the body or HTTP Basic keep working;
-- the refresh grant keeps a token on its device; a device's own refresh token renews its
-  device token;
-- the password grant only for clients that authenticate (credentials or a device token);
-- failed client authentications and device grants rated per client and per address
-  (:mod:`dch_favourites.oauth2.throttling`), and an unknown client id as slow to refuse as
-  a wrong secret;
-- a sign-in refused because django-axes locked the listener or the address out answers
-  429 with ``Retry-After`` instead of ``invalid_grant`` with 400;
-- a device's refresh token replayed after its rotation disconnects the device, as a
-  listener's refresh token replayed revokes its family.
-
-Every other decision is django-oauth-toolkit's.
-"""
+"""The validator of the original service's sign-in (``OAUTH2_VALIDATOR_CLASS``)."""
 
 from __future__ import annotations
 
@@ -37,30 +15,16 @@ from django.db import DataError, router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from jwcrypto.common import JWException  # type: ignore[import-untyped]
-from oauth2_provider.models import (
-    AbstractApplication,
-    get_access_token_model,
-    revoke_access_token,
-    set_token_value,
-)
+from oauth2_provider.models import AbstractApplication, get_access_token_model, revoke_access_token
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.common import generate_token  # type: ignore[import-untyped]
+from oauthlib.oauth2.rfc6749.tokens import get_token_from_header  # type: ignore[import-untyped]
 
-from dch_favourites.models import Device
+from dch_favourites.models import Device, DeviceToken
 from dch_favourites.oauth2.grants import DEVICE_GRANT_TYPE
-from dch_favourites.oauth2.throttling import (
-    CLIENT_FAILURES,
-    SignInThrottle,
-    TooManyAttempts,
-    refuse,
-)
+from dch_favourites.oauth2.throttling import SignInThrottle, TooManyAttempts
 
 logger = logging.getLogger("dch_favourites")
-
-#: Grant types of an Application that may also use the ``device`` grant.
-DEVICE_GRANT_ALLOWED_FOR = (
-    AbstractApplication.GRANT_PASSWORD,
-    AbstractApplication.GRANT_CLIENT_CREDENTIALS,
-)
 
 
 def checksum(token: str) -> str:
@@ -68,50 +32,15 @@ def checksum(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def bearer_credential(request: Any) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or None."""
-    scheme, _sep, value = (request.headers.get("Authorization") or "").strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value or " " in value:
-        return None
-    return value
-
-
 def device_refresh_signer() -> signing.Signer:
     """Signs a device's refresh tokens with its id, so that a rotated one is recognised."""
     return signing.Signer(salt="dch_favourites.device-refresh-token")
 
 
-def rotated_device(refresh_token: str, client: Any) -> Device | None:
-    """The connected device of ``client`` that issued ``refresh_token`` before, or None."""
-    try:
-        device_id = device_refresh_signer().unsign(refresh_token).partition(".")[0]
-    except signing.BadSignature:
-        return None
-    return Device.objects.filter(
-        pk=device_id, application=client, disconnected__isnull=True
-    ).first()
-
-
-def refuse_when_reached(request: Any, throttle: SignInThrottle) -> None:
-    """429 ``invalid_client`` while the failures ``throttle`` counts have reached its rate."""
-    if throttle.reached():
-        refuse(request, [throttle], "invalid_client", "Too many failed client authentications")
-
-
-def username_max_length() -> int:
-    """The longest username the user model stores (django-axes stores 255 characters)."""
-    user_model = get_user_model()
-    field = user_model._meta.get_field(user_model.USERNAME_FIELD)
-    return min(getattr(field, "max_length", None) or 255, 255)
-
-
 def lockout_seconds(http_request: Any) -> int | None:
-    """How long django-axes locks a sign-in out (its cool-off), or None when it does not.
-
-    django-axes marks the Django request of a refused sign-in ``axes_locked_out``; a
-    permanent lock (no ``AXES_COOLOFF_TIME``) stays a plain ``invalid_grant``. The value
-    is the whole cool-off, an upper bound of the time left.
+    """How long django-axes locks a sign-in out: its whole cool-off (an upper bound of the
+    time left), or None when django-axes did not mark the request ``axes_locked_out`` or the
+    lock is permanent (no ``AXES_COOLOFF_TIME``), which stays a plain ``invalid_grant``.
     """
     if not getattr(http_request, "axes_locked_out", False):
         return None
@@ -124,52 +53,44 @@ def lockout_seconds(http_request: Any) -> int | None:
 class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     """django-oauth-toolkit's validator with the original service's devices and sign-in.
 
-    Bearer tokens are judged by the toolkit's own ``validate_bearer_token``.
+    Each installation that takes the ``device`` grant is kept as a
+    :class:`~dch_favourites.models.Device`; every other decision is django-oauth-toolkit's.
     """
-
-    # -- client authentication ---------------------------------------------------------
 
     # A client id with a NUL character names no application; psycopg 3 refuses to send
     # one (DataError, where the toolkit expects psycopg 2's ValueError).
 
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
-        if request.grant_type == "password":
-            return True  # credentials or a device token, whatever the client's type
-        try:
-            return bool(super().client_authentication_required(request, *args, **kwargs))
-        except DataError:
-            return True
+        if request.grant_type == "password" or "\x00" in (request.client_id or ""):
+            return True  # the password grant: credentials or a device token, whatever the type
+        return bool(super().client_authentication_required(request, *args, **kwargs))
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
-        """HTTP Basic or body credentials; for the password grant also a device token.
-
-        The credentials must name the client the body names (``client_id``, ``app_id``).
-        A failure counts against the
-        client and the address; while either is over its rate (``CLIENT_FAILURES``) the
-        answer is 429, whatever the secret.
+        """HTTP Basic or body credentials naming the client the body names; for the password
+        grant also a device token. A failure counts against the client and the address; while
+        either is over its rate the answer is 429, whatever the secret.
         """
-        token = bearer_credential(request)
-        if token is not None and request.grant_type == "password":
-            return self.authenticate_device_token(token, request)
+        if request.grant_type == "password" and "Authorization" in request.headers:
+            token = get_token_from_header(request)
+            if token is not None:
+                return self.authenticate_device_token(token, request)
         http_request = self.build_http_request(request)
-        by_address = SignInThrottle(CLIENT_FAILURES[1], http_request)
-        refuse_when_reached(request, by_address)
+        counted = [SignInThrottle("client_failures", http_request)]
+        counted[0].refuse_if_reached(request)
         try:
             authenticated = "\x00" not in (request.client_id or "") and bool(
                 super().authenticate_client(request, *args, **kwargs)
             )
         except DataError:
             authenticated = False
-        counted = [by_address]
         client = request.client  # the toolkit loads it, whatever the secret
         if client is None:
             # An unknown client costs one hashing too, as Django's ModelBackend does for
             # an unknown user: the answer's time tells no client id.
             make_password("")
         else:
-            by_client = SignInThrottle(CLIENT_FAILURES[0], http_request, client.client_id)
-            refuse_when_reached(request, by_client)
-            counted.append(by_client)
+            counted.append(SignInThrottle("client_failures", http_request, client.client_id))
+            counted[1].refuse_if_reached(request)
             authenticated = authenticated and request.client_id in (None, "", client.client_id)
         if not authenticated:
             for throttle in counted:
@@ -184,30 +105,23 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         return bool(super().authenticate_client_id(client_id, request, *args, **kwargs))
 
     def authenticate_device_token(self, token: str, request: Any) -> bool:
-        """Authenticate the client by a live device token of a connected device.
-
-        Sets ``request.client`` to the token's application and ``request.dch_device`` to its
-        device. An unknown, revoked, expired or user token, one of a disconnected device
-        or of another application than a ``client_id`` sent beside it, is refused.
+        """Authenticate the client by a device token that ``validate_bearer_token`` accepts:
+        ``request.client`` is its application, ``request.dch_device`` its device. A listener's
+        token, one of a disconnected device or of another application than a ``client_id``
+        sent beside it, is refused.
         """
-        access_token = (
-            get_access_token_model()
-            .objects.select_related("application", "dch_device_link__device")
-            .filter(token_checksum=checksum(token))
-            .first()
-        )
-        if access_token is None or access_token.user_id is not None:
+        scopes = request.scopes
+        accepted = self.validate_bearer_token(token, [], request)
+        request.scopes = scopes  # the token's scopes are not the ones this request asks for
+        if not accepted or request.user is not None or request.client is None:
             return False
-        application = access_token.application
-        if access_token.is_expired() or application is None or not application.is_usable(request):
-            return False
-        link = getattr(access_token, "dch_device_link", None)
+        links = DeviceToken.objects.select_related("device")
+        link = links.filter(access_token=request.access_token).first()
         if link is None or link.device.disconnected is not None:
             return False
-        if request.client_id and request.client_id != application.client_id:
+        if request.client_id and request.client_id != request.client.client_id:
             return False
-        request.client = application
-        request.client_id = application.client_id
+        request.client_id = request.client.client_id
         request.dch_device = link.device
         return True
 
@@ -215,15 +129,16 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         self, client_id: Any, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         if grant_type == DEVICE_GRANT_TYPE:
+            # A confidential application that may use the password or client-credentials grant.
             return bool(
                 client.client_type == AbstractApplication.CLIENT_CONFIDENTIAL
-                and client.allows_grant_type(*DEVICE_GRANT_ALLOWED_FOR)
+                and client.allows_grant_type(
+                    AbstractApplication.GRANT_PASSWORD, AbstractApplication.GRANT_CLIENT_CREDENTIALS
+                )
             )
         return bool(
             super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
         )
-
-    # -- password grant ----------------------------------------------------------------
 
     def build_http_request(self, request: Any) -> Any:
         http_request = super().build_http_request(request)
@@ -234,7 +149,10 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         self, username: str, password: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         """django-oauth-toolkit's check, answering 429 while django-axes locks it out."""
-        if "\x00" in username or len(username) > username_max_length():
+        user_model = get_user_model()
+        field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+        longest = min(getattr(field, "max_length", None) or 255, 255)  # django-axes stores 255
+        if "\x00" in username or len(username) > longest:
             return False  # no user has one; the database would refuse the query
         if super().validate_user(username, password, client, request, *args, **kwargs):
             return True
@@ -243,12 +161,14 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             raise TooManyAttempts(seconds, request, "invalid_grant", "Too many failed sign-ins")
         return False
 
-    # -- refresh grant -----------------------------------------------------------------
-
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        """A listener's refresh token (django-oauth-toolkit), or a device's own."""
+        """A listener's refresh token (django-oauth-toolkit's check), or a device's own.
+
+        A device's refresh token presented again after its renewal disconnects the device,
+        as the toolkit revokes the family of a listener's reused refresh token.
+        """
         if super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             previous = request.refresh_token_instance.access_token_id
             device = Device.objects.filter(tokens__access_token_id=previous).first()
@@ -258,13 +178,14 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             return True
         if getattr(request, "refresh_token_instance", None) is not None:
             return False  # a listener's token, refused by django-oauth-toolkit
-        device = Device.objects.filter(
-            refresh_token_checksum=checksum(refresh_token),
-            application=client,
-            disconnected__isnull=True,
-        ).first()
+        connected = Device.objects.filter(application=client, disconnected__isnull=True)
+        device = connected.filter(refresh_token_checksum=checksum(refresh_token)).first()
         if device is None:
-            replayed = rotated_device(refresh_token, client)
+            try:
+                device_id = device_refresh_signer().unsign(refresh_token).partition(".")[0]
+            except signing.BadSignature:
+                return False
+            replayed = connected.filter(pk=device_id).first()
             if replayed is not None:
                 logger.warning("A rotated refresh token of %s came back: disconnected", replayed)
                 replayed.disconnect()
@@ -272,71 +193,54 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         request.user = None
         request.refresh_token = refresh_token
         request.dch_device = device
-        request.dch_device_refresh = True
+        request.dch_device_token = True  # renewed by its device's refresh token
         return True
 
     def get_original_scopes(
         self, refresh_token: str, request: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        if getattr(request, "dch_device_refresh", False):
+        if getattr(request, "dch_device_token", False):
             return self.get_default_scopes(request.client_id, request)
         return super().get_original_scopes(refresh_token, request, *args, **kwargs)
-
-    # -- saving tokens -----------------------------------------------------------------
 
     def save_bearer_token(
         self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        """Save the token as django-oauth-toolkit does, and link it to its device."""
-        with transaction.atomic(using=router.db_for_write(get_access_token_model())):
-            if request.grant_type == DEVICE_GRANT_TYPE or getattr(
-                request, "dch_device_refresh", False
-            ):
-                return self.save_device_token(token, request)
+        """Save the token as django-oauth-toolkit does, and link it to its device.
+
+        A device token (no user) is saved without a refresh token, which the toolkit's
+        ``RefreshToken`` cannot hold without a user: its refresh token, signed with the
+        device's id, is kept on the device, and its renewal revokes the device's previous
+        device tokens (its listeners' tokens stay).
+        """
+        device_token = getattr(request, "dch_device_token", False)
+        device: Device | None = getattr(request, "dch_device", None)
+        tokens = get_access_token_model().objects
+        with transaction.atomic(using=router.db_for_write(tokens.model)):
+            if device_token:
+                token.pop("refresh_token", None)  # oauthlib's, when a device renews its token
+                if device is None:
+                    device = Device.objects.create(
+                        application=request.client, **request.dch_device_fields
+                    )
+                else:
+                    for stale in tokens.filter(dch_device_link__device=device, user__isnull=True):
+                        revoke_access_token(stale)
             result = super().save_bearer_token(token, request, *args, **kwargs)
-            device = getattr(request, "dch_device", None)
-            if device is not None:
-                access_token = get_access_token_model().objects.get(
-                    token_checksum=checksum(token["access_token"])
-                )
-                device.tokens.create(access_token=access_token)
+            if device is None:
+                return result
+            access_token = tokens.get(token_checksum=checksum(token["access_token"]))
+            device.tokens.create(access_token=access_token)
+            device.last_seen = timezone.now()
+            if device_token:
+                signed = device_refresh_signer().sign(f"{device.pk}.{generate_token()}")
+                token["refresh_token"] = signed
+                device.refresh_token_checksum = checksum(signed)
+                device.save(update_fields=["refresh_token_checksum", "last_seen"])
+            else:
                 device.user = request.user
-                device.last_seen = timezone.now()
                 device.save(update_fields=["user", "last_seen"])
             return result
-
-    def save_device_token(self, token: dict[str, Any], request: Any) -> None:
-        """A device token (no user): a new Device, or the same one renewed by its refresh token.
-
-        A renewal replaces the device's previous device tokens; its listeners' tokens stay.
-        """
-        now = timezone.now()
-        device: Device | None = getattr(request, "dch_device", None)
-        if device is None:
-            device = Device.objects.create(application=request.client, **request.dch_device_fields)
-        else:
-            for previous in get_access_token_model().objects.filter(
-                dch_device_link__device=device, user__isnull=True
-            ):
-                revoke_access_token(previous)
-        access_token = get_access_token_model()(
-            user=None,
-            application=request.client,
-            scope=token["scope"],
-            expires=now + timedelta(seconds=int(token["expires_in"])),
-        )
-        set_token_value(access_token, token["access_token"])
-        access_token.save()
-        device.tokens.create(access_token=access_token)
-        token["refresh_token"] = device_refresh_signer().sign(
-            f"{device.pk}.{token['refresh_token']}"
-        )
-        device.refresh_token_checksum = checksum(token["refresh_token"])
-        device.last_seen = now
-        device.save(update_fields=["refresh_token_checksum", "last_seen"])
-        request.dch_device = device
-
-    # -- protected resources under OpenID Connect ----------------------------------------
 
     def validate_jwt_bearer_token(
         self, token: str, scopes: list[str], request: Any, *args: Any, **kwargs: Any
@@ -344,11 +248,9 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         """A JWT at a protected resource: an access token, else an ID token as the toolkit has it.
 
         oauthlib's OpenID Connect server sends every bearer token that looks like a JWT here,
-        the access tokens of :func:`~dch_favourites.oauth2.generators.signed_access_token`
-        too. The toolkit's ID token check raises on a JWT it did not issue: a malformed one
-        (JWException, ValueError), claims of the wrong shape (TypeError), or an ``aud`` of an
-        application without a signing algorithm, such as a revoked access token's
-        (ImproperlyConfigured). Each is a refusal, never a 500.
+        :func:`~dch_favourites.oauth2.generators.signed_access_token`'s too. The toolkit's ID
+        token check raises on a JWT it did not issue (malformed, claims of the wrong shape,
+        an ``aud`` of an application without a signing algorithm): a refusal, never a 500.
         """
         if self.validate_bearer_token(token, scopes, request):
             return True

@@ -1,23 +1,14 @@
-"""The token endpoint under the API's mount, JSON whatever happens, and the JWKS document.
-
-:class:`TokenView` is django-oauth-toolkit's ``TokenView``, so every grant, validator and
-setting of the toolkit applies. Around it, every answer is JSON as RFC 6749 §5.2 has it
-(``{"error": ..., "error_description": ...}``) with ``Cache-Control: no-store``: a wrong
-method (405), a body too large (413), a body Django cannot read or a repeated parameter
-(400), a database that is down or lacks a table (503 with ``Retry-After``), an unexpected
-error (500, logged, never sent).
-"""
+"""The token endpoint under the API's mount, JSON whatever happens, and the JWKS document."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError, ProgrammingError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -25,44 +16,34 @@ from oauth2_provider.views import JwksInfoView
 from oauth2_provider.views import TokenView as ToolkitTokenView
 from oauth2_provider.views.mixins import OIDCOnlyMixin
 
+from dch_favourites.api.errors import missing_table
+
 logger = logging.getLogger("dch_favourites")
 
-#: Seconds a client waits before retrying while the database is unreachable.
-RETRY_AFTER_SECONDS = 5
-DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: Token parameters that may be repeated: RFC 8707's ``resource`` (RFC 6749 §3.2 forbids
 #: repeating any other).
 REPEATABLE_PARAMETERS = {"resource"}
-
-
-def missing_table(error: Exception) -> bool:
-    """Whether the database says a table or column is missing (``migrate`` not run).
-
-    PostgreSQL reports it as ``ProgrammingError``, SQLite as ``OperationalError``.
-    """
-    return isinstance(error, ProgrammingError) or "no such " in str(error)
 
 
 def token_error(
     status: int, error: str, description: str, headers: dict[str, str] | None = None
 ) -> HttpResponse:
     """An RFC 6749 §5.2 error body."""
-    response = HttpResponse(
-        json.dumps({"error": error, "error_description": description}),
-        status=status,
-        content_type="application/json",
-    )
-    for name, value in (headers or {}).items():
-        response[name] = value
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    return response
+    body = {"error": error, "error_description": description}
+    return JsonResponse(body, status=status, headers={**(headers or {}), **NO_STORE})
 
 
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(login_not_required, name="dispatch")
 class TokenView(ToolkitTokenView):  # type: ignore[misc]
-    """django-oauth-toolkit's token endpoint; every answer JSON (RFC 6749 §5.1, §5.2)."""
+    """django-oauth-toolkit's token endpoint, so every grant, validator and setting of the
+    toolkit applies. Every answer is JSON (RFC 6749 §5.1, §5.2) with ``Cache-Control:
+    no-store``: the toolkit's, a wrong method (405), a body too large (413), a body Django
+    cannot read or a repeated parameter (400), a database down or without a table (503 with
+    ``Retry-After``), an unexpected error (500, logged, never sent).
+    """
 
     http_method_names = ["post", "options"]
 
@@ -70,19 +51,12 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
         try:
             response: HttpResponse = super().dispatch(request, *args, **kwargs)
         except (OperationalError, InterfaceError, ProgrammingError) as error:
-            hint = " (run `manage.py migrate`)" if missing_table(error) else ""
-            logger.error(
-                "Database unavailable at the token endpoint: %s: %s%s",
-                type(error).__name__,
-                str(error).strip(),
-                hint,
-            )
-            return token_error(
-                503,
-                "temporarily_unavailable",
-                "The service is temporarily unavailable.",
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
+            reason = f"{type(error).__name__}: {str(error).strip()}"
+            if isinstance(error, DatabaseError) and missing_table(error):
+                reason += " (run `manage.py migrate`)"
+            logger.error("Database unavailable at the token endpoint: %s", reason)
+            unavailable = "The service is temporarily unavailable."
+            return token_error(503, "temporarily_unavailable", unavailable, {"Retry-After": "5"})
         except RequestDataTooBig:
             return token_error(413, "invalid_request", "The request body is too large.")
         except (SuspiciousOperation, MultiPartParserError, BadRequest):
@@ -98,8 +72,8 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
         # The toolkit's HttpResponse keeps Django's text/html default where oauthlib
         # set no Content-Type (errors raised outside a grant); the body is JSON.
         response["Content-Type"] = "application/json"
-        response["Cache-Control"] = "no-store"
-        response["Pragma"] = "no-cache"
+        for name, value in NO_STORE.items():
+            response[name] = value
         return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -107,7 +81,7 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
         repeated = [n for n, v in params.lists() if len(v) > 1 and n not in REPEATABLE_PARAMETERS]
         if repeated:
             return token_error(400, "invalid_request", f"Parameter {repeated[0]} is repeated.")
-        if params.get("grant_type") == DEVICE_CODE_GRANT_TYPE and not params.get("device_code"):
+        if params.get("grant_type") == DEVICE_CODE and not params.get("device_code"):
             return token_error(400, "invalid_request", "Request is missing device_code parameter.")
         response: HttpResponse = super().post(request, *args, **kwargs)
         return response
@@ -120,22 +94,13 @@ class TokenView(ToolkitTokenView):  # type: ignore[misc]
     def http_method_not_allowed(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        return token_error(
-            405,
-            "invalid_request",
-            f"The token endpoint accepts POST, not {request.method}.",
-            {"Allow": "POST, OPTIONS"},
-        )
+        refusal = f"The token endpoint accepts POST, not {request.method}."
+        return token_error(405, "invalid_request", refusal, {"Allow": "POST, OPTIONS"})
 
 
 @method_decorator(login_not_required, name="dispatch")
 class JwksView(JwksInfoView):  # type: ignore[misc]
-    """django-oauth-toolkit's key set (RFC 7517), served whether or not OIDC is enabled.
-
-    The keys are ``OIDC_RSA_PRIVATE_KEY`` (the active one, first) and
-    ``OIDC_RSA_PRIVATE_KEYS_INACTIVE`` (keys being rotated out), each with its RFC 7638
-    thumbprint as ``kid``; a wrong method answers JSON.
-    """
+    """django-oauth-toolkit's key set (RFC 7517), served whether or not OIDC is enabled."""
 
     http_method_names = ["get", "head", "options"]
 
@@ -148,9 +113,5 @@ class JwksView(JwksInfoView):  # type: ignore[misc]
     def http_method_not_allowed(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        return token_error(
-            405,
-            "invalid_request",
-            f"The key set accepts GET, not {request.method}.",
-            {"Allow": "GET, HEAD"},
-        )
+        refusal = f"The key set accepts GET, not {request.method}."
+        return token_error(405, "invalid_request", refusal, {"Allow": "GET, HEAD"})

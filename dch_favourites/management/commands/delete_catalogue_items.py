@@ -1,8 +1,7 @@
 """``manage.py delete_catalogue_items``: delete items however many listeners hold them.
 
-Through :func:`dch_favourites.services.delete_catalogue_items`: the holders are released a
-batch at a time, each batch in a transaction of its own, so that no holder's POST waits
-for more than one batch; then the items go.
+Holders are released a batch at a time (:func:`dch_favourites.services.delete_catalogue_items`),
+so that no holder's POST waits for more than one batch.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from dch_favourites.api.errors import excerpt
-from dch_favourites.management.confirm import add_yes_argument, confirmed
+from dch_favourites.management.options import add_yes_argument, confirmed
 from dch_favourites.models import ITEM_ID_PATTERN, CatalogueItem
 from dch_favourites.services import HOLDER_BATCH, delete_catalogue_items, holder_count
 

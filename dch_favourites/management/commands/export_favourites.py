@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import router, transaction
 from django.utils.translation import ngettext
 
-from dch_favourites.management.listeners import (
+from dch_favourites.management.options import (
     add_listener_arguments,
     describe,
     listener_from_options,

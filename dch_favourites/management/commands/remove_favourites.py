@@ -9,9 +9,10 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from dch_favourites.management.confirm import add_yes_argument, confirmed
-from dch_favourites.management.listeners import (
+from dch_favourites.management.options import (
     add_listener_arguments,
+    add_yes_argument,
+    confirmed,
     describe,
     listener_from_options,
 )

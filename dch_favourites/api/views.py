@@ -299,8 +299,8 @@ class FavouritesViewSet(ContractViewSet):
     ) -> HttpResponse:
         """Read the listener's state and rows in one statement; render and cache them.
 
-        They are read on ``db``, the database written to; or, given the ``state`` just read
-        there, where the routers read them, unless that database (a replica) is behind it.
+        They are read on ``db``, the database written to; or, given the ``state`` the request
+        holds, where the routers read them, unless that database (a replica) is behind it.
         """
         plan = entry_plan()
 

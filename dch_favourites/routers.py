@@ -12,6 +12,7 @@ from contextlib import suppress
 from typing import Any, TypeVar
 
 from django.db import Error, connections, router
+from django.utils.connection import ConnectionDoesNotExist
 
 logger = logging.getLogger("dch_favourites")
 
@@ -73,7 +74,10 @@ class ReplicaRouter:
 
     def check(self) -> bool:
         """Whether the replica answers, is at most :attr:`max_lag` behind and replays."""
-        connection = connections[self.replica]
+        try:
+            connection = connections[self.replica]
+        except ConnectionDoesNotExist:  # listed without a replica: reads on the primary
+            return False
         sql = LAG_SQL if connection.vendor == "postgresql" else "SELECT 0"
         try:
             with connection.cursor() as cursor:

@@ -142,3 +142,16 @@ def test_a_replica_that_is_down_gets_no_reads_and_costs_no_error(
     assert [e["id"] for e in json.loads(listed.content)["_links"]["favourites"]] == ["301"]
     assert (item.status_code, json.loads(item.content)["title"]) == (200, "Film")
     assert "Replica 'replica' unavailable" in caplog.text
+
+
+def test_the_router_without_a_replica_alias_reads_the_primary(settings: Any) -> None:
+    settings.DATABASE_ROUTERS = ["dch_favourites.routers.ReplicaRouter"]
+    CatalogueItemFactory(id="301", title="Film")
+    token = AccessTokenFactory()
+    add_favourites(token.user, ["301"])
+
+    listed = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {token.token}")
+
+    assert listed.status_code == 200
+    assert [entry["id"] for entry in json.loads(listed.content)["_links"]["favourites"]] == ["301"]
+    assert Client().get("/v2/film/301").status_code == 200

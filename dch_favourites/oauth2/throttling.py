@@ -47,7 +47,7 @@ class TooManyAttempts(errors.OAuth2Error, PermissionDenied):  # type: ignore[mis
     def __init__(self, retry_after: int, request: Any, error: str, reason: str) -> None:
         self.error = error
         self.retry_after = retry_after
-        super().__init__(f"{reason}: try again in {retry_after} seconds.", request=request)
+        super().__init__(f"{reason}: try again in {retry_after} seconds.", request=request)  # type: ignore[call-arg]
 
     @property
     def headers(self) -> dict[str, str]:

@@ -296,6 +296,25 @@ def test_secret_guessing_locks_the_address_out(cache_backend: str, app: Applicat
 
 
 @pytest.mark.usefixtures("rates")
+def test_a_locked_out_client_at_the_toolkits_introspection_endpoint_is_403(
+    app: Application,
+) -> None:
+    """django-oauth-toolkit's client-protected views call the validator outside oauthlib."""
+    app.authorization_grant_type = Application.GRANT_CLIENT_CREDENTIALS
+    app.save()
+    with mock.patch.object(SignInThrottle, "timer", return_value=1_800_000_000.0):
+        for _ in range(2):
+            assert guess("203.0.113.7").status_code == 401
+        introspected = Client(raise_request_exception=False).post(
+            "/oauth2/introspect/",
+            {"token": "anything"},
+            HTTP_AUTHORIZATION=basic(app.client_id),
+            REMOTE_ADDR="203.0.113.7",
+        )
+    assert introspected.status_code == 403
+
+
+@pytest.mark.usefixtures("rates")
 def test_secret_guessing_from_many_addresses_locks_the_client_out(app: Application) -> None:
     app.authorization_grant_type = Application.GRANT_CLIENT_CREDENTIALS
     app.save()

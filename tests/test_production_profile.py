@@ -32,7 +32,13 @@ LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 def example_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
     """The example site's settings module evaluated under ``env`` (nothing else set)."""
-    for name in ("DJANGO_DEBUG", "DATABASE_URL", "REDIS_URL", "DJANGO_DB_POOL"):
+    for name in (
+        "DJANGO_DEBUG",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DJANGO_DB_POOL",
+        "DATABASE_REPLICA_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DJANGO_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("DCH_JWT_PRIVATE_KEY", signing_key())
@@ -89,6 +95,30 @@ def test_postgresql_in_production_uses_the_connection_pool(
     )["DATABASES"]["default"]
     assert "server_side_binding" not in unbound["OPTIONS"]
     assert "prepare_threshold" not in unbound["OPTIONS"]
+
+
+def test_a_replica_url_adds_the_replica_and_the_router(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgres://dch:pw@replica.internal:5432/dch"
+    settings = example_settings(
+        monkeypatch, DJANGO_DEBUG="0", DATABASE_URL=PG_URL, DATABASE_REPLICA_URL=url
+    )
+    replica = settings["DATABASES"]["replica"]
+    assert (replica["HOST"], replica["NAME"], replica["CONN_MAX_AGE"]) == (
+        "replica.internal",
+        "dch",
+        600,
+    )
+    assert replica["OPTIONS"] == {
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+        "connect_timeout": 1,
+        "tcp_user_timeout": 1000,
+        "options": "-c statement_timeout=1000",
+    }
+    assert settings["DATABASE_ROUTERS"] == ["dch_favourites.routers.ReplicaRouter"]
+    without = example_settings(monkeypatch, DJANGO_DEBUG="0", DATABASE_URL=PG_URL)
+    assert list(without["DATABASES"]) == ["default"]
+    assert "DATABASE_ROUTERS" not in without
 
 
 @pytest.mark.parametrize(

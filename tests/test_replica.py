@@ -1,4 +1,4 @@
-"""Behind a primary/replica router, the write path reads only the primary.
+"""Behind the package's replica router, the write path reads only the primary.
 
 The replica here is a second alias on a connection of its own to the same database (not
 Django's test mirror, which shares the primary's connection and would hide the bug): it
@@ -18,6 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from endpoints import URL
+from gunicorn_server import free_port
 from threaded_server import connection_factory, server_database
 
 from dch_favourites.catalogue_import import import_catalogue
@@ -30,19 +31,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 REPLICA = "replica"
 
 
-class PrimaryReplicaRouter:
-    """Reads from the replica, writes to the primary: the usual read-scaling router."""
-
-    def db_for_read(self, model: Any, **hints: Any) -> str:
-        return REPLICA
-
-    def db_for_write(self, model: Any, **hints: Any) -> str:
-        return DEFAULT_DB_ALIAS
-
-    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
-        return True
-
-
 @pytest.fixture
 def replica(tmp_path: Path, settings: Any) -> Iterator[Any]:
     """The router installed and the replica alias on its own connection; yields it."""
@@ -52,7 +40,7 @@ def replica(tmp_path: Path, settings: Any) -> Iterator[Any]:
         settings_dict = {**own.settings_dict}
         wrapper = type(own)(settings_dict, REPLICA)
         connections[REPLICA] = wrapper
-        settings.DATABASE_ROUTERS = [f"{__name__}.PrimaryReplicaRouter"]
+        settings.DATABASE_ROUTERS = ["dch_favourites.routers.ReplicaRouter"]
         try:
             yield wrapper
         finally:
@@ -81,11 +69,18 @@ def test_a_post_answers_with_the_list_it_changed_and_never_reads_the_replica(
         "302",
         "301",
     ]
-    # The token is django-oauth-toolkit's read, routed as the site routes it; everything the
-    # write path and the answer read is on the primary.
-    read = [query["sql"].split(" FROM ")[1].split()[0] for query in on_replica]
-    assert read == ['"oauth2_provider_accesstoken"']
-    # The GET reads the (now committed) state from the replica: same ETag, same body.
+    # The token (django-oauth-toolkit's), the change and the answer: all on the primary.
+    assert len(on_replica) == 0
+    # A GET reads the rows (not cached in German yet) on the replica, which has them.
+    with CaptureQueriesContext(replica) as on_replica:
+        german = client.get(URL, HTTP_ACCEPT_LANGUAGE="de", **auth)
+    assert german.status_code == 200
+    assert [e["id"] for e in json.loads(german.content)["_links"]["favourites"]] == [
+        "303",
+        "302",
+        "301",
+    ]
+    assert any('"dch_favourites_favourite"' in query["sql"] for query in on_replica)
     again = client.get(URL, **auth)
     assert again["ETag"] == posted["ETag"]
     assert again.content == posted.content
@@ -125,3 +120,38 @@ def test_admin_and_python_writes_read_the_primary_only(replica: Any) -> None:
         CatalogueItem.objects.using(DEFAULT_DB_ALIAS).get(pk="302").delete()
 
     assert len(on_replica) == 0
+
+
+def test_a_replica_that_is_down_gets_no_reads_and_costs_no_error(
+    replica: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    if replica.vendor == "postgresql":
+        replica.settings_dict["PORT"] = str(free_port())
+    else:
+        replica.settings_dict["NAME"] = str(
+            Path(replica.settings_dict["NAME"]).parent / "no" / "db"
+        )
+    CatalogueItemFactory(id="301", title="Film")
+    token = AccessTokenFactory()
+    add_favourites(token.user, ["301"])
+    client = Client()
+
+    listed = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {token.token}", HTTP_ACCEPT_LANGUAGE="de")
+    item = client.get("/v2/film/301")
+
+    assert [e["id"] for e in json.loads(listed.content)["_links"]["favourites"]] == ["301"]
+    assert (item.status_code, json.loads(item.content)["title"]) == (200, "Film")
+    assert "Replica 'replica' unavailable" in caplog.text
+
+
+def test_the_router_without_a_replica_alias_reads_the_primary(settings: Any) -> None:
+    settings.DATABASE_ROUTERS = ["dch_favourites.routers.ReplicaRouter"]
+    CatalogueItemFactory(id="301", title="Film")
+    token = AccessTokenFactory()
+    add_favourites(token.user, ["301"])
+
+    listed = Client().get(URL, HTTP_AUTHORIZATION=f"Bearer {token.token}")
+
+    assert listed.status_code == 200
+    assert [entry["id"] for entry in json.loads(listed.content)["_links"]["favourites"]] == ["301"]
+    assert Client().get("/v2/film/301").status_code == 200

@@ -72,6 +72,7 @@ from dch_favourites.models import (
     FavouriteListState,
     ItemType,
 )
+from dch_favourites.routers import read_routed
 from dch_favourites.services import Source, add_favourites, remove_favourites
 
 if TYPE_CHECKING:
@@ -272,7 +273,7 @@ class FavouritesViewSet(ContractViewSet):
             found = cached(keys[2])
         body = cached_document(found, keys[2], headers["ETag"])
         if body is None:
-            return self.document(request, user_pk, router.db_for_read(FavouriteListState))
+            return self.document(request, user_pk, router.db_for_write(FavouriteListState), state)
         return document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
@@ -293,10 +294,23 @@ class FavouritesViewSet(ContractViewSet):
         )
         return cast(HttpResponse, applied.answer)
 
-    def document(self, request: Request, user_pk: Any, db: str) -> HttpResponse:
-        """Read the listener's state and rows in one statement; render and cache them."""
+    def document(
+        self, request: Request, user_pk: Any, db: str, state: DocumentState | None = None
+    ) -> HttpResponse:
+        """Read the listener's state and rows in one statement; render and cache them.
+
+        They are read on ``db``, the database written to; or, given the ``state`` the request
+        holds, where the routers read them, unless that database (a replica) is behind it.
+        """
         plan = entry_plan()
-        state, rows = document_rows(user_pk, self.language, plan.columns, db)
+
+        def read(using: str) -> tuple[DocumentState, list[tuple[Any, ...]]]:
+            return document_rows(user_pk, self.language, plan.columns, using)
+
+        if state is None:
+            state, rows = read(db)
+        else:
+            state, rows = read_routed(FavouriteListState, read, lambda found: found[0] == state)
         headers = self.list_validators(request, user_pk, state)
         serializer = FavouritesSerializer(
             FavouritesDocument(updated=state.updated, rows=rows),
@@ -349,18 +363,21 @@ class CatalogueItemViewSet(ContractViewSet):
         if not ITEM_ID_PATTERN.match(item_id):
             raise_not_found(item_type, item_id)
         plan = entry_plan()
-        items = entry_queryset(
-            CatalogueItem.objects.filter(pk=item_id, type=item_type),
-            "",
-            self.language,
-            plan.columns,
-        )
         columns = entry_values("", self.language, plan.columns)
         listener = request.user.pk if request.user.is_authenticated else None
         if listener is not None:
             on_list = Favourite.objects.filter(user_id=listener, item_id=OuterRef("pk"))
             columns.append(Exists(on_list))
-        found = items.values_list(*columns).first()
+
+        def read(db: str) -> Any:
+            items = CatalogueItem.objects.using(db).filter(pk=item_id, type=item_type)
+            return entry_queryset(items, "", self.language, plan.columns).values_list(*columns)
+
+        # A listener's `favourited` on the primary: it shows their own changes at once.
+        if listener is None:
+            found = read_routed(CatalogueItem, lambda db: read(db).first(), lambda row: True)
+        else:
+            found = read(router.db_for_write(Favourite)).first()
         if found is None:
             raise_not_found(item_type, item_id)
         row = plan.row_mapping(found[: len(plan.columns)])

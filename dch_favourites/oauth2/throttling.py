@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.core.cache import caches
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from oauthlib.oauth2.rfc6749 import errors  # type: ignore[import-untyped]
 from rest_framework.request import Request
@@ -34,15 +35,19 @@ DEFAULT_RATES: dict[str, str | None] = {
 }
 
 
-class TooManyAttempts(errors.OAuth2Error):  # type: ignore[misc]
-    """429 with ``Retry-After``: a rate at the token endpoint, or django-axes, refuses."""
+class TooManyAttempts(errors.OAuth2Error, PermissionDenied):  # type: ignore[misc]
+    """429 with ``Retry-After``: a rate at the token endpoint, or django-axes, refuses.
+
+    oauthlib's endpoints answer it; django-oauth-toolkit's client-protected views (token
+    introspection) call the validator outside them, where Django answers it with a 403.
+    """
 
     status_code = 429
 
     def __init__(self, retry_after: int, request: Any, error: str, reason: str) -> None:
         self.error = error
         self.retry_after = retry_after
-        super().__init__(f"{reason}: try again in {retry_after} seconds.", request=request)
+        super().__init__(f"{reason}: try again in {retry_after} seconds.", request=request)  # type: ignore[call-arg]
 
     @property
     def headers(self) -> dict[str, str]:

@@ -102,6 +102,26 @@ if os.environ.get("DJANGO_DB_SERVER_SIDE_BINDING", "1" if pooled else "0") == "1
         server_side_binding=True, prepare_threshold=5
     )
 
+# A read replica of DATABASE_URL (docs/deploying.md, "Read replicas"), e.g. a PostgreSQL
+# streaming standby: the favourites and the catalogue are read there while it keeps up.
+# One persistent connection per process, not a pool: a pool makes each check of a replica
+# that is down wait its whole timeout, and reconnects with a growing back-off; this one
+# fails within connect_timeout, and the router reads the primary until the replica answers.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=600
+    )
+    options = {k: v for k, v in DATABASES["default"].get("OPTIONS", {}).items() if k != "pool"}
+    # A replica that stops answering, or holds a read back (a lock replayed from the primary),
+    # fails the read within a second: the app then reads the primary.
+    DATABASES["replica"]["OPTIONS"] = {
+        **options,
+        "connect_timeout": 1,
+        "tcp_user_timeout": 1000,
+        "options": "-c statement_timeout=1000",
+    }
+    DATABASE_ROUTERS = ["dch_favourites.routers.ReplicaRouter"]
+
 # The cache of rendered documents and of the write throttle's counts: Redis, shared by
 # every worker, when REDIS_URL is set (e.g. redis://127.0.0.1:6379/0); else per-process
 # memory, fine for runserver but counting the throttle once per worker (check W001).

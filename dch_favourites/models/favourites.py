@@ -108,8 +108,8 @@ class Favourite(models.Model):
             )
             return
         db = kwargs.get("using") or router.db_for_write(type(self), instance=self)
-        stored = default_manager(type(self)).using(db)
-        if not stored.filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id).exists():
+        rows = default_manager(type(self)).using(db)
+        if not rows.filter(pk=self.pk, user_id=self.user_id, item_id=self.item_id).exists():
             raise FavouritesError(str(NOT_EDITABLE))
 
     def delete(

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import redis
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 
 #: Every key the suite writes to Redis through its caches starts with this; the suite
 #: removes them when it ends.
@@ -164,3 +166,11 @@ class FailingCache:
 
     def close(self, **kwargs: object) -> None:
         return None
+
+
+class RefusingCache(LocMemCache):
+    """Per-process memory whose ``set_many`` keeps nothing and names every key it refused,
+    as memcached does for values it cannot take."""
+
+    def set_many(self, data: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        return list(data)

@@ -388,3 +388,23 @@ def test_a_state_read_before_a_change_never_replaces_the_changes_own(api: Any, f
     add_states({state_key(api.user.pk): old.list_values})
 
     assert ids_of(body(api.get(HTTP_IF_NONE_MATCH=etag_before))) == ["302", "301"]
+
+
+def test_a_state_the_cache_refuses_to_keep_is_forgotten(
+    api: Any, films: Any, settings: Any
+) -> None:
+    """A refused ``set_many`` (memcached's answer for a value it cannot take) leaves no
+    older state behind for the next GET."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "refusing": {"BACKEND": "cache_backends.RefusingCache", "LOCATION": "refusing"},
+    }
+    settings.DCH_FAVOURITES = {**settings.DCH_FAVOURITES, "DOCUMENT_CACHE": "refusing"}
+    add_favourites(api.user, ["301"])
+    first = api.get()  # keeps the state read from the database (add)
+    add_favourites(api.user, ["302"])
+
+    again = api.get(HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert again.status_code == 200
+    assert ids_of(body(again)) == ["302", "301"]

@@ -7,7 +7,7 @@ when that is the ETag of the cached states, so a document entry is never stale.
 
 The states are written by the write path (:mod:`dch_favourites.services`): a list's while
 its row is locked, just before commit, so writers of one list write it in the order they
-commit; the catalogue's after commit, read again until the database agrees. A read that
+commit; the catalogue's likewise, under the lock of the clock's row. A read that
 finds no state reads it from the database and only ``add`` s it, never overwriting a
 writer's. A change whose transaction rolls back after its state was written leaves a state
 no document is kept under: the next GETs read the database until the list changes again.
@@ -88,6 +88,7 @@ def add_states(states: Mapping[str, tuple[int, ...]]) -> None:
 
 
 def set_states(states: Mapping[str, tuple[int, ...]]) -> None:
-    """Keep states a writer made (or forget them, if the cache refuses: they would be old)."""
-    if _use("state not kept", lambda c: c.set_many(states, STATE_TIMEOUT) or True) is None:
-        _use("state not forgotten", lambda c: c.delete_many(list(states)))
+    """Keep states a writer made (or forget those the cache refuses: they would be old)."""
+    failed = _use("state not kept", lambda c: c.set_many(states, STATE_TIMEOUT))
+    if failed is None or failed:  # the cache failed, or set_many names the keys it did not set
+        _use("state not forgotten", lambda c: c.delete_many(list(failed or states)))

@@ -1,11 +1,8 @@
-"""The Django admin for the catalogue and the listeners' favourites.
+"""The Django admin for the catalogue, the listeners' favourites and their devices.
 
-Every change staff make here goes through :mod:`dch_favourites.services` with
-``source=Source.ADMIN``, so the API shows it at once: the list's version and ``updated``
-move forward and ``MAX_FAVOURITES_PER_USER`` holds (a full list is a form error).
-
-Only the app's own models are registered. A site opts in to the favourites inline on its
-user admin with :class:`UserFavouritesAdminMixin` or :func:`register_user_favourites`.
+Every change goes through :mod:`dch_favourites.services` (``source=Source.ADMIN``). Only the
+app's own models are registered; a site opts in to the favourites inline on its user admin
+with :class:`UserFavouritesAdminMixin` or :func:`register_user_favourites`.
 """
 
 from __future__ import annotations
@@ -151,9 +148,6 @@ class StaffInputAdmin(_ModelAdmin):
             self.message_user(request, BAD_SELECTION, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
         return super().response_action(request, queryset, *args, **kwargs)
-
-
-# Catalogue.
 
 
 class TranslationForm(_TranslationModelForm):
@@ -379,9 +373,6 @@ def _start_of(day: date | None, days_later: int = 0) -> datetime | None:
     return start
 
 
-# Favourites.
-
-
 class FavouriteAddForm(_FavouriteModelForm):
     """Add a favourite; a full list is a form error."""
 
@@ -395,10 +386,7 @@ class FavouriteAddForm(_FavouriteModelForm):
 
 @admin.register(Favourite)
 class FavouriteAdmin(StaffInputAdmin):
-    """All listeners' favourites: add one, view, delete (one or many) through the write path.
-
-    A favourite has nothing to edit: it is added or removed.
-    """
+    """All listeners' favourites: add one, view, delete (one or many) through the write path."""
 
     form = FavouriteAddForm
     list_display = ("user", "item", "item_type", "added")
@@ -504,15 +492,12 @@ class FavouriteInline(_TabularInline):
     """A listener's favourites, newest first, on the user's change page: add and remove."""
 
     model = Favourite
-    fk_name = "user"
     formset = FavouriteInlineFormSet
     fields = ("item", "added_at")
     readonly_fields = ("added_at",)
     autocomplete_fields = ("item",)
     extra = 1
     classes = ("dch-favourites-inline",)
-    verbose_name = _("favourite")
-    verbose_name_plural = _("favourites")
 
     class Media:
         css = {"all": ("dch_favourites/admin/favourite-inline.css",)}
@@ -582,9 +567,6 @@ def register_user_favourites(site: admin.AdminSite = admin.site) -> bool:
     site.unregister(user_model)
     site.register(user_model, extended)
     return True
-
-
-# Devices (dch_favourites.oauth2): disconnecting one revokes every token issued through it.
 
 
 @admin.register(Device)

@@ -199,14 +199,14 @@ def _plan(layouts: tuple[tuple[str, type[serializers.Serializer[Any]]], ...]) ->
     return EntryPlan(tuple(columns), builders, digest)
 
 
-class EntrySerializer(serializers.BaseSerializer[Sequence[Any]]):
+class EntryField(serializers.Field):  # type: ignore[type-arg]
     """An entry of any type, in the layout :data:`ENTRY_LAYOUTS` gives its type.
 
     Serializes a row of :func:`entry_plan`'s columns; needs ``base_url`` in the context.
     """
 
-    def to_representation(self, instance: Sequence[Any]) -> dict[str, Any]:
-        return entry_plan().entries((instance,), self.context["base_url"])[0]
+    def to_representation(self, value: Sequence[Any]) -> dict[str, Any]:
+        return entry_plan().entries((value,), self.context["base_url"])[0]
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ class FavouritesDocument:
 class FavouriteLinksSerializer(serializers.Serializer[FavouritesDocument]):
     """The list's links: its entries, newest first."""
 
-    favourites = EntrySerializer(many=True, source="rows")
+    favourites = serializers.ListField(child=EntryField(), source="rows")
 
 
 class FavouritesSerializer(serializers.Serializer[FavouritesDocument]):

@@ -52,7 +52,7 @@ from dch_favourites.api.serializers import (
     MISSING_ACTION,
     MISSING_ACTION_JSON_HINT,
     ActionField,
-    EntryField,
+    EntriesField,
     FavouriteChangeSerializer,
     FavouritesSerializer,
     ItemIdsField,
@@ -115,8 +115,13 @@ class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
 
 
 # A favourites entry is the layout ENTRY_LAYOUTS gives its type.
-entry_layouts = cast("dict[str, Any]", ENTRY_LAYOUTS)
-extend_schema_field(PolymorphicProxySerializer("Entry", entry_layouts, "type"))(EntryField)
+entries = PolymorphicProxySerializer(
+    component_name="Entry",
+    serializers=cast("dict[str, Any]", ENTRY_LAYOUTS),
+    resource_type_field_name="type",
+    many=True,
+)
+extend_schema_field(entries)(EntriesField)
 # The body of a `list` action, yet one object.
 extend_schema_serializer(many=False)(FavouritesSerializer)
 
@@ -147,7 +152,6 @@ def operation(
     route: str,
     allowed: list[str],
     *,
-    languages: str,
     responses: dict[int, OpenApiResponse],
     parameters: tuple[OpenApiParameter, ...] = (),
     route_kwargs: dict[str, str] | None = None,
@@ -155,9 +159,8 @@ def operation(
 ) -> Any:
     """``extend_schema`` of an operation, with what every operation has in common.
 
-    ``Accept-Language`` (described as ``languages``), no ``?format=`` (Accept alone
-    decides), and the answers every operation may give: 401, the router's 405, 406, 500 and
-    503; all responses in order of status.
+    ``Accept-Language``, no ``?format=`` (Accept alone decides), and the answers every
+    operation may give: 401, the router's 405, 406, 500 and 503; all in order of status.
     """
     # As the router words it, with the path as the request's `path_info`.
     url = reverse(f"dch_favourites:{route}", kwargs=route_kwargs)
@@ -195,8 +198,8 @@ def operation(
         parameters=[
             header(
                 "Accept-Language",
-                f"{languages} ({', '.join(app_settings.LANGUAGES)}); anything else falls back "
-                f"to {default}.",
+                f"Language of the titles ({', '.join(app_settings.LANGUAGES)}); anything else "
+                f"falls back to {default}.",
             ),
             *parameters,
             *([OpenApiParameter(no_format, exclude=True)] if no_format else []),
@@ -223,7 +226,6 @@ def favourites_list() -> Any:
         operation_id="favourites_list",
         summary="The listener's favourites",
         description=f"The whole list, newest first (no pagination). Needs the '{read}' scope.",
-        languages="Language of the titles",
         parameters=(
             IF_NONE_MATCH,
             header("If-Modified-Since", "HTTP date: 304 when the list did not change since."),
@@ -256,7 +258,6 @@ def favourites_change() -> Any:
                 "Delete two", {"action": "delete", "id": ["301", "23427-1"]}, request_only=True
             ),
         ],
-        languages="Language of the titles in the answer",
         responses={
             200: OpenApiResponse(FavouritesSerializer, description="The list after the change."),
             400: error(
@@ -313,7 +314,6 @@ def catalogue_item() -> Any:
         "ITEM_ENDPOINT_PUBLIC is off; with a token it also says whether the item is on the "
         "listener's list.",
         auth=security,
-        languages="Language of the titles",
         parameters=(
             OpenApiParameter(
                 "item_type",
@@ -346,18 +346,15 @@ def catalogue_item() -> Any:
     )
 
 
-def documented(view: type[Any], **operations: Any) -> Any:
-    """A subclass of ``view`` whose actions carry ``operations``; ``view`` stays as it is."""
-    return extend_schema_view(**operations)(type(view.__name__, (view,), {}))
-
-
 class FavouritesViewDocumentation(OpenApiViewExtension):
     """``GET`` and ``POST`` of :class:`~dch_favourites.api.views.FavouritesViewSet`."""
 
     target_class = "dch_favourites.api.views.FavouritesViewSet"
 
     def view_replacement(self) -> Any:
-        return documented(self.target, list=favourites_list(), create=favourites_change())
+        # A subclass carries the operations: the view itself stays as it is.
+        operations = extend_schema_view(list=favourites_list(), create=favourites_change())
+        return operations(type(self.target.__name__, (self.target,), {}))
 
 
 class CatalogueItemViewDocumentation(OpenApiViewExtension):
@@ -366,4 +363,5 @@ class CatalogueItemViewDocumentation(OpenApiViewExtension):
     target_class = "dch_favourites.api.views.CatalogueItemViewSet"
 
     def view_replacement(self) -> Any:
-        return documented(self.target, retrieve=catalogue_item())
+        operations = extend_schema_view(retrieve=catalogue_item())
+        return operations(type(self.target.__name__, (self.target,), {}))

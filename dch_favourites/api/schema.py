@@ -143,9 +143,11 @@ def error(description: str, **messages: Any) -> OpenApiResponse:
     return OpenApiResponse(ERROR, description, examples)
 
 
-def header(name: str, description: str) -> OpenApiParameter:
-    """A request header."""
-    return OpenApiParameter(name, str, OpenApiParameter.HEADER, description=description)
+def header(name: str, description: str, response: Any = False) -> OpenApiParameter:
+    """A request header, or a header of the answers of the ``response`` codes."""
+    return OpenApiParameter(
+        name, str, OpenApiParameter.HEADER, description=description, response=response
+    )
 
 
 def operation(
@@ -159,8 +161,8 @@ def operation(
 ) -> Any:
     """``extend_schema`` of an operation, with what every operation has in common.
 
-    ``Accept-Language``, no ``?format=`` (Accept alone decides), and the answers every
-    operation may give: 401, the router's 405, 406, 500 and 503; all in order of status.
+    ``Accept-Language``, the response headers, no ``?format=`` (Accept alone decides), and
+    the answers every operation may give: 401, the router's 405, 406, 500 and 503.
     """
     # As the router words it, with the path as the request's `path_info`.
     url = reverse(f"dch_favourites:{route}", kwargs=route_kwargs)
@@ -193,6 +195,8 @@ def operation(
             Unavailable="Service temporarily unavailable.",
         ),
     }
+    responses = dict(sorted({**responses, **common}.items()))
+    retry = [code for code in (429, 503) if code in responses]
     return extend_schema(
         tags=["favourites"],
         parameters=[
@@ -203,8 +207,13 @@ def operation(
             ),
             *parameters,
             *([OpenApiParameter(no_format, exclude=True)] if no_format else []),
+            header("ETag", "Strong validator of this answer.", [200, 304]),
+            header("Last-Modified", "HTTP date of the body's `updated`.", [200, 304]),
+            header("WWW-Authenticate", "RFC 6750 challenge.", [401, 403]),
+            header("Allow", "The methods the path serves.", [405]),
+            header("Retry-After", "Seconds to wait before retrying.", retry),
         ],
-        responses=dict(sorted({**responses, **common}.items())),
+        responses=responses,
         **kwargs,
     )
 

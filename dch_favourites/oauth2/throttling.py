@@ -23,10 +23,9 @@ from dch_favourites.conf import app_settings
 
 logger = logging.getLogger(__name__)
 
-#: Each scope's rate unless ``DEFAULT_THROTTLE_RATES`` names it. Failed client
-#: authentications (a wrong secret, an unknown client id) lock the client, or the address,
-#: out for the rest of the window, the right secret included; the client's rate is higher
-#: because every installation of an app shares its client id.
+#: Failed client authentications (a wrong secret, an unknown client id) lock the client, or
+#: the address, out for the rest of the window, the right secret included; the client's rate
+#: is higher because every installation of an app shares its client id.
 DEFAULT_RATES: dict[str, str | None] = {
     "dch_favourites_client_failures_client": "100/min",
     "dch_favourites_client_failures_address": "10/min",

@@ -20,7 +20,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import generate_token  # type: ignore[import-untyped]
 from oauthlib.oauth2.rfc6749.tokens import get_token_from_header  # type: ignore[import-untyped]
 
-from dch_favourites.models import Device, DeviceToken
+from dch_favourites.models import Device
 from dch_favourites.oauth2.grants import DEVICE_GRANT_TYPE
 from dch_favourites.oauth2.throttling import SignInThrottle, TooManyAttempts
 
@@ -82,24 +82,21 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         return authenticated
 
     def authenticate_device_token(self, token: str, request: Any) -> bool:
-        """Authenticate the client by a device token that ``validate_bearer_token`` accepts:
-        ``request.client`` is its application, ``request.dch_device`` its device. A listener's
-        token, one of a disconnected device or of another application than a ``client_id``
-        sent beside it, is refused.
+        """Authenticate the client by a connected device's token that ``validate_bearer_token``
+        accepts: ``request.client`` is its application, ``request.dch_device`` its device.
         """
         scopes = request.scopes
         accepted = self.validate_bearer_token(token, [], request)
         request.scopes = scopes  # the token's scopes are not the ones this request asks for
         if not accepted or request.user is not None or request.client is None:
             return False
-        links = DeviceToken.objects.select_related("device")
-        link = links.filter(access_token=request.access_token).first()
-        if link is None or link.device.disconnected is not None:
-            return False
         if request.client_id and request.client_id != request.client.client_id:
             return False
+        device = Device.objects.filter(tokens__access_token=request.access_token).first()
+        if device is None or device.disconnected is not None:
+            return False
         request.client_id = request.client.client_id
-        request.dch_device = link.device
+        request.dch_device = device
         return True
 
     def validate_grant_type(
@@ -229,10 +226,9 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     ) -> bool:
         """A JWT at a protected resource: an access token, else an ID token as the toolkit has it.
 
-        oauthlib's OpenID Connect server sends every bearer token that looks like a JWT here,
-        :func:`~dch_favourites.oauth2.generators.signed_access_token`'s too. The toolkit's ID
-        token check raises on a JWT it did not issue (malformed, claims of the wrong shape,
-        an ``aud`` of an application without a signing algorithm): a refusal, never a 500.
+        oauthlib's OpenID Connect server sends every bearer token that looks like a JWT here.
+        The toolkit's ID token check raises on a JWT it did not issue (malformed, claims of the
+        wrong shape, an ``aud`` of an application without a signing algorithm): a refusal.
         """
         if self.validate_bearer_token(token, scopes, request):
             return True

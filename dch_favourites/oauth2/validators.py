@@ -103,7 +103,6 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         self, client_id: Any, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         if grant_type == DEVICE_GRANT_TYPE:
-            # A confidential application that may use the password or client-credentials grant.
             return bool(
                 client.client_type == AbstractApplication.CLIENT_CONFIDENTIAL
                 and client.allows_grant_type(

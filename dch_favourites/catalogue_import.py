@@ -1,19 +1,9 @@
-"""Reading catalogue items from JSON shaped like favourites entries.
+"""Reading catalogue items from a JSON list shaped like favourites entries.
 
-A file is a JSON list of objects::
-
-    [{"id": "23427-1", "type": "work", "title": "...", "short_title": null,
-      "is_free": false, "date": {"published": 1472720400, "begin": 1472229000},
-      "image": {"overview": "//host/.../{width}x{height}/...jpg", "detail": null},
-      "updated": 1475074300,
-      "translations": {"de": {"title": "...", "short_title": null}}}]
-
-``catalogue.schema.json`` beside this module defines the format field by field, and every
-file is validated with it (a subschema's ``x-error`` is the message for a value it
-refuses). Without ``updated``, a new or changed item is stamped with the time of the
-import. ``translations``, when given, replaces the item's translations (``{}`` removes
-them); left out, they stay as they are. The whole file is validated before anything is
-written, and written in one transaction.
+``catalogue.schema.json`` beside this module defines the format field by field
+(``docs/catalogue-format.md`` has it as a table), and every file is validated with it: a
+subschema's ``x-error`` is the message for a value it refuses. The whole file is validated
+before anything is written, and written in one transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +11,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from importlib.resources import files
 from typing import Any
 
@@ -33,18 +22,14 @@ from dch_favourites.models import CatalogueItem, CatalogueItemTranslation, ItemT
 from dch_favourites.services import catalogue_batch
 
 
-@cache
-def _packaged_schema() -> str:
-    return (files("dch_favourites") / "catalogue.schema.json").read_text(encoding="utf-8")
-
-
 def catalogue_schema() -> dict[str, Any]:
     """The JSON Schema of a catalogue file, listing this site's translation languages.
 
     Ids repeated in one file are refused by the importer alone: JSON Schema cannot compare
     one item's field with another's.
     """
-    schema: dict[str, Any] = json.loads(_packaged_schema())
+    text = (files("dch_favourites") / "catalogue.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
     others = [code for code in app_settings.LANGUAGES if code != app_settings.DEFAULT_LANGUAGE]
     schema["$defs"]["item"]["properties"]["translations"]["propertyNames"]["enum"] = others
     return schema
@@ -94,18 +79,18 @@ def import_catalogue(records: Any) -> ImportResult:
         for batch in (concerts, others):
             existing = CatalogueItem.objects.using(db).in_bulk(list(batch))
             for item_id, record in batch.items():
-                _store(item_id, record, existing.get(item_id), result, db)
+                result.ids.append(item_id)
+                if not _store(item_id, record, existing.get(item_id), db):
+                    result.unchanged += 1
+                elif item_id in existing:
+                    result.updated += 1
+                else:
+                    result.created += 1
     return result
 
 
-def _store(
-    item_id: str,
-    record: dict[str, Any],
-    current: CatalogueItem | None,
-    result: ImportResult,
-    db: str,
-) -> None:
-    """Write one record the schema accepted, unless the item is already as it says."""
+def _store(item_id: str, record: dict[str, Any], current: CatalogueItem | None, db: str) -> bool:
+    """Write a record the schema accepted, unless the item is already as it says; whether it did."""
     date, image, texts = record["date"], record.get("image") or {}, record.get("translations")
     fields: dict[str, Any] = {
         "type": record["type"],
@@ -120,23 +105,17 @@ def _store(
     if record.get("updated") is not None:
         fields["updated"] = _timestamp(record["updated"])
     item = current or CatalogueItem(id=item_id)
-    translations = CatalogueItemTranslation.objects.using(db).filter(item_id=item_id)
-    stored = (
-        {t.language: (t.title, t.short_title) for t in translations} if current is not None else {}
-    )
-    # Left out, the stored translations stay; given, they are replaced.
-    wanted = (
-        stored
-        if texts is None
-        else {
+    rows = CatalogueItemTranslation.objects.using(db)
+    translations = rows.filter(item_id=item_id) if current else rows.none()
+    stored = {t.language: (t.title, t.short_title) for t in translations}
+    wanted = stored  # left out, the stored translations stay; given, they are replaced
+    if texts is not None:
+        wanted = {
             lang: (text["title"], text.get("short_title") or None) for lang, text in texts.items()
         }
-    )
     changed = current is None or any(getattr(item, k) != v for k, v in fields.items())
-    result.ids.append(item_id)
     if not changed and wanted == stored:
-        result.unchanged += 1
-        return
+        return False
     for name, value in fields.items():
         setattr(item, name, value)
     item.save(using=db, keep_updated="updated" in fields)
@@ -144,18 +123,12 @@ def _store(
         translations.exclude(language__in=list(wanted)).delete()
         for language, (title, short_title) in wanted.items():
             if stored.get(language) != (title, short_title):
-                CatalogueItemTranslation.objects.using(db).update_or_create(
-                    item=item,
-                    language=language,
-                    defaults={"title": title, "short_title": short_title},
-                )
+                defaults = {"title": title, "short_title": short_title}
+                rows.update_or_create(item=item, language=language, defaults=defaults)
         if "updated" in fields:
             # Saving a translation stamps its item; the file's `updated` wins.
             CatalogueItem.objects.using(db).filter(pk=item.pk).update(updated=fields["updated"])
-    if current is None:
-        result.created += 1
-    else:
-        result.updated += 1
+    return True
 
 
 def _refusal(records: Any, error: jsonschema.ValidationError) -> CatalogueImportError:
@@ -164,7 +137,6 @@ def _refusal(records: Any, error: jsonschema.ValidationError) -> CatalogueImport
         return CatalogueImportError(0, None, error.schema["x-error"])
     index, *inside = error.path
     record = records[index] if isinstance(records[index], dict) else {}
-    name = ".".join(map(str, inside))
     if error.validator == "required":
         missing = next(key for key in error.validator_value if key not in error.instance)
         reason = f"'{'.'.join([*inside, missing])}' is required"
@@ -181,7 +153,7 @@ def _refusal(records: Any, error: jsonschema.ValidationError) -> CatalogueImport
         template = error.schema.get("x-error", "'{field}' breaks the schema's '{rule}' rule")
         reason = template.format(
             rule=error.validator,
-            field=name,
+            field=".".join(map(str, inside)),
             type=record.get("type"),
             value=repr(error.instance),
             expected=", ".join(map(str, expected)),

@@ -12,7 +12,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import jwk_from_pem
 
 from dch_favourites.api.throttling import WriteRateThrottle
-from dch_favourites.conf import DEFAULTS, REMOVED, SETTINGS_NAME, app_settings
+from dch_favourites.conf import DEFAULTS, SETTINGS_NAME, app_settings
 from dch_favourites.oauth2.generators import signed_access_token
 
 #: Cache backends whose data lives in one process: each worker would count on its own.
@@ -44,8 +44,6 @@ def _languages(value: Any) -> bool:
 
 def _readable_rate(rate: Any) -> bool:
     """Whether DRF's ``parse_rate`` reads ``rate`` as a positive number of requests."""
-    if not isinstance(rate, str):
-        return False
     try:
         limit, _duration = WriteRateThrottle().parse_rate(rate)
     except Exception:  # whatever DRF's parsing raises: a split, an int(), a dict lookup
@@ -90,6 +88,18 @@ HINTS = {
     "base_url": "Protocol-relative or http(s), with no trailing slash; or None to derive it.",
     "languages_hint": "Lower-case codes such as ('en', 'de').",
     "rate": "Number of requests, '/', and s, min, hour or day.",
+}
+#: Keys of earlier releases, and what to do instead.
+REMOVED = {
+    **{
+        key: f'The scope comes from django-oauth-toolkit: set OAUTH2_PROVIDER["{key}"] instead,'
+        for key in ("READ_SCOPE", "WRITE_SCOPE")
+    },
+    "DOCUMENT_NEAR_CACHE": "Documents are kept in DOCUMENT_CACHE alone:",
+    "DOCUMENT_CACHE_COMPRESSION": "Documents are kept as rendered:",
+    "CACHE_RETRY_AFTER": "Give the cache a short socket_timeout in CACHES instead,",
+    "PREPARED_STATEMENTS": "psycopg prepares statements itself with "
+    '"server_side_binding": True, "prepare_threshold": 5 in DATABASES[...]["OPTIONS"];',
 }
 
 

@@ -68,19 +68,6 @@ class AppSettings:
 
 DEFAULTS: dict[str, Any] = asdict(AppSettings())
 
-#: Keys of earlier releases, and what to do instead (reported by a system check).
-REMOVED = {
-    "READ_SCOPE": 'The scope comes from django-oauth-toolkit: set OAUTH2_PROVIDER["READ_SCOPE"] '
-    "instead,",
-    "WRITE_SCOPE": "The scope comes from django-oauth-toolkit: set "
-    'OAUTH2_PROVIDER["WRITE_SCOPE"] instead,',
-    "DOCUMENT_NEAR_CACHE": "Documents are kept in DOCUMENT_CACHE alone:",
-    "DOCUMENT_CACHE_COMPRESSION": "Documents are kept as rendered:",
-    "CACHE_RETRY_AFTER": "Give the cache a short socket_timeout in CACHES instead,",
-    "PREPARED_STATEMENTS": "psycopg prepares statements itself with "
-    '"server_side_binding": True, "prepare_threshold": 5 in DATABASES[...]["OPTIONS"];',
-}
-
 app_settings = AppSettings()
 app_settings.reload()
 

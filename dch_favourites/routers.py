@@ -33,13 +33,12 @@ END
 class ReplicaRouter:
     """Reads of the favourites and the catalogue on :attr:`replica` while it is healthy.
 
-    Healthy means that, at the last check, it answered and was at most :attr:`max_lag`
-    seconds behind, with replay running. Each process checks at most once every
-    :attr:`check_interval` seconds, on the first read after that; until the next check an
-    unhealthy replica gets no reads. Every other read, and every read of the app's devices
-    (sign-in must never see a disconnected device connected), goes to the primary, as do
-    all writes. The API compares what it read on the replica with the primary's state
-    (:func:`read_routed`), so nothing it answers is older than the primary.
+    Each process checks the replica (:meth:`check`) at most once every :attr:`check_interval`
+    seconds, on the first read after that; until the next check an unhealthy replica gets
+    no reads. Every other read, the app's devices' too (sign-in must never see a disconnected
+    device connected), goes to the primary, as do all writes. The API compares what it read
+    on the replica with the primary's state (:func:`read_routed`), so nothing it answers is
+    older than the primary.
     """
 
     replica = "replica"
@@ -48,14 +47,12 @@ class ReplicaRouter:
     #: Seconds between two checks of the replica in a process.
     check_interval = 1.0
     #: The app's models read from the replica: the read path's.
-    routed = frozenset(
-        (
-            "catalogueitem",
-            "catalogueitemtranslation",
-            "cataloguestate",
-            "favourite",
-            "favouriteliststate",
-        )
+    routed = (
+        "catalogueitem",
+        "catalogueitemtranslation",
+        "cataloguestate",
+        "favourite",
+        "favouriteliststate",
     )
 
     def __init__(self) -> None:
@@ -73,7 +70,7 @@ class ReplicaRouter:
         return self.replica if self.healthy else None
 
     def check(self) -> bool:
-        """Whether the replica answers, is at most :attr:`max_lag` behind and replays."""
+        """Whether the replica answers, is at most :attr:`max_lag` seconds behind and replays."""
         try:
             connection = connections[self.replica]
         except ConnectionDoesNotExist:  # listed without a replica: reads on the primary
@@ -89,9 +86,6 @@ class ReplicaRouter:
                 connection.close()
             return False
         return lag is not None and float(lag) <= self.max_lag
-
-    def db_for_write(self, model: Any, **hints: Any) -> None:
-        return None
 
     def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool:
         return True

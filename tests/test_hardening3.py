@@ -376,6 +376,31 @@ def test_basic_credentials_of_another_application_are_invalid_client(
     assert not AccessToken.objects.exists()
 
 
+# -- 5. a NUL character in a client id (PostgreSQL cannot compare one) --------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "authorization"),
+    [
+        ({**PASSWORD, "client_id": "dch.android\x00", "client_secret": APP_SECRET}, None),
+        ({**PASSWORD, "client_id": "\x00"}, None),
+        ({"grant_type": "refresh_token", "refresh_token": "r", "client_id": "a\x00"}, None),
+        ({"grant_type": "client_credentials", "client_id": "a\x00", "client_secret": "s"}, None),
+        ({**DEVICE, "app_id": "dch.android\x00"}, None),
+        (PASSWORD, basic("dch.android\x00")),
+        ({**PASSWORD, "client_id": "dch.android\x00"}, basic("dch.android")),
+    ],
+)
+def test_a_client_id_with_a_nul_character_is_invalid_client(
+    app: Application, clara: Any, data: dict[str, str], authorization: str | None
+) -> None:
+    extra = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    assert_json(post(data, **extra), 401, INVALID_CLIENT)
+    revoke = {"token": "t", "client_id": "a\x00"}
+    assert_json(post(revoke, "/oauth2/revoke_token/"), 401, INVALID_CLIENT)
+    assert not AccessToken.objects.exists()
+
+
 # -- 5. a device's rotated refresh token replayed ---------------------------------------
 
 

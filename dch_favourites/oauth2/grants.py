@@ -8,7 +8,7 @@ from oauthlib.oauth2 import ClientCredentialsGrant  # type: ignore[import-untype
 from oauthlib.oauth2.rfc6749 import errors  # type: ignore[import-untyped]
 
 from dch_favourites.models.devices import FIELD_LENGTH
-from dch_favourites.oauth2.throttling import SignInThrottle, refuse
+from dch_favourites.oauth2.throttling import SignInThrottle, TooManyAttempts
 
 DEVICE_GRANT_TYPE = "device"
 
@@ -64,6 +64,8 @@ class DeviceGrant(ClientCredentialsGrant):  # type: ignore[misc]
             SignInThrottle("device_grants", http_request),
         ]
         refusing = [t for t in counted if not t.allow_request(http_request, None)]
-        refuse(request, refusing, "invalid_request", "Too many new devices")
+        if refusing:
+            wait = max(int(throttle.wait() or 1) for throttle in refusing)
+            raise TooManyAttempts(wait, request, "invalid_request", "Too many new devices")
         for validator in self.custom_validators.post_token:
             validator(request)

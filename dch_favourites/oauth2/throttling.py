@@ -23,10 +23,9 @@ from dch_favourites.conf import app_settings
 
 logger = logging.getLogger(__name__)
 
-#: Each scope's rate unless ``DEFAULT_THROTTLE_RATES`` names it. Failed client
-#: authentications (a wrong secret, an unknown client id) lock the client, or the address,
-#: out for the rest of the window, the right secret included; the client's rate is higher
-#: because every installation of an app shares its client id.
+#: Failed client authentications (a wrong secret, an unknown client id) lock the client, or
+#: the address, out for the rest of the window, the right secret included; the client's rate
+#: is higher because every installation of an app shares its client id.
 DEFAULT_RATES: dict[str, str | None] = {
     "dch_favourites_client_failures_client": "100/min",
     "dch_favourites_client_failures_address": "10/min",
@@ -65,8 +64,7 @@ class SignInThrottle(WriteRateThrottle):
         super().__init__()
 
     def get_rate(self) -> str | None:
-        rates = api_settings.DEFAULT_THROTTLE_RATES
-        rate = rates[self.scope] if self.scope in rates else DEFAULT_RATES[self.scope]
+        rate = {**DEFAULT_RATES, **api_settings.DEFAULT_THROTTLE_RATES}[self.scope]
         return rate if isinstance(rate, str) else None
 
     def get_cache_key(self, request: Any, view: Any) -> str:
@@ -87,11 +85,5 @@ class SignInThrottle(WriteRateThrottle):
             logger.warning(unavailable, alias, type(error).__name__)
             return
         if int(count) >= self.num_requests:
-            refuse(request, [self], "invalid_client", "Too many failed client authentications")
-
-
-def refuse(request: Any, refusing: list[SignInThrottle], error: str, reason: str) -> None:
-    """Raise :class:`TooManyAttempts` for the longest wait of ``refusing``, if any."""
-    if refusing:
-        wait = max(int(throttle.wait() or 1) for throttle in refusing)
-        raise TooManyAttempts(wait, request, error, reason)
+            reason = "Too many failed client authentications"
+            raise TooManyAttempts(int(self.wait() or 1), request, "invalid_client", reason)

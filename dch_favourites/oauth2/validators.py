@@ -20,7 +20,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import generate_token  # type: ignore[import-untyped]
 from oauthlib.oauth2.rfc6749.tokens import get_token_from_header  # type: ignore[import-untyped]
 
-from dch_favourites.models import Device, DeviceToken
+from dch_favourites.models import Device
 from dch_favourites.oauth2.grants import DEVICE_GRANT_TYPE
 from dch_favourites.oauth2.throttling import SignInThrottle, TooManyAttempts
 
@@ -37,19 +37,6 @@ def device_refresh_signer() -> signing.Signer:
     return signing.Signer(salt="dch_favourites.device-refresh-token")
 
 
-def lockout_seconds(http_request: Any) -> int | None:
-    """How long django-axes locks a sign-in out: its whole cool-off (an upper bound of the
-    time left), or None when django-axes did not mark the request ``axes_locked_out`` or the
-    lock is permanent (no ``AXES_COOLOFF_TIME``), which stays a plain ``invalid_grant``.
-    """
-    if not getattr(http_request, "axes_locked_out", False):
-        return None
-    cool_off: timedelta | None = import_string("axes.helpers.get_cool_off")(http_request)
-    if cool_off is None:
-        return None
-    return max(1, int(cool_off.total_seconds()))
-
-
 class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     """django-oauth-toolkit's validator with the original service's devices and sign-in.
 
@@ -57,10 +44,9 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     :class:`~dch_favourites.models.Device`; every other decision is django-oauth-toolkit's.
     """
 
-    # A client id with a NUL character names no application; psycopg 3 refuses to send
-    # one (DataError, where the toolkit expects psycopg 2's ValueError).
-
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        # A client id with a NUL character names no application, and the toolkit's lookup
+        # would raise: psycopg 3 refuses to send one (DataError, not psycopg 2's ValueError).
         if request.grant_type == "password" or "\x00" in (request.client_id or ""):
             return True  # the password grant: credentials or a device token, whatever the type
         return bool(super().client_authentication_required(request, *args, **kwargs))
@@ -78,10 +64,8 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         counted = [SignInThrottle("client_failures", http_request)]
         counted[0].refuse_if_reached(request)
         try:
-            authenticated = "\x00" not in (request.client_id or "") and bool(
-                super().authenticate_client(request, *args, **kwargs)
-            )
-        except DataError:
+            authenticated = bool(super().authenticate_client(request, *args, **kwargs))
+        except DataError:  # a NUL character in the client id
             authenticated = False
         client = request.client  # the toolkit loads it, whatever the secret
         if client is None:
@@ -97,39 +81,28 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
                 throttle.allow_request(http_request, None)
         return authenticated
 
-    def authenticate_client_id(
-        self, client_id: Any, request: Any, *args: Any, **kwargs: Any
-    ) -> bool:
-        if "\x00" in (client_id or ""):
-            return False
-        return bool(super().authenticate_client_id(client_id, request, *args, **kwargs))
-
     def authenticate_device_token(self, token: str, request: Any) -> bool:
-        """Authenticate the client by a device token that ``validate_bearer_token`` accepts:
-        ``request.client`` is its application, ``request.dch_device`` its device. A listener's
-        token, one of a disconnected device or of another application than a ``client_id``
-        sent beside it, is refused.
+        """Authenticate the client by a connected device's token that ``validate_bearer_token``
+        accepts: ``request.client`` is its application, ``request.dch_device`` its device.
         """
         scopes = request.scopes
         accepted = self.validate_bearer_token(token, [], request)
         request.scopes = scopes  # the token's scopes are not the ones this request asks for
         if not accepted or request.user is not None or request.client is None:
             return False
-        links = DeviceToken.objects.select_related("device")
-        link = links.filter(access_token=request.access_token).first()
-        if link is None or link.device.disconnected is not None:
-            return False
         if request.client_id and request.client_id != request.client.client_id:
             return False
+        device = Device.objects.filter(tokens__access_token=request.access_token).first()
+        if device is None or device.disconnected is not None:
+            return False
         request.client_id = request.client.client_id
-        request.dch_device = link.device
+        request.dch_device = device
         return True
 
     def validate_grant_type(
         self, client_id: Any, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         if grant_type == DEVICE_GRANT_TYPE:
-            # A confidential application that may use the password or client-credentials grant.
             return bool(
                 client.client_type == AbstractApplication.CLIENT_CONFIDENTIAL
                 and client.allows_grant_type(
@@ -148,7 +121,9 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     def validate_user(
         self, username: str, password: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        """django-oauth-toolkit's check, answering 429 while django-axes locks it out."""
+        """django-oauth-toolkit's check, answering 429 while django-axes locks it out, with
+        its whole cool-off as the wait; a permanent lock stays a plain ``invalid_grant``.
+        """
         user_model = get_user_model()
         field = user_model._meta.get_field(user_model.USERNAME_FIELD)
         longest = min(getattr(field, "max_length", None) or 255, 255)  # django-axes stores 255
@@ -156,9 +131,12 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             return False  # no user has one; the database would refuse the query
         if super().validate_user(username, password, client, request, *args, **kwargs):
             return True
-        seconds = lockout_seconds(getattr(request, "dch_http_request", None))
-        if seconds is not None:
-            raise TooManyAttempts(seconds, request, "invalid_grant", "Too many failed sign-ins")
+        http_request = getattr(request, "dch_http_request", None)
+        if getattr(http_request, "axes_locked_out", False):
+            cool_off: timedelta | None = import_string("axes.helpers.get_cool_off")(http_request)
+            if cool_off is not None:  # None: locked for good (no AXES_COOLOFF_TIME)
+                seconds = max(1, int(cool_off.total_seconds()))
+                raise TooManyAttempts(seconds, request, "invalid_grant", "Too many failed sign-ins")
         return False
 
     def validate_refresh_token(
@@ -247,10 +225,9 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
     ) -> bool:
         """A JWT at a protected resource: an access token, else an ID token as the toolkit has it.
 
-        oauthlib's OpenID Connect server sends every bearer token that looks like a JWT here,
-        :func:`~dch_favourites.oauth2.generators.signed_access_token`'s too. The toolkit's ID
-        token check raises on a JWT it did not issue (malformed, claims of the wrong shape,
-        an ``aud`` of an application without a signing algorithm): a refusal, never a 500.
+        oauthlib's OpenID Connect server sends every bearer token that looks like a JWT here.
+        The toolkit's ID token check raises on a JWT it did not issue (malformed, claims of the
+        wrong shape, an ``aud`` of an application without a signing algorithm): a refusal.
         """
         if self.validate_bearer_token(token, scopes, request):
             return True

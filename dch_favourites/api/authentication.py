@@ -12,9 +12,10 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from dch_favourites.api.errors import REALM, InvalidToken
+from dch_favourites.api.errors import REALM
 
 #: The reason given when the validator refused a token without saying why.
 REFUSED = "The access token is unknown, expired or revoked."
@@ -38,14 +39,14 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
         found = super().authenticate(request)
         if found is None:
             error = getattr(request, "oauth2_error", None) or {}
-            raise InvalidToken(str(error.get("error_description") or REFUSED))
+            raise AuthenticationFailed(str(error.get("error_description") or REFUSED))
         user, access_token = found
         if user is None:
             if self.accept_device_tokens:
                 return AnonymousUser(), access_token
-            raise InvalidToken("The access token does not belong to a listener.")
+            raise AuthenticationFailed("The access token does not belong to a listener.")
         if not user.is_active:
-            raise InvalidToken("The access token does not belong to an active user.")
+            raise AuthenticationFailed("The access token does not belong to an active user.")
         return user, access_token
 
     def authenticate_header(self, request: Request) -> str:

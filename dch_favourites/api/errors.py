@@ -33,19 +33,14 @@ HAL_JSON = "application/hal+json; charset=utf-8"
 
 
 class MethodNotAllowed(exceptions.MethodNotAllowed):
-    """405 with the original router's message and the methods the route serves."""
+    """405 with the original router's message (DRF's view sets the ``Allow`` header)."""
 
     def __init__(self, method: str, path: str, allowed: Sequence[str]) -> None:
-        self.allowed = allowed
         listed = ", ".join(m for m in allowed if m != "HEAD")
         super().__init__(
             method,
             detail=f'No route found for "{method} {path}": Method Not Allowed (Allow: {listed})',
         )
-
-
-class InvalidToken(exceptions.AuthenticationFailed):
-    """A bearer token was sent but is not usable (RFC 6750 ``invalid_token``)."""
 
 
 class InsufficientScope(exceptions.PermissionDenied):
@@ -102,16 +97,12 @@ def _message(detail: Any) -> str:
     return str(detail)
 
 
-# PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
-MISSING_SCHEMA_SQLSTATES = {"42P01", "42703"}
-MISSING_SCHEMA_MESSAGES = ("no such table", "no such column")
-
-
 def missing_table(exc: DatabaseError) -> bool:
     """Whether the database lacks a table or column: ``migrate`` has not been run."""
-    if getattr(exc.__cause__, "sqlstate", None) in MISSING_SCHEMA_SQLSTATES:
+    # PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
+    if getattr(exc.__cause__, "sqlstate", None) in {"42P01", "42703"}:
         return True
-    return str(exc).startswith(MISSING_SCHEMA_MESSAGES)
+    return str(exc).startswith(("no such table", "no such column"))
 
 
 def database_message(exc: Exception) -> str:
@@ -136,8 +127,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, InsufficientScope):
         headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{exc.scope}"'
-    if isinstance(exc, MethodNotAllowed):
-        headers["Allow"] = ", ".join(exc.allowed)
     if isinstance(exc, exceptions.Throttled):
         # DRF sets `wait` (whole seconds or None); the stubs do not declare it.
         wait: float | None = exc.wait  # type: ignore[attr-defined]

@@ -77,9 +77,8 @@ class FormParser(parsers.BaseParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> QueryDict:
-        text = _read_utf8(stream)
         try:
-            return QueryDict(text, encoding="utf-8")
+            return QueryDict(_read_utf8(stream), encoding="utf-8")
         except TooManyFieldsSent:
             raise ParseError(_("The request body has too many fields.")) from None
 

@@ -1,4 +1,4 @@
-"""The HTTP layer: ``/user/favourites`` (GET, POST) and ``/<type>/<id>`` (GET).
+"""The HTTP layer: ``/user/favourites`` (GET, POST), ``/<type>/<id>`` and ``/user`` (GET).
 
 The views pin every DRF policy they rely on (authentication, permissions, throttles,
 parsers, renderers, negotiation, exception handling), so a site's ``REST_FRAMEWORK``
@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import time
 from contextlib import nullcontext
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Any, cast
 
+from django.contrib.auth import get_user_model
 from django.db import router
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
@@ -48,7 +49,7 @@ from dch_favourites.api.errors import (
 )
 from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
 from dch_favourites.api.parsers import PARSER_CLASSES, request_body_length
-from dch_favourites.api.permissions import HasMethodScope, PublicOrReadScope
+from dch_favourites.api.permissions import HasMethodScope
 from dch_favourites.api.serializers import (
     CatalogueItemSerializer,
     FavouriteChangeSerializer,
@@ -117,16 +118,10 @@ class ContractViewSet(ViewSetMixin, ContractView):
     authentication_classes = (BearerTokenAuthentication,)
     parser_classes = PARSER_CLASSES
     throttle_classes: Any = ()
-    _base_url: str | None = None
+    # DRF's allowed_methods (the Allow header) lists those of these the route serves.
+    http_method_names = ["get", "post", "head"]
     #: How many path segments the route adds to the API's base.
     route_suffix_parts = 0
-
-    def get_format_suffix(self, **kwargs: Any) -> None:
-        return None
-
-    @property
-    def allowed_methods(self) -> list[str]:
-        return list(_served_methods(frozenset(self.action_map)))
 
     @property
     def default_response_headers(self) -> dict[str, str]:
@@ -144,46 +139,31 @@ class ContractViewSet(ViewSetMixin, ContractView):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        language = getattr(self, "language", None)
-        if language and response.status_code < 400:
-            response["Content-Language"] = language
+        if response.status_code < 400:
+            response["Content-Language"] = self.language
         if request.method == "HEAD":
+            # Django's handler sends what the view returns: a HEAD's body goes here.
             if isinstance(response, Response):
-                response.add_post_render_callback(_strip_body)
-            else:
-                response.content = b""
+                response.render()
+            response.content = b""
         return response
 
-    def base_url(self, request: Request) -> str:
-        """``API_BASE_URL``, or ``//<host><mount path>`` of this request (worked out once)."""
-        if self._base_url is None:
-            configured = app_settings.API_BASE_URL
-            if configured:
-                self._base_url = str(configured)
-            else:
-                path = request.path.rstrip("/")
-                for _part in range(self.route_suffix_parts):
-                    path = path.rpartition("/")[0]
-                self._base_url = f"//{request.get_host()}{path}"
-        return self._base_url
+    @cached_property
+    def base_url(self) -> str:
+        """``API_BASE_URL``, or ``//<host><mount path>`` of this request."""
+        if app_settings.API_BASE_URL:
+            return str(app_settings.API_BASE_URL)
+        path = self.request.path.rstrip("/")
+        for _part in range(self.route_suffix_parts):
+            path = path.rpartition("/")[0]
+        return f"//{self.request.get_host()}{path}"
 
     def etag(self, request: Request, *parts: Any) -> str:
         """A strong ETag over what the body depends on, plus media type, language and base."""
         raw = ":".join(
-            map(str, (*parts, request.accepted_media_type, self.language, self.base_url(request)))
+            map(str, (*parts, request.accepted_media_type, self.language, self.base_url))
         )
         return '"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
-
-
-@lru_cache(maxsize=16)
-def _served_methods(actions: frozenset[str]) -> tuple[str, ...]:
-    # Asked for on every response (DRF's Allow header), so worked out once per route.
-    return tuple(method for method in ("GET", "POST", "HEAD") if method.lower() in actions)
-
-
-def _strip_body(response: Any) -> Any:
-    response.content = b""
-    return response
 
 
 def conditional_response(
@@ -216,19 +196,12 @@ def last_modified(updated: int) -> str:
     return _http_date(min(updated, int(time.time())))
 
 
-@lru_cache(maxsize=4096)
-def _http_date(seconds: int) -> str:
-    # Lists are served again and again in the same state: format each second once.
-    return http_date(seconds)
+# Lists are served again and again in the same state: format each second once.
+_http_date = lru_cache(maxsize=4096)(http_date)
 
 
 class FavouritesViewSet(ContractViewSet):
-    """``GET`` the listener's favourites; ``POST action=add|delete&id=...`` to change them.
-
-    A GET reads the state of the list and of the catalogue (one query after the token's),
-    answers 304 when the client's copy is current, else the rendered document from the
-    document cache, else reads state and rows in one statement, renders and caches them.
-    """
+    """``GET`` the listener's favourites; ``POST action=add|delete&id=...`` to change them."""
 
     permission_classes = (HasMethodScope,)
     throttle_classes = (WriteRateThrottle,)
@@ -248,7 +221,8 @@ class FavouritesViewSet(ContractViewSet):
         super().initial(request, *args, **kwargs)
 
     def list(self, request: Request) -> HttpResponse | Response:
-        """The listener's favourites, newest first; 304 when the client's copy is current."""
+        """The listener's favourites, newest first: a 304 when the client's copy is current,
+        else the document from the cache, else read (state and rows in one statement)."""
         user_pk = request.user.pk
         keys = (state_key(user_pk), CATALOGUE_KEY, self.document_key(request, user_pk))
         # A conditional GET asks for the document only when it is not answered by a 304.
@@ -314,7 +288,7 @@ class FavouritesViewSet(ContractViewSet):
         headers = self.list_validators(request, user_pk, state)
         serializer = FavouritesSerializer(
             FavouritesDocument(updated=state.updated, rows=rows),
-            context={"base_url": self.base_url(request)},
+            context={"base_url": self.base_url},
         )
         renderer = request.accepted_renderer
         rendered = renderer.render(serializer.data, request.accepted_media_type)
@@ -331,15 +305,8 @@ class FavouritesViewSet(ContractViewSet):
         self, request: Request, user_pk: Any, state: DocumentState
     ) -> dict[str, str]:
         """``ETag`` and ``Last-Modified`` of the listener's document in this state."""
-        etag = self.etag(
-            request,
-            user_pk,
-            state.list_version,
-            state.catalogue_version,
-            state.updated,
-            app_settings.DEFAULT_LANGUAGE,
-            entry_plan().format,
-        )
+        versions = (user_pk, state.list_version, state.catalogue_version, state.updated)
+        etag = self.etag(request, *versions, app_settings.DEFAULT_LANGUAGE, entry_plan().format)
         return {"ETag": etag, "Last-Modified": last_modified(state.updated)}
 
 
@@ -347,8 +314,11 @@ class CatalogueItemViewSet(ContractViewSet):
     """``GET <base>/<type>/<id>``: the resource each favourites ``href`` points to."""
 
     authentication_classes = (DeviceTokenAuthentication,)
-    permission_classes = (PublicOrReadScope,)
     route_suffix_parts = 2
+
+    def get_permissions(self) -> list[Any]:
+        # Anyone when ITEM_ENDPOINT_PUBLIC; else a token with the read scope.
+        return [] if app_settings.ITEM_ENDPOINT_PUBLIC else [HasMethodScope()]
 
     def retrieve(self, request: Request, item_type: str, item_id: str) -> HttpResponse | Response:
         """One item, in the negotiated language; ``favourited`` for a listener's token.
@@ -360,8 +330,6 @@ class CatalogueItemViewSet(ContractViewSet):
                 _("Unknown catalogue type '%(type)s': use one of %(types)s.")
                 % {"type": excerpt(item_type, 64), "types": ", ".join(ItemType.values)}
             )
-        if not ITEM_ID_PATTERN.match(item_id):
-            raise_not_found(item_type, item_id)
         plan = entry_plan()
         columns = entry_values("", self.language, plan.columns)
         listener = request.user.pk if request.user.is_authenticated else None
@@ -374,12 +342,16 @@ class CatalogueItemViewSet(ContractViewSet):
             return entry_queryset(items, "", self.language, plan.columns).values_list(*columns)
 
         # A listener's `favourited` on the primary: it shows their own changes at once.
-        if listener is None:
+        if not ITEM_ID_PATTERN.match(item_id):
+            found = None
+        elif listener is None:
             found = read_routed(CatalogueItem, lambda db: read(db).first(), lambda row: True)
         else:
             found = read(router.db_for_write(Favourite)).first()
         if found is None:
-            raise_not_found(item_type, item_id)
+            raise NotFound(
+                _("No %(type)s with id '%(id)s'.") % {"type": item_type, "id": excerpt(item_id, 64)}
+            )
         row = plan.row_mapping(found[: len(plan.columns)])
         if listener is not None:
             row["favourited"] = bool(found[-1])
@@ -389,12 +361,55 @@ class CatalogueItemViewSet(ContractViewSet):
         answer = conditional_response(request, headers)
         if answer is not None:
             return answer
-        serializer = CatalogueItemSerializer(row, context={"base_url": self.base_url(request)})
+        serializer = CatalogueItemSerializer(row, context={"base_url": self.base_url})
         return Response(serializer.data, headers=headers)
 
 
-def raise_not_found(item_type: str, item_id: str) -> NoReturn:
-    """404 in the envelope for an unknown or mistyped item."""
-    raise NotFound(
-        _("No %(type)s with id '%(id)s'.") % {"type": item_type, "id": excerpt(item_id, 64)}
-    )
+class ProfileViewSet(ContractViewSet):
+    """``GET /user``: the signed-in listener's own profile, which the apps read after sign-in.
+
+    Minimal on purpose (the body is in docs/signin.md): ``uid`` is the user's primary key,
+    ``username`` its ``USERNAME_FIELD``, and a custom user model without names gets ``""``.
+    """
+
+    permission_classes = (HasMethodScope,)
+    route_suffix_parts = 1
+    schema = None  # not in the OpenAPI document yet
+
+    def retrieve(self, request: Request) -> Response:
+        """The listener's profile (one query beyond the token's)."""
+        # The authentication loads only what the favourites need; read the rest at once.
+        user: Any = get_user_model().objects.get(pk=cast("int | str", request.user.pk))
+        return Response(
+            {
+                "uid": user.pk,
+                "username": user.get_username(),
+                "email": getattr(user, user.get_email_field_name(), "") or "",
+                "first_name": getattr(user, "first_name", "") or "",
+                "last_name": getattr(user, "last_name", "") or "",
+                "_links": {"favourites": {"href": f"{self.base_url}/user/favourites"}},
+            }
+        )
+
+
+class UnknownPathView(ContractView):
+    """The last route: ``404 {"error": {"message": "Not found."}}`` for any other path below
+    the API's mount, whatever the method, token or body.
+
+    Django answers a path that no route matches with its own page: with ``DEBUG = True`` an
+    HTML page that lists the URLconf, otherwise whatever the site's ``handler404`` does.
+    """
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = ()
+    parser_classes = ()
+    schema = None  # not an operation of the API: left out of the OpenAPI description
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # A client that accepts none of the JSON types still learns the path is unknown.
+        return super().perform_content_negotiation(request, force=True)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        raise NotFound(_("Not found."))

@@ -1,10 +1,6 @@
-"""Bearer tokens, judged by django-oauth-toolkit's ``OAuth2Authentication``.
-
-The site's ``OAUTH2_VALIDATOR_CLASS`` decides (expiry, revocation, RFC 8707 resources,
-``Application.is_usable()``, introspection); the favourites add that the token belongs to an
-active listener. A refusal answers with the original service's 401 body, its reason in the
-``WWW-Authenticate`` challenge (RFC 6750).
-"""
+"""Bearer tokens, judged by django-oauth-toolkit's ``OAuth2Authentication``: the site's
+``OAUTH2_VALIDATOR_CLASS`` decides (expiry, revocation, RFC 8707 resources, introspection).
+A refusal's reason goes in the 401's ``WWW-Authenticate`` challenge (RFC 6750)."""
 
 from __future__ import annotations
 

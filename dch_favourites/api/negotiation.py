@@ -118,26 +118,18 @@ def _weighted(member: str) -> tuple[str, bool, float] | None:
     return value.strip(_SPACE), other, quality
 
 
-def _media_range(member: str) -> tuple[str, int, float] | None:
-    """A well-formed ``Accept`` member: its range, precision (``*/*`` 0 to with
-    parameters 3) and quality; ``None`` for any other."""
-    weighted = _weighted(member)
-    if weighted is None:
-        return None
-    value, parameters, quality = weighted
-    kind, slash, subtype = value.partition("/")
-    if not (slash and _TOKEN.fullmatch(kind) and _TOKEN.fullmatch(subtype)):
-        return None
-    if kind == "*" != subtype:
-        return None  # "*/json" is no media range
-    precision = 0 if kind == "*" else 1 if subtype == "*" else 3 if parameters else 2
-    return value, precision, quality
-
-
 @lru_cache(maxsize=256)
 def _preferred(header: str, media_types: tuple[str, ...]) -> int | None:
     """Index of the media type the ``Accept`` header prefers, ``None`` when it admits none."""
-    ranges = [member for member in map(_media_range, header.split(",")) if member]
+    ranges: list[tuple[str, int, float]] = []  # a well-formed member, its precision, quality
+    for value, parameters, quality in filter(None, map(_weighted, header.split(","))):
+        kind, slash, subtype = value.partition("/")
+        if not (slash and _TOKEN.fullmatch(kind) and _TOKEN.fullmatch(subtype)):
+            continue
+        if kind == "*" != subtype:
+            continue  # "*/json" is no media range
+        precision = 0 if kind == "*" else 1 if subtype == "*" else 3 if parameters else 2
+        ranges.append((value, precision, quality))
     qualities = []
     for media_type in media_types:
         matching = [r for r in ranges if media_type_matches(media_type, r[0])]

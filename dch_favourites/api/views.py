@@ -158,11 +158,10 @@ class ContractViewSet(ViewSetMixin, ContractView):
             path = path.rpartition("/")[0]
         return f"//{self.request.get_host()}{path}"
 
-    def etag(self, request: Request, *parts: Any) -> str:
+    def etag(self, *parts: Any) -> str:
         """A strong ETag over what the body depends on, plus media type, language and base."""
-        raw = ":".join(
-            map(str, (*parts, request.accepted_media_type, self.language, self.base_url))
-        )
+        media_type = self.request.accepted_media_type
+        raw = ":".join(map(str, (*parts, media_type, self.language, self.base_url)))
         return '"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
 
 
@@ -224,7 +223,7 @@ class FavouritesViewSet(ContractViewSet):
         """The listener's favourites, newest first: a 304 when the client's copy is current,
         else the document from the cache, else read (state and rows in one statement)."""
         user_pk = request.user.pk
-        keys = (state_key(user_pk), CATALOGUE_KEY, self.document_key(request, user_pk))
+        keys = (state_key(user_pk), CATALOGUE_KEY, self.document_key)
         # A conditional GET asks for the document only when it is not answered by a 304.
         conditional = {"HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"} & request.META.keys()
         found = cached(*(keys[:2] if conditional else keys))
@@ -239,7 +238,7 @@ class FavouritesViewSet(ContractViewSet):
             if state.list_version:  # else the catalogue's state was not read
                 states[CATALOGUE_KEY] = state.catalogue_values
             add_states(states)
-        headers = self.list_validators(request, user_pk, state)
+        headers = self.list_validators(state)
         answer = conditional_response(request, headers, state.updated)
         if answer is not None:
             return answer
@@ -247,7 +246,7 @@ class FavouritesViewSet(ContractViewSet):
             found = cached(keys[2])
         body = cached_document(found, keys[2], headers["ETag"])
         if body is None:
-            return self.document(request, user_pk, router.db_for_write(FavouriteListState), state)
+            return self.document(router.db_for_write(FavouriteListState), state)
         return document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
@@ -260,17 +259,10 @@ class FavouritesViewSet(ContractViewSet):
         user = cast("AbstractBaseUser", request.user)
         # The answer is read in the change's transaction, on the database written to (never
         # a replica that may lag), so it shows the change, and nothing if the read fails.
-        applied = apply(
-            user,
-            change.item_ids,
-            source=Source.API,
-            read_back=lambda db: self.document(request, user.pk, db),
-        )
+        applied = apply(user, change.item_ids, source=Source.API, read_back=self.document)
         return cast(HttpResponse, applied.answer)
 
-    def document(
-        self, request: Request, user_pk: Any, db: str, state: DocumentState | None = None
-    ) -> HttpResponse:
+    def document(self, db: str, state: DocumentState | None = None) -> HttpResponse:
         """Read the listener's state and rows in one statement; render and cache them.
 
         They are read on ``db``, the database written to; or, given the ``state`` the request
@@ -279,34 +271,34 @@ class FavouritesViewSet(ContractViewSet):
         plan = entry_plan()
 
         def read(using: str) -> tuple[DocumentState, list[tuple[Any, ...]]]:
-            return document_rows(user_pk, self.language, plan.columns, using)
+            return document_rows(self.request.user.pk, self.language, plan.columns, using)
 
         if state is None:
             state, rows = read(db)
         else:
             state, rows = read_routed(FavouriteListState, read, lambda found: found[0] == state)
-        headers = self.list_validators(request, user_pk, state)
+        headers = self.list_validators(state)
         serializer = FavouritesSerializer(
             FavouritesDocument(updated=state.updated, rows=rows),
             context={"base_url": self.base_url},
         )
-        renderer = request.accepted_renderer
-        rendered = renderer.render(serializer.data, request.accepted_media_type)
+        request = self.request
+        rendered = request.accepted_renderer.render(serializer.data, request.accepted_media_type)
         body = rendered.encode() if isinstance(rendered, str) else rendered
-        store_document(self.document_key(request, user_pk), headers["ETag"], body, db)
+        store_document(self.document_key, headers["ETag"], body, db)
         return document_response(request, body, headers)
 
-    def document_key(self, request: Request, user_pk: Any) -> str:
+    @cached_property
+    def document_key(self) -> str:
         """The cache key of the listener's document in this request's variant."""
-        variant = self.etag(request, app_settings.DEFAULT_LANGUAGE, entry_plan().format)
-        return document_key(user_pk, variant.strip('"'))
+        variant = self.etag(app_settings.DEFAULT_LANGUAGE, entry_plan().format)
+        return document_key(self.request.user.pk, variant.strip('"'))
 
-    def list_validators(
-        self, request: Request, user_pk: Any, state: DocumentState
-    ) -> dict[str, str]:
+    def list_validators(self, state: DocumentState) -> dict[str, str]:
         """``ETag`` and ``Last-Modified`` of the listener's document in this state."""
+        user_pk = self.request.user.pk
         versions = (user_pk, state.list_version, state.catalogue_version, state.updated)
-        etag = self.etag(request, *versions, app_settings.DEFAULT_LANGUAGE, entry_plan().format)
+        etag = self.etag(*versions, app_settings.DEFAULT_LANGUAGE, entry_plan().format)
         return {"ETag": etag, "Last-Modified": last_modified(state.updated)}
 
 
@@ -356,7 +348,7 @@ class CatalogueItemViewSet(ContractViewSet):
         if listener is not None:
             row["favourited"] = bool(found[-1])
         # The row is everything the body is made of (timestamps in whole seconds).
-        etag = self.etag(request, repr(sorted(row.items())), plan.format)
+        etag = self.etag(repr(sorted(row.items())), plan.format)
         headers = {"ETag": etag, "Last-Modified": last_modified(row["updated"])}
         answer = conditional_response(request, headers)
         if answer is not None:

@@ -127,11 +127,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, InsufficientScope):
         headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{exc.scope}"'
-    if isinstance(exc, exceptions.Throttled):
-        # DRF sets `wait` (whole seconds or None); the stubs do not declare it.
-        wait: float | None = exc.wait  # type: ignore[attr-defined]
-        if wait is not None:
-            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+    # DRF's Throttled rounds `wait` up to whole seconds (or None); the stubs do not say it.
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, wait))
     if isinstance(exc, exceptions.APIException):
         code, message = exc.status_code, _message(exc.detail)
     elif isinstance(exc, UnknownItems):

@@ -154,8 +154,7 @@ def _language_for(header: str, languages: tuple[str, ...], default: str) -> str:
         return default
     wanted: list[tuple[float, int, str]] = []
     refused: set[str] = set()
-    for position, member in enumerate(header.split(",")):
-        weighted = _weighted(member)
+    for position, weighted in enumerate(map(_weighted, header.split(","))):
         if weighted is None or weighted[1] or not _LANGUAGE_RANGE.fullmatch(weighted[0]):
             continue
         tag, _parameters, quality = weighted

@@ -104,12 +104,9 @@ class ContractView(APIView):
         with nullcontext() if active else override(self.language):
             return super().dispatch(request, *args, **kwargs)
 
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = CACHE_CONTROL
-        return response
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        return {**super().default_response_headers, "Cache-Control": CACHE_CONTROL}
 
 
 class ContractViewSet(ViewSetMixin, ContractView):
@@ -125,9 +122,9 @@ class ContractViewSet(ViewSetMixin, ContractView):
 
     @property
     def default_response_headers(self) -> dict[str, str]:
-        # DRF's own (Allow, and Vary: Accept), with the rest of the Vary header: DRF's
-        # finalize_response merges it into what the response already varies on.
-        return {"Allow": ", ".join(self.allowed_methods), "Vary": VARY_HEADER}
+        # With the rest of the Vary header: DRF's finalize_response merges it into what the
+        # response already varies on.
+        return {**super().default_response_headers, "Vary": VARY_HEADER}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # The original router answered a wrong method before looking at the token.

@@ -88,7 +88,6 @@ class ContractView(APIView):
 
     renderer_classes = RENDERER_CLASSES
     content_negotiation_class = AcceptNegotiation
-    metadata_class = None
     versioning_class = None
     language: str
 

@@ -106,9 +106,8 @@ def missing_table(exc: DatabaseError) -> bool:
 
 
 def database_message(exc: Exception) -> str:
-    """The database's own message, without the statement: psycopg's primary message (its
-    ``LINE 1: ...`` context may show parameter values, a token among them), else the first
-    line of the driver's text."""
+    """The database's own message without the statement (its ``LINE 1: ...`` context may show
+    a token): psycopg's primary message, else the first line of the driver's text."""
     diag = getattr(exc.__cause__, "diag", None)
     primary = getattr(diag, "message_primary", None)
     return str(primary) if primary else (str(exc).splitlines() or [type(exc).__name__])[0]

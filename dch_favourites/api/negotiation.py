@@ -56,13 +56,12 @@ class AcceptNegotiation(negotiation.DefaultContentNegotiation):
     """``Accept`` alone picks the renderer; no ``?format=`` or suffix overrides it.
 
     DRF's negotiation reads no qualities. Here each type takes the quality of the most
-    precise range that matches it; the highest quality above 0 wins, and among equals the
-    server's order. No header or ``*/*`` gets the first renderer (``application/hal+json``);
-    a header that admits none of the three JSON types is refused with 406.
+    precise range that matches it; the highest above 0 wins, among equals the server's
+    order (no header or ``*/*``: ``application/hal+json``); none of the three is a 406.
 
-    A request body is parsed only when its ``Content-Type`` names one concrete media type
-    (RFC 9110 8.3.1): DRF would match a range such as ``*/*`` or ``application/*``, or a
-    type with Unicode spaces around it, to a parser; those are refused with 415.
+    A body is parsed only when its ``Content-Type`` names one concrete media type (RFC 9110
+    8.3.1), else 415: DRF would match ``*/*``, ``application/*`` or a type with Unicode
+    spaces around it to a parser.
     """
 
     def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
@@ -83,8 +82,7 @@ class AcceptNegotiation(negotiation.DefaultContentNegotiation):
                 _("Not acceptable: this endpoint serves %(media_types)s.")
                 % {"media_types": ", ".join(r.media_type for r in renderers)}
             )
-        renderer = renderers[index]
-        return renderer, renderer.media_type
+        return renderers[index], renderers[index].media_type
 
 
 _SPACE = " \t"
@@ -97,10 +95,8 @@ MAX_ACCEPT_LANGUAGE = 500
 
 
 def _weighted(member: str) -> tuple[str, bool, float] | None:
-    """A list member's value, whether it had parameters other than ``q``, and its quality.
-
-    ``None`` when the parameters are malformed or the quality is not an RFC 9110 qvalue.
-    """
+    """A list member's value, whether it had parameters other than ``q``, and its quality;
+    ``None`` when the parameters are malformed or the quality is not an RFC 9110 qvalue."""
     value, *parameters = member.split(";")
     quality, other = 1.0, False
     for parameter in parameters:

@@ -99,8 +99,7 @@ class ContractView(APIView):
         # into the negotiated language, whether or not the site runs LocaleMiddleware.
         self.language = negotiate_language(request)
         # Activated only when another language is active (LocaleMiddleware often chose it).
-        active = get_language() == self.language
-        with nullcontext() if active else override(self.language):
+        with nullcontext() if get_language() == self.language else override(self.language):
             return super().dispatch(request, *args, **kwargs)
 
     @property
@@ -172,9 +171,7 @@ def conditional_response(
     ``If-Match`` or ``If-Unmodified-Since`` is a 412 in the API's envelope.
     """
     served = HttpResponse(headers=headers)
-    answer = get_conditional_response(
-        request, etag=headers["ETag"], last_modified=updated, response=served
-    )
+    answer = get_conditional_response(request, headers["ETag"], updated, served)
     if answer is not None and answer.status_code == 412:
         raise PreconditionFailed
     return None if answer is served else answer
@@ -259,11 +256,9 @@ class FavouritesViewSet(ContractViewSet):
         return cast(HttpResponse, applied.answer)
 
     def document(self, db: str, state: DocumentState | None = None) -> HttpResponse:
-        """Read the listener's state and rows in one statement; render and cache them.
-
-        They are read on ``db``, the database written to; or, given the ``state`` the request
-        holds, where the routers read them, unless that database (a replica) is behind it.
-        """
+        """Read the listener's state and rows in one statement on ``db``, the database written
+        to (or, given the ``state`` the request holds, where the routers read them unless that
+        replica is behind it); render and cache them."""
         plan = entry_plan()
 
         def read(using: str) -> tuple[DocumentState, list[tuple[Any, ...]]]:
@@ -382,11 +377,8 @@ class ProfileViewSet(ContractViewSet):
 
 class UnknownPathView(ContractView):
     """The last route: ``404 {"error": {"message": "Not found."}}`` for any other path below
-    the API's mount, whatever the method, token or body.
-
-    Django answers a path that no route matches with its own page: with ``DEBUG = True`` an
-    HTML page that lists the URLconf, otherwise whatever the site's ``handler404`` does.
-    """
+    the API's mount, whatever the method, token or body, where Django would answer with its
+    own page (the URLconf with ``DEBUG = True``, else the site's ``handler404``)."""
 
     authentication_classes = ()
     permission_classes = ()

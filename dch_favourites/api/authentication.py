@@ -11,8 +11,6 @@ from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from dch_favourites.api.errors import REALM
-
 #: The reason given when the validator refused a token without saying why.
 REFUSED = "The access token is unknown, expired or revoked."
 
@@ -44,10 +42,6 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
         if not user.is_active:
             raise AuthenticationFailed("The access token does not belong to an active user.")
         return user, access_token
-
-    def authenticate_header(self, request: Request) -> str:
-        # The challenge itself, with the refusal's reason, is built by the exception handler.
-        return REALM
 
 
 class DeviceTokenAuthentication(BearerTokenAuthentication):

@@ -86,6 +86,10 @@ CACHE_CONTROL = "private, no-cache"
 class ContractView(APIView):
     """Policies shared by the app's views, pinned against the site's DRF defaults."""
 
+    authentication_classes: Any = ()
+    permission_classes: Any = ()
+    throttle_classes: Any = ()
+    parser_classes: Any = ()
     renderer_classes = RENDERER_CLASSES
     content_negotiation_class = AcceptNegotiation
     versioning_class = None
@@ -112,7 +116,6 @@ class ContractViewSet(ViewSetMixin, ContractView):
 
     authentication_classes = (BearerTokenAuthentication,)
     parser_classes = PARSER_CLASSES
-    throttle_classes: Any = ()
     # DRF's allowed_methods (the Allow header) lists those of these the route serves.
     http_method_names = ["get", "post", "head"]
     #: How many path segments the route adds to the API's base.
@@ -380,10 +383,6 @@ class UnknownPathView(ContractView):
     the API's mount, whatever the method, token or body, where Django would answer with its
     own page (the URLconf with ``DEBUG = True``, else the site's ``handler404``)."""
 
-    authentication_classes = ()
-    permission_classes = ()
-    throttle_classes = ()
-    parser_classes = ()
     schema = None  # not an operation of the API: left out of the OpenAPI description
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:

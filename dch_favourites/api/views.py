@@ -151,9 +151,7 @@ class ContractViewSet(ViewSetMixin, ContractView):
         """``API_BASE_URL``, or ``//<host><mount path>`` of this request."""
         if app_settings.API_BASE_URL:
             return str(app_settings.API_BASE_URL)
-        path = self.request.path.rstrip("/")
-        for _part in range(self.route_suffix_parts):
-            path = path.rpartition("/")[0]
+        path = self.request.path.rstrip("/").rsplit("/", self.route_suffix_parts)[0]
         return f"//{self.request.get_host()}{path}"
 
     def etag(self, *parts: Any) -> str:

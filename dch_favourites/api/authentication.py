@@ -1,10 +1,6 @@
-"""Bearer tokens, judged by django-oauth-toolkit's ``OAuth2Authentication``.
-
-The site's ``OAUTH2_VALIDATOR_CLASS`` decides (expiry, revocation, RFC 8707 resources,
-``Application.is_usable()``, introspection); the favourites add that the token belongs to an
-active listener. A refusal answers with the original service's 401 body, its reason in the
-``WWW-Authenticate`` challenge (RFC 6750).
-"""
+"""Bearer tokens, judged by django-oauth-toolkit's ``OAuth2Authentication``: the site's
+``OAUTH2_VALIDATOR_CLASS`` decides (expiry, revocation, RFC 8707 resources, introspection).
+A refusal's reason goes in the 401's ``WWW-Authenticate`` challenge (RFC 6750)."""
 
 from __future__ import annotations
 
@@ -12,9 +8,8 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
-
-from dch_favourites.api.errors import REALM, InvalidToken
 
 #: The reason given when the validator refused a token without saying why.
 REFUSED = "The access token is unknown, expired or revoked."
@@ -38,19 +33,15 @@ class BearerTokenAuthentication(OAuth2Authentication):  # type: ignore[misc]
         found = super().authenticate(request)
         if found is None:
             error = getattr(request, "oauth2_error", None) or {}
-            raise InvalidToken(str(error.get("error_description") or REFUSED))
+            raise AuthenticationFailed(str(error.get("error_description") or REFUSED))
         user, access_token = found
         if user is None:
             if self.accept_device_tokens:
                 return AnonymousUser(), access_token
-            raise InvalidToken("The access token does not belong to a listener.")
+            raise AuthenticationFailed("The access token does not belong to a listener.")
         if not user.is_active:
-            raise InvalidToken("The access token does not belong to an active user.")
+            raise AuthenticationFailed("The access token does not belong to an active user.")
         return user, access_token
-
-    def authenticate_header(self, request: Request) -> str:
-        # The challenge itself, with the refusal's reason, is built by the exception handler.
-        return REALM
 
 
 class DeviceTokenAuthentication(BearerTokenAuthentication):

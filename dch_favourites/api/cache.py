@@ -15,8 +15,6 @@ State entries live :data:`STATE_TIMEOUT` seconds, which bounds how long a cache 
 failed to take a change (and then came back) can show the list before it.
 
 A cache that fails (Redis down) is skipped and logged: the request reads the database.
-Give a shared cache a short ``socket_timeout``, since a cache that hangs costs that long
-on every request that asks it.
 """
 
 from __future__ import annotations

@@ -33,19 +33,14 @@ HAL_JSON = "application/hal+json; charset=utf-8"
 
 
 class MethodNotAllowed(exceptions.MethodNotAllowed):
-    """405 with the original router's message and the methods the route serves."""
+    """405 with the original router's message (DRF's view sets the ``Allow`` header)."""
 
     def __init__(self, method: str, path: str, allowed: Sequence[str]) -> None:
-        self.allowed = allowed
         listed = ", ".join(m for m in allowed if m != "HEAD")
         super().__init__(
             method,
             detail=f'No route found for "{method} {path}": Method Not Allowed (Allow: {listed})',
         )
-
-
-class InvalidToken(exceptions.AuthenticationFailed):
-    """A bearer token was sent but is not usable (RFC 6750 ``invalid_token``)."""
 
 
 class InsufficientScope(exceptions.PermissionDenied):
@@ -102,22 +97,17 @@ def _message(detail: Any) -> str:
     return str(detail)
 
 
-# PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
-MISSING_SCHEMA_SQLSTATES = {"42P01", "42703"}
-MISSING_SCHEMA_MESSAGES = ("no such table", "no such column")
-
-
 def missing_table(exc: DatabaseError) -> bool:
     """Whether the database lacks a table or column: ``migrate`` has not been run."""
-    if getattr(exc.__cause__, "sqlstate", None) in MISSING_SCHEMA_SQLSTATES:
+    # PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
+    if getattr(exc.__cause__, "sqlstate", None) in {"42P01", "42703"}:
         return True
-    return str(exc).startswith(MISSING_SCHEMA_MESSAGES)
+    return str(exc).startswith(("no such table", "no such column"))
 
 
 def database_message(exc: Exception) -> str:
-    """The database's own message, without the statement: psycopg's primary message (its
-    ``LINE 1: ...`` context may show parameter values, a token among them), else the first
-    line of the driver's text."""
+    """The database's own message without the statement (its ``LINE 1: ...`` context may show
+    a token): psycopg's primary message, else the first line of the driver's text."""
     diag = getattr(exc.__cause__, "diag", None)
     primary = getattr(diag, "message_primary", None)
     return str(primary) if primary else (str(exc).splitlines() or [type(exc).__name__])[0]
@@ -136,13 +126,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, InsufficientScope):
         headers["WWW-Authenticate"] = f'{REALM}, error="insufficient_scope", scope="{exc.scope}"'
-    if isinstance(exc, MethodNotAllowed):
-        headers["Allow"] = ", ".join(exc.allowed)
-    if isinstance(exc, exceptions.Throttled):
-        # DRF sets `wait` (whole seconds or None); the stubs do not declare it.
-        wait: float | None = exc.wait  # type: ignore[attr-defined]
-        if wait is not None:
-            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+    # DRF's Throttled rounds `wait` up to whole seconds (or None); the stubs do not say it.
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, wait))
     if isinstance(exc, exceptions.APIException):
         code, message = exc.status_code, _message(exc.detail)
     elif isinstance(exc, UnknownItems):

@@ -56,13 +56,12 @@ class AcceptNegotiation(negotiation.DefaultContentNegotiation):
     """``Accept`` alone picks the renderer; no ``?format=`` or suffix overrides it.
 
     DRF's negotiation reads no qualities. Here each type takes the quality of the most
-    precise range that matches it; the highest quality above 0 wins, and among equals the
-    server's order. No header or ``*/*`` gets the first renderer (``application/hal+json``);
-    a header that admits none of the three JSON types is refused with 406.
+    precise range that matches it; the highest above 0 wins, among equals the server's
+    order (no header or ``*/*``: ``application/hal+json``); none of the three is a 406.
 
-    A request body is parsed only when its ``Content-Type`` names one concrete media type
-    (RFC 9110 8.3.1): DRF would match a range such as ``*/*`` or ``application/*``, or a
-    type with Unicode spaces around it, to a parser; those are refused with 415.
+    A body is parsed only when its ``Content-Type`` names one concrete media type (RFC 9110
+    8.3.1), else 415: DRF would match ``*/*``, ``application/*`` or a type with Unicode
+    spaces around it to a parser.
     """
 
     def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
@@ -83,8 +82,7 @@ class AcceptNegotiation(negotiation.DefaultContentNegotiation):
                 _("Not acceptable: this endpoint serves %(media_types)s.")
                 % {"media_types": ", ".join(r.media_type for r in renderers)}
             )
-        renderer = renderers[index]
-        return renderer, renderer.media_type
+        return renderers[index], renderers[index].media_type
 
 
 _SPACE = " \t"
@@ -97,10 +95,8 @@ MAX_ACCEPT_LANGUAGE = 500
 
 
 def _weighted(member: str) -> tuple[str, bool, float] | None:
-    """A list member's value, whether it had parameters other than ``q``, and its quality.
-
-    ``None`` when the parameters are malformed or the quality is not an RFC 9110 qvalue.
-    """
+    """A list member's value, whether it had parameters other than ``q``, and its quality;
+    ``None`` when the parameters are malformed or the quality is not an RFC 9110 qvalue."""
     value, *parameters = member.split(";")
     quality, other = 1.0, False
     for parameter in parameters:
@@ -118,26 +114,18 @@ def _weighted(member: str) -> tuple[str, bool, float] | None:
     return value.strip(_SPACE), other, quality
 
 
-def _media_range(member: str) -> tuple[str, int, float] | None:
-    """A well-formed ``Accept`` member: its range, precision (``*/*`` 0 to with
-    parameters 3) and quality; ``None`` for any other."""
-    weighted = _weighted(member)
-    if weighted is None:
-        return None
-    value, parameters, quality = weighted
-    kind, slash, subtype = value.partition("/")
-    if not (slash and _TOKEN.fullmatch(kind) and _TOKEN.fullmatch(subtype)):
-        return None
-    if kind == "*" != subtype:
-        return None  # "*/json" is no media range
-    precision = 0 if kind == "*" else 1 if subtype == "*" else 3 if parameters else 2
-    return value, precision, quality
-
-
 @lru_cache(maxsize=256)
 def _preferred(header: str, media_types: tuple[str, ...]) -> int | None:
     """Index of the media type the ``Accept`` header prefers, ``None`` when it admits none."""
-    ranges = [member for member in map(_media_range, header.split(",")) if member]
+    ranges: list[tuple[str, int, float]] = []  # a well-formed member, its precision, quality
+    for value, parameters, quality in filter(None, map(_weighted, header.split(","))):
+        kind, slash, subtype = value.partition("/")
+        if not (slash and _TOKEN.fullmatch(kind) and _TOKEN.fullmatch(subtype)):
+            continue
+        if kind == "*" != subtype:
+            continue  # "*/json" is no media range
+        precision = 0 if kind == "*" else 1 if subtype == "*" else 3 if parameters else 2
+        ranges.append((value, precision, quality))
     qualities = []
     for media_type in media_types:
         matching = [r for r in ranges if media_type_matches(media_type, r[0])]
@@ -162,8 +150,7 @@ def _language_for(header: str, languages: tuple[str, ...], default: str) -> str:
         return default
     wanted: list[tuple[float, int, str]] = []
     refused: set[str] = set()
-    for position, member in enumerate(header.split(",")):
-        weighted = _weighted(member)
+    for position, weighted in enumerate(map(_weighted, header.split(","))):
         if weighted is None or weighted[1] or not _LANGUAGE_RANGE.fullmatch(weighted[0]):
             continue
         tag, _parameters, quality = weighted

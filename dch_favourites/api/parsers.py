@@ -29,13 +29,12 @@ _SPACE = " \t"
 def request_body_length(request: HttpRequest | Request) -> int:
     """The POST body's length in bytes, checked before anything reads the body.
 
-    ``Content-Length`` is ASCII digits (RFC 9110 8.6); the spaces or tabs around a field
-    value are not part of it. Anything else (``²``, ``٣``, ``-1``, ``+1``, ``1e3``,
-    ``12, 12``) is a 400, a length past ``MAX_BODY_SIZE`` a 413. A body without
-    ``Content-Length`` but with ``Transfer-Encoding`` (chunked) reaches a WSGI application
-    only when the server has read it and set ``Content-Length``, as a buffering proxy in
-    front does; otherwise Django would read it as empty, so it is a 411. Both headers
-    together are ambiguous (RFC 9112 6.3): a 400. No body is length 0.
+    ``Content-Length`` is ASCII digits (RFC 9110 8.6), spaces or tabs around them: anything
+    else (``²``, ``٣``, ``-1``, ``+1``, ``1e3``, ``12, 12``) is a 400, a length past
+    ``MAX_BODY_SIZE`` a 413. A chunked body reaches a WSGI application only once a server
+    or buffering proxy has read it and set ``Content-Length``; without it Django would read
+    it as empty, so it is a 411. Both headers together are ambiguous (RFC 9112 6.3): a 400.
+    No body is length 0.
     """
     meta = request.META
     declared = meta.get("CONTENT_LENGTH")
@@ -77,9 +76,8 @@ class FormParser(parsers.BaseParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> QueryDict:
-        text = _read_utf8(stream)
         try:
-            return QueryDict(text, encoding="utf-8")
+            return QueryDict(_read_utf8(stream), encoding="utf-8")
         except TooManyFieldsSent:
             raise ParseError(_("The request body has too many fields.")) from None
 

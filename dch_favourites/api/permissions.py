@@ -9,7 +9,6 @@ from rest_framework import permissions
 from rest_framework.request import Request
 
 from dch_favourites.api.errors import InsufficientScope
-from dch_favourites.conf import app_settings
 
 
 class HasMethodScope(permissions.BasePermission):
@@ -29,12 +28,3 @@ class HasMethodScope(permissions.BasePermission):
             if not token.allow_scopes([scope]):
                 raise InsufficientScope(scope)
         return True
-
-
-class PublicOrReadScope(permissions.BasePermission):
-    """Anyone when ``ITEM_ENDPOINT_PUBLIC``; else a token with the read scope."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if app_settings.ITEM_ENDPOINT_PUBLIC:
-            return True
-        return HasMethodScope().has_permission(request, view)

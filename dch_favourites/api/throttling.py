@@ -16,16 +16,12 @@ logger = logging.getLogger(__name__)
 
 class WriteRateThrottle(throttling.UserRateThrottle):
     """Limits a listener's POSTs to ``WRITE_THROTTLE_RATE`` (off when None), counted in
-    the ``THROTTLE_CACHE`` alias.
+    fixed windows with the atomic ``add`` and ``incr`` of the ``THROTTLE_CACHE`` alias.
 
-    DRF's ``allow_request`` reads a history list, changes it and writes it back, so
-    concurrent requests on several workers read the same list and more than the rate get
-    through. This one counts with the cache's atomic ``add`` and ``incr`` in fixed windows
-    of the rate's duration: with a cache all workers share (Redis), exactly the rate gets
-    through. A per-process cache counts per process, which check W001 warns of.
-
-    When the cache fails, the request is let through and a warning logged: the throttle
-    protects the service, it must not take it down.
+    DRF's own reads a history list and writes it back, so concurrent workers let more than
+    the rate through; with a cache they share (Redis), exactly the rate gets through. A
+    failing cache lets the request through (logged): the throttle must not take the
+    service down.
     """
 
     scope = "dch_favourites_write"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from dch_favourites.api.fallback import UnknownPathView
-from dch_favourites.api.profile import ProfileViewSet
-from dch_favourites.api.views import CatalogueItemViewSet, FavouritesViewSet
+from dch_favourites.api.views import (
+    CatalogueItemViewSet,
+    FavouritesViewSet,
+    ProfileViewSet,
+    UnknownPathView,
+)
 from dch_favourites.oauth2.views import JwksView, TokenView
 
 app_name = "dch_favourites"

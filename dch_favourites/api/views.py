@@ -1,4 +1,4 @@
-"""The HTTP layer: ``/user/favourites`` (GET, POST) and ``/<type>/<id>`` (GET).
+"""The HTTP layer: ``/user/favourites`` (GET, POST), ``/<type>/<id>`` and ``/user`` (GET).
 
 The views pin every DRF policy they rely on (authentication, permissions, throttles,
 parsers, renderers, negotiation, exception handling), so a site's ``REST_FRAMEWORK``
@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import time
 from contextlib import nullcontext
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Any, cast
 
+from django.contrib.auth import get_user_model
 from django.db import router
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
@@ -48,7 +49,7 @@ from dch_favourites.api.errors import (
 )
 from dch_favourites.api.negotiation import RENDERER_CLASSES, AcceptNegotiation, negotiate_language
 from dch_favourites.api.parsers import PARSER_CLASSES, request_body_length
-from dch_favourites.api.permissions import HasMethodScope, PublicOrReadScope
+from dch_favourites.api.permissions import HasMethodScope
 from dch_favourites.api.serializers import (
     CatalogueItemSerializer,
     FavouriteChangeSerializer,
@@ -85,9 +86,12 @@ CACHE_CONTROL = "private, no-cache"
 class ContractView(APIView):
     """Policies shared by the app's views, pinned against the site's DRF defaults."""
 
+    authentication_classes: Any = ()
+    permission_classes: Any = ()
+    throttle_classes: Any = ()
+    parser_classes: Any = ()
     renderer_classes = RENDERER_CLASSES
     content_negotiation_class = AcceptNegotiation
-    metadata_class = None
     versioning_class = None
     language: str
 
@@ -99,16 +103,12 @@ class ContractView(APIView):
         # into the negotiated language, whether or not the site runs LocaleMiddleware.
         self.language = negotiate_language(request)
         # Activated only when another language is active (LocaleMiddleware often chose it).
-        active = get_language() == self.language
-        with nullcontext() if active else override(self.language):
+        with nullcontext() if get_language() == self.language else override(self.language):
             return super().dispatch(request, *args, **kwargs)
 
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        response["Cache-Control"] = CACHE_CONTROL
-        return response
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        return {**super().default_response_headers, "Cache-Control": CACHE_CONTROL}
 
 
 class ContractViewSet(ViewSetMixin, ContractView):
@@ -116,23 +116,16 @@ class ContractViewSet(ViewSetMixin, ContractView):
 
     authentication_classes = (BearerTokenAuthentication,)
     parser_classes = PARSER_CLASSES
-    throttle_classes: Any = ()
-    _base_url: str | None = None
+    # DRF's allowed_methods (the Allow header) lists those of these the route serves.
+    http_method_names = ["get", "post", "head"]
     #: How many path segments the route adds to the API's base.
     route_suffix_parts = 0
 
-    def get_format_suffix(self, **kwargs: Any) -> None:
-        return None
-
-    @property
-    def allowed_methods(self) -> list[str]:
-        return list(_served_methods(frozenset(self.action_map)))
-
     @property
     def default_response_headers(self) -> dict[str, str]:
-        # DRF's own (Allow, and Vary: Accept), with the rest of the Vary header: DRF's
-        # finalize_response merges it into what the response already varies on.
-        return {"Allow": ", ".join(self.allowed_methods), "Vary": VARY_HEADER}
+        # With the rest of the Vary header: DRF's finalize_response merges it into what the
+        # response already varies on.
+        return {**super().default_response_headers, "Vary": VARY_HEADER}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # The original router answered a wrong method before looking at the token.
@@ -144,46 +137,28 @@ class ContractViewSet(ViewSetMixin, ContractView):
         self, request: Request, response: Response, *args: Any, **kwargs: Any
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
-        language = getattr(self, "language", None)
-        if language and response.status_code < 400:
-            response["Content-Language"] = language
+        if response.status_code < 400:
+            response["Content-Language"] = self.language
         if request.method == "HEAD":
+            # Django's handler sends what the view returns: a HEAD's body goes here.
             if isinstance(response, Response):
-                response.add_post_render_callback(_strip_body)
-            else:
-                response.content = b""
+                response.render()
+            response.content = b""
         return response
 
-    def base_url(self, request: Request) -> str:
-        """``API_BASE_URL``, or ``//<host><mount path>`` of this request (worked out once)."""
-        if self._base_url is None:
-            configured = app_settings.API_BASE_URL
-            if configured:
-                self._base_url = str(configured)
-            else:
-                path = request.path.rstrip("/")
-                for _part in range(self.route_suffix_parts):
-                    path = path.rpartition("/")[0]
-                self._base_url = f"//{request.get_host()}{path}"
-        return self._base_url
+    @cached_property
+    def base_url(self) -> str:
+        """``API_BASE_URL``, or ``//<host><mount path>`` of this request."""
+        if app_settings.API_BASE_URL:
+            return str(app_settings.API_BASE_URL)
+        path = self.request.path.rstrip("/").rsplit("/", self.route_suffix_parts)[0]
+        return f"//{self.request.get_host()}{path}"
 
-    def etag(self, request: Request, *parts: Any) -> str:
+    def etag(self, *parts: Any) -> str:
         """A strong ETag over what the body depends on, plus media type, language and base."""
-        raw = ":".join(
-            map(str, (*parts, request.accepted_media_type, self.language, self.base_url(request)))
-        )
+        media_type = self.request.accepted_media_type
+        raw = ":".join(map(str, (*parts, media_type, self.language, self.base_url)))
         return '"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
-
-
-@lru_cache(maxsize=16)
-def _served_methods(actions: frozenset[str]) -> tuple[str, ...]:
-    # Asked for on every response (DRF's Allow header), so worked out once per route.
-    return tuple(method for method in ("GET", "POST", "HEAD") if method.lower() in actions)
-
-
-def _strip_body(response: Any) -> Any:
-    response.content = b""
-    return response
 
 
 def conditional_response(
@@ -197,9 +172,7 @@ def conditional_response(
     ``If-Match`` or ``If-Unmodified-Since`` is a 412 in the API's envelope.
     """
     served = HttpResponse(headers=headers)
-    answer = get_conditional_response(
-        request, etag=headers["ETag"], last_modified=updated, response=served
-    )
+    answer = get_conditional_response(request, headers["ETag"], updated, served)
     if answer is not None and answer.status_code == 412:
         raise PreconditionFailed
     return None if answer is served else answer
@@ -216,19 +189,12 @@ def last_modified(updated: int) -> str:
     return _http_date(min(updated, int(time.time())))
 
 
-@lru_cache(maxsize=4096)
-def _http_date(seconds: int) -> str:
-    # Lists are served again and again in the same state: format each second once.
-    return http_date(seconds)
+# Lists are served again and again in the same state: format each second once.
+_http_date = lru_cache(maxsize=4096)(http_date)
 
 
 class FavouritesViewSet(ContractViewSet):
-    """``GET`` the listener's favourites; ``POST action=add|delete&id=...`` to change them.
-
-    A GET reads the state of the list and of the catalogue (one query after the token's),
-    answers 304 when the client's copy is current, else the rendered document from the
-    document cache, else reads state and rows in one statement, renders and caches them.
-    """
+    """``GET`` the listener's favourites; ``POST action=add|delete&id=...`` to change them."""
 
     permission_classes = (HasMethodScope,)
     throttle_classes = (WriteRateThrottle,)
@@ -248,9 +214,10 @@ class FavouritesViewSet(ContractViewSet):
         super().initial(request, *args, **kwargs)
 
     def list(self, request: Request) -> HttpResponse | Response:
-        """The listener's favourites, newest first; 304 when the client's copy is current."""
+        """The listener's favourites, newest first: a 304 when the client's copy is current,
+        else the document from the cache, else read (state and rows in one statement)."""
         user_pk = request.user.pk
-        keys = (state_key(user_pk), CATALOGUE_KEY, self.document_key(request, user_pk))
+        keys = (state_key(user_pk), CATALOGUE_KEY, self.document_key)
         # A conditional GET asks for the document only when it is not answered by a 304.
         conditional = {"HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"} & request.META.keys()
         found = cached(*(keys[:2] if conditional else keys))
@@ -265,7 +232,7 @@ class FavouritesViewSet(ContractViewSet):
             if state.list_version:  # else the catalogue's state was not read
                 states[CATALOGUE_KEY] = state.catalogue_values
             add_states(states)
-        headers = self.list_validators(request, user_pk, state)
+        headers = self.list_validators(state)
         answer = conditional_response(request, headers, state.updated)
         if answer is not None:
             return answer
@@ -273,7 +240,7 @@ class FavouritesViewSet(ContractViewSet):
             found = cached(keys[2])
         body = cached_document(found, keys[2], headers["ETag"])
         if body is None:
-            return self.document(request, user_pk, router.db_for_write(FavouriteListState), state)
+            return self.document(router.db_for_write(FavouriteListState), state)
         return document_response(request, body, headers)
 
     def create(self, request: Request) -> HttpResponse:
@@ -286,60 +253,44 @@ class FavouritesViewSet(ContractViewSet):
         user = cast("AbstractBaseUser", request.user)
         # The answer is read in the change's transaction, on the database written to (never
         # a replica that may lag), so it shows the change, and nothing if the read fails.
-        applied = apply(
-            user,
-            change.item_ids,
-            source=Source.API,
-            read_back=lambda db: self.document(request, user.pk, db),
-        )
+        applied = apply(user, change.item_ids, source=Source.API, read_back=self.document)
         return cast(HttpResponse, applied.answer)
 
-    def document(
-        self, request: Request, user_pk: Any, db: str, state: DocumentState | None = None
-    ) -> HttpResponse:
-        """Read the listener's state and rows in one statement; render and cache them.
-
-        They are read on ``db``, the database written to; or, given the ``state`` the request
-        holds, where the routers read them, unless that database (a replica) is behind it.
-        """
+    def document(self, db: str, state: DocumentState | None = None) -> HttpResponse:
+        """Read the listener's state and rows in one statement on ``db``, the database written
+        to (or, given the ``state`` the request holds, where the routers read them unless that
+        replica is behind it); render and cache them."""
         plan = entry_plan()
 
         def read(using: str) -> tuple[DocumentState, list[tuple[Any, ...]]]:
-            return document_rows(user_pk, self.language, plan.columns, using)
+            return document_rows(self.request.user.pk, self.language, plan.columns, using)
 
         if state is None:
             state, rows = read(db)
         else:
             state, rows = read_routed(FavouriteListState, read, lambda found: found[0] == state)
-        headers = self.list_validators(request, user_pk, state)
+        headers = self.list_validators(state)
         serializer = FavouritesSerializer(
             FavouritesDocument(updated=state.updated, rows=rows),
-            context={"base_url": self.base_url(request)},
+            context={"base_url": self.base_url},
         )
-        renderer = request.accepted_renderer
-        rendered = renderer.render(serializer.data, request.accepted_media_type)
+        request = self.request
+        rendered = request.accepted_renderer.render(serializer.data, request.accepted_media_type)
         body = rendered.encode() if isinstance(rendered, str) else rendered
-        store_document(self.document_key(request, user_pk), headers["ETag"], body, db)
+        store_document(self.document_key, headers["ETag"], body, db)
         return document_response(request, body, headers)
 
-    def document_key(self, request: Request, user_pk: Any) -> str:
+    @cached_property
+    def document_key(self) -> str:
         """The cache key of the listener's document in this request's variant."""
-        variant = self.etag(request, app_settings.DEFAULT_LANGUAGE, entry_plan().format)
-        return document_key(user_pk, variant.strip('"'))
+        variant = self.etag(app_settings.DEFAULT_LANGUAGE, entry_plan().format)
+        return document_key(self.request.user.pk, variant.strip('"'))
 
-    def list_validators(
-        self, request: Request, user_pk: Any, state: DocumentState
-    ) -> dict[str, str]:
+    def list_validators(self, state: DocumentState) -> dict[str, str]:
         """``ETag`` and ``Last-Modified`` of the listener's document in this state."""
-        etag = self.etag(
-            request,
-            user_pk,
-            state.list_version,
-            state.catalogue_version,
-            state.updated,
-            app_settings.DEFAULT_LANGUAGE,
-            entry_plan().format,
-        )
+        user_pk = self.request.user.pk
+        versions = (user_pk, state.list_version, state.catalogue_version, state.updated)
+        etag = self.etag(*versions, app_settings.DEFAULT_LANGUAGE, entry_plan().format)
         return {"ETag": etag, "Last-Modified": last_modified(state.updated)}
 
 
@@ -347,8 +298,11 @@ class CatalogueItemViewSet(ContractViewSet):
     """``GET <base>/<type>/<id>``: the resource each favourites ``href`` points to."""
 
     authentication_classes = (DeviceTokenAuthentication,)
-    permission_classes = (PublicOrReadScope,)
     route_suffix_parts = 2
+
+    def get_permissions(self) -> list[Any]:
+        # Anyone when ITEM_ENDPOINT_PUBLIC; else a token with the read scope.
+        return [] if app_settings.ITEM_ENDPOINT_PUBLIC else [HasMethodScope()]
 
     def retrieve(self, request: Request, item_type: str, item_id: str) -> HttpResponse | Response:
         """One item, in the negotiated language; ``favourited`` for a listener's token.
@@ -360,8 +314,6 @@ class CatalogueItemViewSet(ContractViewSet):
                 _("Unknown catalogue type '%(type)s': use one of %(types)s.")
                 % {"type": excerpt(item_type, 64), "types": ", ".join(ItemType.values)}
             )
-        if not ITEM_ID_PATTERN.match(item_id):
-            raise_not_found(item_type, item_id)
         plan = entry_plan()
         columns = entry_values("", self.language, plan.columns)
         listener = request.user.pk if request.user.is_authenticated else None
@@ -374,27 +326,67 @@ class CatalogueItemViewSet(ContractViewSet):
             return entry_queryset(items, "", self.language, plan.columns).values_list(*columns)
 
         # A listener's `favourited` on the primary: it shows their own changes at once.
-        if listener is None:
+        if not ITEM_ID_PATTERN.match(item_id):
+            found = None
+        elif listener is None:
             found = read_routed(CatalogueItem, lambda db: read(db).first(), lambda row: True)
         else:
             found = read(router.db_for_write(Favourite)).first()
         if found is None:
-            raise_not_found(item_type, item_id)
+            raise NotFound(
+                _("No %(type)s with id '%(id)s'.") % {"type": item_type, "id": excerpt(item_id, 64)}
+            )
         row = plan.row_mapping(found[: len(plan.columns)])
         if listener is not None:
             row["favourited"] = bool(found[-1])
         # The row is everything the body is made of (timestamps in whole seconds).
-        etag = self.etag(request, repr(sorted(row.items())), plan.format)
+        etag = self.etag(repr(sorted(row.items())), plan.format)
         headers = {"ETag": etag, "Last-Modified": last_modified(row["updated"])}
         answer = conditional_response(request, headers)
         if answer is not None:
             return answer
-        serializer = CatalogueItemSerializer(row, context={"base_url": self.base_url(request)})
+        serializer = CatalogueItemSerializer(row, context={"base_url": self.base_url})
         return Response(serializer.data, headers=headers)
 
 
-def raise_not_found(item_type: str, item_id: str) -> NoReturn:
-    """404 in the envelope for an unknown or mistyped item."""
-    raise NotFound(
-        _("No %(type)s with id '%(id)s'.") % {"type": item_type, "id": excerpt(item_id, 64)}
-    )
+class ProfileViewSet(ContractViewSet):
+    """``GET /user``: the signed-in listener's own profile, which the apps read after sign-in.
+
+    Minimal on purpose (the body is in docs/signin.md): ``uid`` is the user's primary key,
+    ``username`` its ``USERNAME_FIELD``, and a custom user model without names gets ``""``.
+    """
+
+    permission_classes = (HasMethodScope,)
+    route_suffix_parts = 1
+    schema = None  # not in the OpenAPI document yet
+
+    def retrieve(self, request: Request) -> Response:
+        """The listener's profile (one query beyond the token's)."""
+        # The authentication loads only what the favourites need; read the rest at once.
+        user: Any = get_user_model().objects.get(pk=cast("int | str", request.user.pk))
+        return Response(
+            {
+                "uid": user.pk,
+                "username": user.get_username(),
+                "email": getattr(user, user.get_email_field_name(), "") or "",
+                "first_name": getattr(user, "first_name", "") or "",
+                "last_name": getattr(user, "last_name", "") or "",
+                "_links": {"favourites": {"href": f"{self.base_url}/user/favourites"}},
+            }
+        )
+
+
+class UnknownPathView(ContractView):
+    """The last route: ``404 {"error": {"message": "Not found."}}`` for any other path below
+    the API's mount, whatever the method, token or body, where Django would answer with its
+    own page (the URLconf with ``DEBUG = True``, else the site's ``handler404``)."""
+
+    schema = None  # not an operation of the API: left out of the OpenAPI description
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # A client that accepts none of the JSON types still learns the path is unknown.
+        return super().perform_content_negotiation(request, force=True)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        raise NotFound(_("Not found."))

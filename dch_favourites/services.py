@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections, models, router, transaction
 from django.db.models import Count, F, QuerySet, Value
 from django.db.models.functions import Greatest
-from django.dispatch import Signal
+from django.db.models.signals import post_delete, post_save, pre_delete
+from django.dispatch import Signal, receiver
 from django.utils import timezone
 
 from dch_favourites.api.cache import CATALOGUE_KEY, add_states, set_states, state_key
@@ -100,8 +102,7 @@ def now_seconds() -> int:
 
 def list_state(user: AbstractBaseUser) -> ListState:
     """The state of ``user``'s list; a listener who never had a favourite is at (0, 0)."""
-    db = router.db_for_read(FavouriteListState)
-    row = FavouriteListState.objects.using(db).filter(user_id=user.pk)
+    row = FavouriteListState.objects.filter(user_id=user.pk)
     found = row.values_list("version", "updated").first()
     return ListState(*found) if found else ListState()
 
@@ -119,36 +120,7 @@ def add_favourites(
     past the configured length. ``read_back(db)``, when given, runs in the same transaction
     after the change (the API reads its answer there); its result is the change's ``answer``.
     """
-    return _add(user, _unique(item_ids), _source(source), read_back=read_back)
-
-
-def _add(
-    user: AbstractBaseUser,
-    ids: list[str],
-    source: Source,
-    insert: Callable[[], None] | None = None,
-    read_back: Callable[[str], Any] | None = None,
-) -> ListChange:
-    db = router.db_for_write(Favourite)
-    with transaction.atomic(using=db):
-        found = _lock_items_for_reference(ids, db)
-        missing = [item_id for item_id in ids if item_id not in found]
-        if missing:
-            raise UnknownItems(missing)
-        user_id, state, present = _lock_list(user, ids, db)
-        new_ids = [item_id for item_id in ids if item_id not in present]
-        if new_ids:
-            limit = app_settings.MAX_FAVOURITES_PER_USER
-            if _plain(Favourite, db).filter(user_id=user.pk).count() + len(new_ids) > limit:
-                raise ListFull(limit)
-            if insert is None:
-                added = timezone.now()
-                _plain(Favourite, db).bulk_create(
-                    [Favourite(user_id=user.pk, item_id=i, added=added) for i in new_ids]
-                )
-            else:
-                insert()
-        return _changed(user, user_id, state, new_ids, favourite_added, source, read_back, db)
+    return _change(user, _unique(item_ids), favourite_added, _source(source), read_back)
 
 
 def remove_favourites(
@@ -162,39 +134,58 @@ def remove_favourites(
 
     ``read_back`` as for :func:`add_favourites`.
     """
-    ids = _unique(item_ids)
+    return _change(user, _unique(item_ids), favourite_removed, _source(source), read_back)
+
+
+def _change(
+    user: AbstractBaseUser,
+    ids: list[str],
+    signal: Signal,
+    source: Source,
+    read_back: Callable[[str], Any] | None = None,
+    insert: Callable[[], None] | None = None,
+) -> ListChange:
+    """Add (``signal`` is ``favourite_added``) or remove ``ids`` under the list's lock; if
+    that changed anything, move the list forward and send ``signal`` after commit.
+
+    ``insert``, when given, inserts the new rows instead of ``bulk_create()``.
+    """
+    adding = signal is favourite_added
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db):
-        user_id, state, present = _lock_list(user, ids, db)
-        removed = [item_id for item_id in ids if item_id in present]
-        if removed:
-            _plain(Favourite, db).filter(user_id=user.pk, item_id__in=removed).delete()
-        return _changed(user, user_id, state, removed, favourite_removed, source, read_back, db)
-
-
-def _changed(
-    user: AbstractBaseUser,
-    user_id: Any,
-    state: DocumentState,
-    item_ids: list[str],
-    signal: Signal,
-    source: str | None,
-    read_back: Callable[[str], Any] | None,
-    db: str,
-) -> ListChange:
-    """The end of a change of the locked list: bumped and signalled if anything changed."""
-    after = ListState(state.list_version, state.list_updated)
-    if item_ids:
-        row = _bumped(user_id, state, now_seconds())
-        row.save(using=db, update_fields=BUMPED_FIELDS)
-        after = ListState(row.version, row.updated)
-        _send_on_commit(signal, user, item_ids, _source(source), db)
-    answer = read_back(db) if read_back is not None else None
-    if item_ids:
-        # Kept while the list is locked, so its writers keep their states in commit order.
-        set_states({state_key(user.pk): (row.version, row.updated, row.catalogue_version)})
-        add_states({CATALOGUE_KEY: (state.catalogue_version, state.catalogue_updated)})
-    return ListChange(after, tuple(item_ids), answer)
+        if adding:
+            _lock_items(ids, db)
+        # The user id as the database returns it (for some keys a UUID on SQLite, not the
+        # instance's own pk).
+        ((user_id, state),) = _lock_states([user.pk], db).items()
+        rows = _plain(Favourite, db).filter(user_id=user.pk)
+        listed = set(rows.filter(item_id__in=ids).values_list("item_id", flat=True))
+        changed = [item_id for item_id in ids if (item_id in listed) != adding]
+        after = ListState(state.list_version, state.list_updated)
+        if changed and adding:
+            limit = app_settings.MAX_FAVOURITES_PER_USER
+            if rows.count() + len(changed) > limit:
+                raise ListFull(limit)
+            if insert is None:
+                added = timezone.now()
+                _plain(Favourite, db).bulk_create(
+                    [Favourite(user_id=user.pk, item_id=i, added=added) for i in changed]
+                )
+            else:
+                insert()
+        elif changed:
+            rows.filter(item_id__in=changed).delete()
+        if changed:
+            row = _bumped(user_id, state, now_seconds())
+            row.save(using=db, update_fields=BUMPED_FIELDS)
+            after = ListState(row.version, row.updated)
+            _send_on_commit(signal, user, changed, source, db)
+        answer = read_back(db) if read_back is not None else None
+        if changed:
+            # Kept while the list is locked, so its writers keep their states in commit order.
+            set_states({state_key(user.pk): (row.version, row.updated, row.catalogue_version)})
+            add_states({CATALOGUE_KEY: state.catalogue_values})
+        return ListChange(after, tuple(changed), answer)
 
 
 def remove_all_favourites(user: AbstractBaseUser, *, source: str | None = None) -> ListChange:
@@ -208,10 +199,9 @@ def remove_favourite_rows(
 ) -> int:
     """Delete the favourites a queryset selects (admin bulk delete, ``qs.delete()``); how many.
 
-    Each listener's part goes through :func:`remove_favourites`, in user order. With
-    ``atomic`` (as ``QuerySet.delete()`` is) all in one transaction; without it, outside a
-    transaction, each part commits on its own, so no list stays locked for longer than its
-    own change (the admin's delete action).
+    Each listener's part goes through :func:`remove_favourites`, in user order, all in one
+    transaction; without ``atomic`` (the admin's delete action) each part commits on its own,
+    so no list stays locked for longer than its own change.
     """
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db) if atomic else nullcontext():
@@ -256,18 +246,8 @@ def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = 
 
 def holder_count(*item_ids: str) -> int:
     """How many listeners hold any of the catalogue items ``item_ids`` (write database)."""
-    return _holdings(item_ids).values("user_id").distinct().count()
-
-
-def holder_counts(item_ids: Iterable[str]) -> dict[str, int]:
-    """How many listeners hold each of ``item_ids`` that someone holds, in one query."""
-    return dict(_holdings(item_ids).values_list("item_id").annotate(holders=Count("pk")))
-
-
-def _holdings(item_ids: Iterable[str]) -> QuerySet[Favourite]:
-    """The favourites of ``item_ids`` on the write database, unordered."""
-    rows = _plain(Favourite, router.db_for_write(Favourite))
-    return rows.filter(item_id__in=_unique(item_ids)).order_by()
+    rows = _plain(Favourite, router.db_for_write(Favourite)).filter(item_id__in=item_ids)
+    return rows.order_by().values("user_id").distinct().count()
 
 
 def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:
@@ -281,7 +261,8 @@ def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:
     db = router.db_for_write(CatalogueItem)
     if not connections[db].in_atomic_block:
         return False
-    if not any(count > HOLDER_BATCH for count in holder_counts(ids).values()):
+    held = _plain(Favourite, db).filter(item_id__in=ids).order_by().values("item_id")
+    if not held.annotate(holders=Count("pk")).filter(holders__gt=HOLDER_BATCH).exists():
         return False
     transaction.on_commit(lambda: delete_catalogue_items(ids), using=db)
     return True
@@ -313,19 +294,18 @@ def add_favourite_rows(
 def add_favourite_instance(
     favourite: Favourite, save: Callable[[], None], *, source: str | None = None
 ) -> None:
-    """Add a new ``Favourite`` instance (admin, ``create()``, ``save()``).
-
-    ``save``, the model's own, inserts the row under the list's lock after the checks of
-    :func:`add_favourites`. Raises :class:`AlreadyListed` when the item is listed already.
+    """Add a new ``Favourite`` instance (admin, ``create()``, ``save()``): ``save``, the
+    model's own, inserts it as :func:`add_favourites` would; :class:`AlreadyListed` if listed.
     """
 
     def insert() -> None:
         favourite.added = favourite.added or timezone.now()
         save()
 
-    change = _add(favourite.user, [favourite.item_id], _source(source), insert=insert)
+    item_id = favourite.item_id
+    change = _change(favourite.user, [item_id], favourite_added, _source(source), insert=insert)
     if not change.changed:
-        raise AlreadyListed(favourite.item_id)
+        raise AlreadyListed(item_id)
 
 
 #: The databases whose catalogue clock a :func:`catalogue_batch` will move on its way out.
@@ -338,12 +318,9 @@ _pending_catalogue_changes: contextvars.ContextVar[set[str] | None] = contextvar
 def catalogue_batch() -> Iterator[None]:
     """Many catalogue edits, one move of the catalogue clock (an import, a bulk action).
 
-    The clock moves once per database when the block ends without an error; use it within
-    the edits' transaction, so edits and clock commit together::
-
-        with transaction.atomic(), catalogue_batch():
-            for item in items:
-                item.save()
+    The clock moves once per database when the block ends without an error; use it inside
+    the edits' transaction (``with transaction.atomic(), catalogue_batch():``), so edits and
+    clock commit together.
     """
     if _pending_catalogue_changes.get() is not None:
         yield  # already batched by an outer block
@@ -359,11 +336,8 @@ def catalogue_batch() -> Iterator[None]:
 
 
 def catalogue_changed(*, db: str | None = None) -> None:
-    """Move the catalogue clock: every document that shows catalogue data is renewed.
-
-    One row is updated, in the caller's transaction if there is one; no list state is
-    touched. Within a :func:`catalogue_batch` the move waits for the batch's end.
-    """
+    """Move the catalogue clock (one row, no list state), renewing every document that shows
+    catalogue data; within a :func:`catalogue_batch` at the batch's end."""
     db = db or router.db_for_write(CatalogueState)
     pending = _pending_catalogue_changes.get()
     if pending is not None:
@@ -382,9 +356,7 @@ def catalogue_changed(*, db: str | None = None) -> None:
         set_states({CATALOGUE_KEY: states.values_list("version", "updated").get()})
 
 
-# Cascades: connected in AppConfig.ready() to model signals.
-
-
+@receiver(post_save, sender=CatalogueItem, dispatch_uid="dch_favourites.catalogue_item_saved")
 def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) -> None:
     """An item was saved: its entry changed in every list that holds it.
 
@@ -399,6 +371,7 @@ def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) 
     catalogue_changed(db=db)
 
 
+@receiver(pre_delete, sender=CatalogueItem, dispatch_uid="dch_favourites.catalogue_item_deleting")
 def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     """An item is about to be deleted: its holders lose it (``favourite_removed`` after commit).
 
@@ -416,6 +389,11 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
         transaction.on_commit(lambda: _tell_holders(holders, item_id, db), using=db)
 
 
+@receiver(
+    [post_save, post_delete],
+    sender=CatalogueItemTranslation,
+    dispatch_uid="dch_favourites.catalogue_translation_changed",
+)
 def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
     """A translation was saved or deleted: the item's entry changed in that language.
 
@@ -432,6 +410,7 @@ def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: 
     catalogue_changed(db=db)
 
 
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="dch_favourites.user_deleting")
 def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
     """A listener is about to be deleted: their list goes with them; tell the receivers."""
     db = kwargs.get("using") or router.db_for_write(Favourite)
@@ -460,14 +439,15 @@ def _listed_item_ids(user_pk: Any, db: str) -> list[str]:
     return list(rows.values_list("item_id", flat=True))
 
 
-def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
-    """The ids of ``item_ids`` that exist, share-locked against deletion until commit.
+def _lock_items(item_ids: Sequence[str], db: str) -> None:
+    """Share-lock the catalogue items ``item_ids`` against deletion until commit; raises
+    :class:`UnknownItems` for the ids that name none.
 
     PostgreSQL takes ``FOR KEY SHARE`` (what a foreign key check takes), which waits for a
     delete in progress but not for edits or other adds. SQLite serialises writers already.
     """
     if not item_ids:
-        return set()
+        return
     connection = connections[db]
     if connection.vendor == "postgresql":
         # Raw SQL: the ORM's select_for_update() has no FOR KEY SHARE, and its FOR NO KEY
@@ -478,19 +458,13 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
                 f'SELECT "id" FROM {table} WHERE "id" = ANY(%s) ORDER BY "id" FOR KEY SHARE',
                 [list(item_ids)],
             )
-            return {row[0] for row in cursor.fetchall()}
-    items = _plain(CatalogueItem, db).filter(pk__in=item_ids)
-    return set(items.values_list("pk", flat=True))
-
-
-def _lock_list(
-    user: AbstractBaseUser, item_ids: Sequence[str], db: str
-) -> tuple[Any, DocumentState, set[str]]:
-    """Lock ``user``'s list state: the user id as the database returns it (for some keys,
-    a UUID on SQLite, not the instance's own pk), the state, and which ids are listed."""
-    ((user_id, state),) = _lock_states([user.pk], db).items()
-    listed = _plain(Favourite, db).filter(user_id=user.pk, item_id__in=item_ids)
-    return user_id, state, set(listed.values_list("item_id", flat=True))
+            found = {row[0] for row in cursor.fetchall()}
+    else:
+        items = _plain(CatalogueItem, db).filter(pk__in=item_ids)
+        found = set(items.values_list("pk", flat=True))
+    missing = [item_id for item_id in item_ids if item_id not in found]
+    if missing:
+        raise UnknownItems(missing)
 
 
 #: The columns of a list state that every change moves.

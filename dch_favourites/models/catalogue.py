@@ -74,13 +74,10 @@ class CatalogueQuerySet(models.QuerySet[M]):
     ) -> int:
         from dch_favourites import services  # imports the models: on use
 
-        # Django may implement it with update(): one batch, one move of the clock, in the
-        # same transaction as the rows.
+        # Django's updates each batch with update(): one move of the clock for them all, in
+        # the same transaction as the rows.
         with transaction.atomic(using=self.db), services.catalogue_batch():
-            updated = super().bulk_update(objs, fields, batch_size=batch_size)
-            if updated:
-                services.catalogue_changed(db=self.db)
-        return updated
+            return super().bulk_update(objs, fields, batch_size=batch_size)
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
 

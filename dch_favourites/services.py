@@ -1,15 +1,12 @@
 """The one place where favourites change.
 
-The API, the admin, commands, Python callers, the ORM's doors on
-:class:`~dch_favourites.models.Favourite` (routed here by the models) and cascades all come
-through here, so every change of a list moves the listener's
-:class:`~dch_favourites.models.FavouriteListState` forward, every catalogue edit that can
-change a listed entry moves the one :class:`~dch_favourites.models.CatalogueState`, and
-:mod:`dch_favourites.signals` are sent after commit.
-
-Locks are always taken in the same order, catalogue items first and list states second
-(in primary-key order), so concurrent writers queue instead of deadlocking. A catalogue
-edit locks no list state. On SQLite the whole transaction is serialised
+The API, the admin, commands, Python callers, the ORM's doors on ``Favourite`` and the
+cascades all come here, so every change of a list moves its
+:class:`~dch_favourites.models.FavouriteListState`, every catalogue edit that can change a
+listed entry moves the one :class:`~dch_favourites.models.CatalogueState`, and the signals
+are sent after commit. Locks are taken in one order, catalogue items first, then list
+states in primary-key order, so concurrent writers queue instead of deadlocking; a
+catalogue edit locks no list state. SQLite serialises the whole transaction
 (``transaction_mode: IMMEDIATE``).
 """
 
@@ -130,10 +127,8 @@ def remove_favourites(
     source: str | None = None,
     read_back: Callable[[str], Any] | None = None,
 ) -> ListChange:
-    """Remove items from ``user``'s list; ids not on it are ignored.
-
-    ``read_back`` as for :func:`add_favourites`.
-    """
+    """Remove items from ``user``'s list, ignoring ids not on it; ``read_back`` as for
+    :func:`add_favourites`."""
     return _change(user, _unique(item_ids), favourite_removed, _source(source), read_back)
 
 
@@ -145,11 +140,8 @@ def _change(
     read_back: Callable[[str], Any] | None = None,
     insert: Callable[[], None] | None = None,
 ) -> ListChange:
-    """Add (``signal`` is ``favourite_added``) or remove ``ids`` under the list's lock; if
-    that changed anything, move the list forward and send ``signal`` after commit.
-
-    ``insert``, when given, inserts the new rows instead of ``bulk_create()``.
-    """
+    """Add (``signal`` is ``favourite_added``) or remove ``ids`` under the list's lock and,
+    if anything changed, move the list forward; ``insert`` replaces the ``bulk_create()``."""
     adding = signal is favourite_added
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db):
@@ -223,8 +215,7 @@ def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = 
 
     Outside a transaction each item's holders are released first, ``batch_size`` (default
     :data:`HOLDER_BATCH`) per transaction of their own, so a holder's POST naming the item
-    waits for one batch at most; then the items go in one transaction. Inside a
-    transaction all of it happens in that one.
+    waits for one batch at most; inside one, all of it happens in that one.
     """
     ids = sorted(_unique(item_ids))
     db = router.db_for_write(CatalogueItem)
@@ -251,12 +242,9 @@ def holder_count(*item_ids: str) -> int:
 
 
 def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:
-    """Delete items from inside a transaction without holding their holders there.
-
-    When one of the items is held by more listeners than one batch, the delete is left to
-    :func:`delete_catalogue_items` once the transaction has committed; returns True.
-    Otherwise, or outside a transaction, returns False: the caller deletes them itself.
-    """
+    """Leave the delete of ``item_ids`` to :func:`delete_catalogue_items` once the transaction
+    commits (True) if one of them has more holders than one batch; else (or outside a
+    transaction) False, and the caller deletes them itself."""
     ids = _unique(item_ids)
     db = router.db_for_write(CatalogueItem)
     if not connections[db].in_atomic_block:
@@ -358,10 +346,8 @@ def catalogue_changed(*, db: str | None = None) -> None:
 
 @receiver(post_save, sender=CatalogueItem, dispatch_uid="dch_favourites.catalogue_item_saved")
 def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) -> None:
-    """An item was saved: its entry changed in every list that holds it.
-
-    A new item is on no list yet, unless it is a concert, whose begin its parts show.
-    """
+    """An item was saved: its entry changed in every list that holds it (a new one is on no
+    list yet, unless it is a concert, whose begin its parts show)."""
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     if created and instance.type != ItemType.CONCERT:
         return
@@ -375,8 +361,7 @@ def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) 
 def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     """An item is about to be deleted: its holders lose it (``favourite_removed`` after commit).
 
-    The item row is locked first, so an add racing the delete either lands before it (and
-    is removed with it) or finds the item gone.
+    Its row is locked first, so a racing add lands before (and goes with it) or finds it gone.
     """
     db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     _plain(CatalogueItem, db).select_for_update().filter(pk=instance.pk).exists()
@@ -395,11 +380,8 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     dispatch_uid="dch_favourites.catalogue_translation_changed",
 )
 def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
-    """A translation was saved or deleted: the item's entry changed in that language.
-
-    Not when it goes because its item is deleted (``origin``, sent with delete signals):
-    :func:`catalogue_item_deleting` renews what shows the item.
-    """
+    """A translation was saved or deleted: the item's entry changed in that language (not
+    when its item's delete takes it along: :func:`catalogue_item_deleting` renews those)."""
     origin = kwargs.get("origin")
     if isinstance(origin, CatalogueItem) or (
         isinstance(origin, QuerySet) and origin.model is CatalogueItem
@@ -515,11 +497,8 @@ def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> 
 
 
 def _release_holders(item_id: str, batch_size: int, db: str) -> int:
-    """Take the item off the lists of up to ``batch_size`` holders, in one transaction.
-
-    Only the holders' list states are locked (the item is not: a POST naming it finds it
-    still there). Returns how many holders were found: fewer than ``batch_size``, none left.
-    """
+    """Take the item off the lists of up to ``batch_size`` holders, in one transaction that
+    locks only their list states; how many were found (fewer than ``batch_size``: the last)."""
     with transaction.atomic(using=db):
         rows = _plain(Favourite, db).filter(item_id=item_id).order_by()
         holders = list(rows.values_list("user_id", flat=True)[:batch_size])
@@ -574,9 +553,8 @@ def _send_on_commit(
     signal: Signal, user: AbstractBaseUser, item_ids: Sequence[str], source: Source, db: str
 ) -> None:
     items = tuple(item_ids)
-    # The change is committed by then: a failing receiver must not turn it into an error
-    # for the caller, nor keep the other receivers from hearing of it. send_robust logs
-    # the failure to the "django.dispatch" logger.
+    # Committed by then: a failing receiver (logged by send_robust to "django.dispatch")
+    # must not become the caller's error, nor keep the other receivers from hearing of it.
     transaction.on_commit(
         lambda: signal.send_robust(sender=Favourite, user=user, items=items, source=source),
         using=db,

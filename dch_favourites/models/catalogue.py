@@ -1,8 +1,7 @@
 """The catalogue: items, their translations and the catalogue's clock.
 
-Catalogue edits by queryset (``update()``, ``bulk_update()``, ``bulk_create()``) move the
-catalogue clock through :mod:`dch_favourites.services`, as ``save()`` and ``delete()`` do
-through the hooks :class:`~dch_favourites.apps.DchFavouritesConfig` connects.
+Every edit moves the clock through :mod:`dch_favourites.services`: by queryset here, by
+``save()`` and ``delete()`` through its receivers of the models' signals.
 """
 
 from __future__ import annotations
@@ -286,11 +285,8 @@ CATALOGUE_STATE_ID = 1
 
 
 class CatalogueState(models.Model):
-    """The catalogue's clock: one row, moved by every edit that can change a listed entry.
-
-    An item edit, delete or translation change moves this one row instead of every
-    holder's list state; a document names it in its ETag and cache key.
-    """
+    """The catalogue's clock: one row, moved by every edit that can change a listed entry
+    instead of every holder's list state; a document names it in its ETag and cache key."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=CATALOGUE_STATE_ID)
     version = models.PositiveBigIntegerField(_("version"), default=0)

@@ -1,15 +1,12 @@
 """The read path: a listener's favourites document, as the database holds it.
 
-A document depends on its rows and on two clocks: the list's state
-(:class:`~dch_favourites.models.FavouriteListState`, moved by the list's own changes) and
-the catalogue's (:class:`~dch_favourites.models.CatalogueState`, moved by catalogue
-edits). :func:`document_state` reads both in one query; :func:`document_rows` reads the
-state and the entries in one statement, so the two always belong together.
+A document depends on its rows and on two clocks, the list's state (moved by the list's own
+changes) and the catalogue's (moved by catalogue edits): :func:`document_state` reads both
+in one query, :func:`document_rows` them and the entries in one statement.
 
-The entry columns are named by the sources of the API's declared serializer fields
-(:mod:`dch_favourites.api.serializers`): a source is the item's own field of that name,
-unless :data:`DERIVED_SOURCES` derives it (titles in the asked language, timestamps in
-Unix seconds, a part's begin from its concert).
+The entry columns are the sources of the API's declared serializer fields: the item's own
+field of that name, unless :data:`DERIVED_SOURCES` derives it (titles in the asked
+language, timestamps in Unix seconds, a part's begin from its concert).
 """
 
 from __future__ import annotations
@@ -110,11 +107,9 @@ def _is_translated(language: str | None) -> bool:
 
 @dataclass(frozen=True)
 class DocumentState:
-    """What a listener's document depends on besides its rows.
-
-    The list's version, ``updated`` and catalogue version at its last change, and the
-    catalogue's version and ``updated`` now. All zeros for a listener who never had a
-    favourite: that body (an empty list, updated 0) depends on nothing else.
+    """What a listener's document depends on besides its rows: the list's version, ``updated``
+    and catalogue version at its last change, and the catalogue's version and ``updated`` now
+    (all zeros for a listener who never had a favourite, whose body depends on nothing else).
     """
 
     list_version: int = 0
@@ -144,11 +139,10 @@ class DocumentState:
     def updated(self) -> int:
         """The document's top-level ``updated``, from the list's clock and the catalogue's.
 
-        One more for every catalogue change since the list's own last change, and never
-        less than the catalogue's last change: so it strictly increases with every change
-        that can alter the document, however the two kinds interleave, without touching the
-        list's row on a catalogue edit. It runs ahead of the clock only while changes come
-        faster than one a second. A listener who never had a favourite is at 0.
+        One more for every catalogue change since the list's own last change, and never less
+        than the catalogue's last change: so it strictly increases with every change to the
+        document, without touching the list's row on a catalogue edit, and runs ahead of the
+        clock only while changes come faster than one a second. 0 for a list never changed.
         """
         if not self.list_version:
             return 0
@@ -177,11 +171,8 @@ def document_state(user_id: Any, using: str) -> DocumentState:
 def document_rows(
     user_id: Any, language: str | None, columns: Sequence[str], using: str
 ) -> tuple[DocumentState, list[tuple[Any, ...]]]:
-    """A listener's list and the state it is in, read in one statement (one snapshot).
-
-    The entry rows (``columns``, newest first) come from the listener's state row outwards
-    (a LEFT JOIN to the favourites); a listener without a state row has an empty list.
-    """
+    """A listener's list (``columns``, newest first) and its state, read in one statement
+    from the state row outwards (a LEFT JOIN): a listener without one has an empty list."""
     prefix = "user__dch_favourites__"
     states = FavouriteListState.objects.using(using).filter(user_id=user_id)
     rows = list(

@@ -114,12 +114,9 @@ class Favourite(models.Model):
 
 
 class FavouriteListState(models.Model):
-    """Where a listener's list stands: ``version`` counts its adds and removes, by any path.
-
-    Catalogue edits move :class:`CatalogueState` instead, so none touches a list's row.
-    The list's top-level ``updated`` is worked out from both clocks by
-    :attr:`~dch_favourites.documents.DocumentState.updated`.
-    """
+    """Where a listener's list stands: ``version`` counts its adds and removes, by any path;
+    catalogue edits move :class:`CatalogueState` instead, and the document's ``updated`` comes
+    from both (:attr:`~dch_favourites.documents.DocumentState.updated`)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,

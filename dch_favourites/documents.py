@@ -78,11 +78,8 @@ DERIVED_SOURCES: dict[str, Callable[[str, bool], Any]] = {
 def entry_queryset(
     queryset: models.QuerySet[Any], prefix: str, language: str | None, columns: Sequence[str]
 ) -> models.QuerySet[Any]:
-    """``queryset`` with the translation of ``language`` joined, ready for :func:`entry_values`.
-
-    ``prefix`` leads from the queryset's model to the catalogue item (``""`` from the item
-    itself). A language other than the default one joins its translation (one LEFT JOIN).
-    """
+    """``queryset`` ready for :func:`entry_values`: a language other than the default one
+    joins its translation (one LEFT JOIN) of the item ``prefix`` leads to (``""``: itself)."""
     if _is_translated(language) and any(c in ("title", "short_title") for c in columns):
         relation = f"{prefix}translations"
         translation = FilteredRelation(relation, condition=Q(**{f"{relation}__language": language}))

@@ -192,9 +192,8 @@ def remove_favourite_rows(
     """Delete the favourites a queryset selects (admin bulk delete, ``qs.delete()``); how many.
 
     Each listener's part goes through :func:`remove_favourites`, in user order, all in one
-    transaction; without ``atomic`` (the admin's delete action) each part commits on its own,
-    so no list stays locked for longer than its own change.
-    """
+    transaction; without ``atomic`` (the admin's delete action) each in its own, so no list
+    stays locked longer than its own change."""
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db) if atomic else nullcontext():
         selected = queryset.using(db).order_by("user_id", "-added")
@@ -304,12 +303,9 @@ _pending_catalogue_changes: contextvars.ContextVar[set[str] | None] = contextvar
 
 @contextmanager
 def catalogue_batch() -> Iterator[None]:
-    """Many catalogue edits, one move of the catalogue clock (an import, a bulk action).
-
-    The clock moves once per database when the block ends without an error; use it inside
-    the edits' transaction (``with transaction.atomic(), catalogue_batch():``), so edits and
-    clock commit together.
-    """
+    """Many catalogue edits (an import, a bulk action), one move of the catalogue clock per
+    database when the block ends without an error; use it inside the edits' transaction
+    (``with transaction.atomic(), catalogue_batch():``), so edits and clock commit together."""
     if _pending_catalogue_changes.get() is not None:
         yield  # already batched by an outer block
         return
@@ -474,9 +470,8 @@ def _touch_parts(concert_id: str, db: str) -> int:
 def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> list[Any]:
     """Delete an item's favourites (of the listeners ``of`` only); the holders' ids, sorted.
 
-    On PostgreSQL in one statement (``RETURNING``), so the delete's transaction, which
-    holders' POSTs naming the item wait for, stays short however many hold it.
-    """
+    On PostgreSQL in one statement, so the delete's transaction (which holders' POSTs naming
+    the item wait for) stays short however many hold it."""
     rows = _plain(Favourite, db).filter(item_id=item_id)
     if of is not None:
         rows = rows.filter(user_id__in=list(of))

@@ -106,12 +106,8 @@ class CatalogueItemQuerySet(CatalogueQuerySet["CatalogueItem"]):
         until: datetime | None = None,
         limit: int | None = None,
     ) -> CatalogueItemQuerySet:
-        """The most favourited items, most first, each with ``favourite_count``; one query.
-
-        Counts the favourites listeners hold now that were added in ``[since, until)``
-        (either end open when ``None``); items with none in the period are left out. Ties
-        are ordered by id, so the ranking is stable.
-        """
+        """The items most favourited now among the favourites added in ``[since, until)``
+        (``None``: open), each with ``favourite_count``, most first, ties by id; one query."""
         period: dict[str, Any] = {"favourites__isnull": False}
         if since is not None:
             period["favourites__added__gte"] = since

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import NotSupportedError, models
@@ -54,18 +55,15 @@ class UnixSeconds(models.Func):
 TRANSLATION = "entry_translation"
 
 
-def _translated(name: str) -> Callable[[str, bool], Any]:
-    def column(prefix: str, translated: bool) -> Any:
-        own = F(f"{prefix}{name}")
-        return Coalesce(F(f"{TRANSLATION}__{name}"), own) if translated else own
-
-    return column
+def _translated(name: str, prefix: str, translated: bool) -> Any:
+    own = F(f"{prefix}{name}")
+    return Coalesce(F(f"{TRANSLATION}__{name}"), own) if translated else own
 
 
 #: Entry sources that are not simply the item's field of the same name.
 DERIVED_SOURCES: dict[str, Callable[[str, bool], Any]] = {
-    "title": _translated("title"),
-    "short_title": _translated("short_title"),
+    "title": partial(_translated, "title"),
+    "short_title": partial(_translated, "short_title"),
     "published": lambda prefix, translated: UnixSeconds(f"{prefix}published"),
     # A work's or interview's begin is its concert's while the concert exists.
     "begin": lambda prefix, translated: UnixSeconds(

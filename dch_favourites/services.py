@@ -117,7 +117,7 @@ def add_favourites(
     past the configured length. ``read_back(db)``, when given, runs in the same transaction
     after the change (the API reads its answer there); its result is the change's ``answer``.
     """
-    return _change(user, _unique(item_ids), favourite_added, _source(source), read_back)
+    return _change(user, _unique(item_ids), favourite_added, source, read_back)
 
 
 def remove_favourites(
@@ -129,20 +129,21 @@ def remove_favourites(
 ) -> ListChange:
     """Remove items from ``user``'s list, ignoring ids not on it; ``read_back`` as for
     :func:`add_favourites`."""
-    return _change(user, _unique(item_ids), favourite_removed, _source(source), read_back)
+    return _change(user, _unique(item_ids), favourite_removed, source, read_back)
 
 
 def _change(
     user: AbstractBaseUser,
     ids: list[str],
     signal: Signal,
-    source: Source,
+    source: str | None,
     read_back: Callable[[str], Any] | None = None,
     insert: Callable[[], None] | None = None,
 ) -> ListChange:
     """Add (``signal`` is ``favourite_added``) or remove ``ids`` under the list's lock and,
     if anything changed, move the list forward; ``insert`` replaces the ``bulk_create()``."""
     adding = signal is favourite_added
+    door = Source(source) if source is not None else Source.PYTHON
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db):
         if adding:
@@ -171,7 +172,7 @@ def _change(
             row = _bumped(user_id, state, now_seconds())
             row.save(using=db, update_fields=BUMPED_FIELDS)
             after = ListState(row.version, row.updated)
-            _send_on_commit(signal, user, changed, source, db)
+            _send_on_commit(signal, user, changed, door, db)
         answer = read_back(db) if read_back is not None else None
         if changed:
             # Kept while the list is locked, so its writers keep their states in commit order.
@@ -289,10 +290,9 @@ def add_favourite_instance(
         favourite.added = favourite.added or timezone.now()
         save()
 
-    item_id = favourite.item_id
-    change = _change(favourite.user, [item_id], favourite_added, _source(source), insert=insert)
+    change = _change(favourite.user, [favourite.item_id], favourite_added, source, insert=insert)
     if not change.changed:
-        raise AlreadyListed(item_id)
+        raise AlreadyListed(favourite.item_id)
 
 
 #: The databases whose catalogue clock a :func:`catalogue_batch` will move on its way out.
@@ -396,10 +396,6 @@ def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
     if item_ids:
         # A copy: the delete sets the instance's pk to None before the receivers run.
         _send_on_commit(favourite_removed, copy.copy(instance), item_ids, Source.CASCADE, db)
-
-
-def _source(source: str | None) -> Source:
-    return Source(source) if source is not None else Source.PYTHON
 
 
 def _plain(model: type[M], db: str) -> QuerySet[M]:

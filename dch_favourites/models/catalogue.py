@@ -267,14 +267,9 @@ class CatalogueItemTranslation(models.Model):
         default = app_settings.DEFAULT_LANGUAGE
         others = [code for code in app_settings.LANGUAGES if code != default]
         if self.language not in others:
-            raise ValidationError(
-                {
-                    "language": _(
-                        "Use one of %(languages)s; the item itself holds the %(default)s text."
-                    )
-                    % {"languages": ", ".join(others) or "-", "default": default}
-                }
-            )
+            message = _("Use one of %(languages)s; the item itself holds the %(default)s text.")
+            names = {"languages": ", ".join(others) or "-", "default": default}
+            raise ValidationError({"language": message % names})
 
 
 CATALOGUE_STATE_ID = 1

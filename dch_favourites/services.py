@@ -341,33 +341,31 @@ def catalogue_changed(*, db: str | None = None) -> None:
 
 
 @receiver(post_save, sender=CatalogueItem, dispatch_uid="dch_favourites.catalogue_item_saved")
-def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) -> None:
+def catalogue_item_saved(instance: CatalogueItem, created: bool, using: str, **kwargs: Any) -> None:
     """An item was saved: its entry changed in every list that holds it (a new one is on no
     list yet, unless it is a concert, whose begin its parts show)."""
-    db = kwargs.get("using") or router.db_for_write(CatalogueItem)
     if created and instance.type != ItemType.CONCERT:
         return
     if instance.type == ItemType.CONCERT and (created or instance.begin_changed):
-        _touch_parts(instance.pk, db)
+        _touch_parts(instance.pk, using)
     instance.begin_changed = False
-    catalogue_changed(db=db)
+    catalogue_changed(db=using)
 
 
 @receiver(pre_delete, sender=CatalogueItem, dispatch_uid="dch_favourites.catalogue_item_deleting")
-def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
+def catalogue_item_deleting(instance: CatalogueItem, using: str, **kwargs: Any) -> None:
     """An item is about to be deleted: its holders lose it (``favourite_removed`` after commit).
 
     Its row is locked first, so a racing add lands before (and goes with it) or finds it gone.
     """
-    db = kwargs.get("using") or router.db_for_write(CatalogueItem)
-    _plain(CatalogueItem, db).select_for_update().filter(pk=instance.pk).exists()
-    holders = _delete_holdings(instance.pk, db)
-    if not _touch_parts(instance.pk, db) and not holders:
+    _plain(CatalogueItem, using).select_for_update().filter(pk=instance.pk).exists()
+    holders = _delete_holdings(instance.pk, using)
+    if not _touch_parts(instance.pk, using) and not holders:
         return  # on no list and nobody's concert: no document shows it
-    catalogue_changed(db=db)
+    catalogue_changed(db=using)
     if holders:
         item_id = instance.pk
-        transaction.on_commit(lambda: _tell_holders(holders, item_id, db), using=db)
+        transaction.on_commit(lambda: _tell_holders(holders, item_id, using), using=using)
 
 
 @receiver(
@@ -375,7 +373,9 @@ def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
     sender=CatalogueItemTranslation,
     dispatch_uid="dch_favourites.catalogue_translation_changed",
 )
-def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
+def catalogue_translation_changed(
+    instance: CatalogueItemTranslation, using: str, **kwargs: Any
+) -> None:
     """A translation was saved or deleted: the item's entry changed in that language (not
     when its item's delete takes it along: :func:`catalogue_item_deleting` renews those)."""
     origin = kwargs.get("origin")
@@ -383,19 +383,17 @@ def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: 
         isinstance(origin, QuerySet) and origin.model is CatalogueItem
     ):
         return
-    db = kwargs.get("using") or router.db_for_write(CatalogueItem)
-    _plain(CatalogueItem, db).filter(pk=instance.item_id).update(updated=timezone.now())
-    catalogue_changed(db=db)
+    _plain(CatalogueItem, using).filter(pk=instance.item_id).update(updated=timezone.now())
+    catalogue_changed(db=using)
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="dch_favourites.user_deleting")
-def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
+def user_deleting(instance: AbstractBaseUser, using: str, **kwargs: Any) -> None:
     """A listener is about to be deleted: their list goes with them; tell the receivers."""
-    db = kwargs.get("using") or router.db_for_write(Favourite)
-    item_ids = _listed_item_ids(instance.pk, db)
+    item_ids = _listed_item_ids(instance.pk, using)
     if item_ids:
         # A copy: the delete sets the instance's pk to None before the receivers run.
-        _send_on_commit(favourite_removed, copy.copy(instance), item_ids, Source.CASCADE, db)
+        _send_on_commit(favourite_removed, copy.copy(instance), item_ids, Source.CASCADE, using)
 
 
 def _plain(model: type[M], db: str) -> QuerySet[M]:

@@ -1,11 +1,8 @@
-"""The Django admin for the catalogue and the listeners' favourites.
+"""The Django admin for the catalogue, the listeners' favourites and their devices.
 
-Every change staff make here goes through :mod:`dch_favourites.services` with
-``source=Source.ADMIN``, so the API shows it at once: the list's version and ``updated``
-move forward and ``MAX_FAVOURITES_PER_USER`` holds (a full list is a form error).
-
-Only the app's own models are registered. A site opts in to the favourites inline on its
-user admin with :class:`UserFavouritesAdminMixin` or :func:`register_user_favourites`.
+Every change goes through :mod:`dch_favourites.services` (``source=Source.ADMIN``). Only the
+app's own models are registered; a site opts in to the favourites inline on its user admin
+with :class:`UserFavouritesAdminMixin` or :func:`register_user_favourites`.
 """
 
 from __future__ import annotations
@@ -78,14 +75,16 @@ def check_room(user_pk: Any, adding: int, removing: int = 0) -> None:
         raise ValidationError(services.ListFull(limit).message, code="list_full")
 
 
-class MalformedInputAdmin(_ModelAdmin):
-    """Malformed ids, lookups, search terms and selections get Django's normal answers.
+class StaffInputAdmin(_ModelAdmin):
+    """Malformed input and refused changes get Django's normal answers, never a 500.
 
     A NUL character cannot be stored in a PostgreSQL text column, and a query comparing one
     with such a column fails; whatever the database, no row holds one. So an object id with
     a NUL is an unknown object, a search term with one finds nothing, a changelist filter
     with one is left out (with a message), and a bulk action whose checkboxes name no
-    possible row is refused (with a message) before anything runs.
+    possible row is refused (with a message) before anything runs. A change the write path
+    refuses at save time (forms check the list's room first, but a concurrent change may
+    fill it before the save) is a message; nothing was applied.
     """
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
@@ -109,6 +108,19 @@ class MalformedInputAdmin(_ModelAdmin):
             self.message_user(request, NUL_LEFT_OUT, messages.WARNING)
             return HttpResponseRedirect(request.path + (f"?{kept.urlencode()}" if kept else ""))
         return super().changelist_view(request, extra_context)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.FavouritesError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
@@ -138,36 +150,8 @@ class MalformedInputAdmin(_ModelAdmin):
         return super().response_action(request, queryset, *args, **kwargs)
 
 
-class FavouritesErrorsAsMessages(MalformedInputAdmin):
-    """Turns a change the write path refused at save time into a message, not a 500.
-
-    Forms check the list's room first; this covers a concurrent change that filled the
-    list (or removed an item) between validation and save. Nothing was applied.
-    """
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except services.FavouritesError as error:
-            self.message_user(request, error.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-
-# Catalogue.
-
-
 class TranslationForm(_TranslationModelForm):
     """A translation's language is chosen from the configured languages."""
-
-    class Meta:
-        model = CatalogueItemTranslation
-        fields = ("language", "title", "short_title")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -189,7 +173,7 @@ class CatalogueItemTranslationInline(_TabularInline):
 
 
 @admin.register(CatalogueItem)
-class CatalogueItemAdmin(MalformedInputAdmin):
+class CatalogueItemAdmin(StaffInputAdmin):
     """Catalogue items, with how many listeners hold each; saving moves their lists."""
 
     list_display = (
@@ -304,14 +288,12 @@ class CatalogueItemAdmin(MalformedInputAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         today = timezone.localdate()
-        data: Any = request.GET
-        if not data:
-            data = {
-                "since": (today - timedelta(days=POPULAR_DEFAULT_DAYS - 1)).isoformat(),
-                "until": today.isoformat(),
-                "limit": POPULAR_DEFAULT_LIMIT,
-            }
-        form = PopularPeriodForm(data)
+
+        def last(days: int) -> dict[str, str]:
+            return {"since": str(today - timedelta(days=days - 1)), "until": str(today)}
+
+        default = {**last(POPULAR_DEFAULT_DAYS), "limit": str(POPULAR_DEFAULT_LIMIT)}
+        form = PopularPeriodForm(request.GET or default)
         rows: list[dict[str, Any]] = []
         if form.is_valid():
             since = _start_of(form.cleaned_data["since"])
@@ -328,10 +310,10 @@ class CatalogueItemAdmin(MalformedInputAdmin):
                 }
                 for rank, item in enumerate(ranking, start=1)
             ]
-        quick: list[tuple[Any, dict[str, Any]]] = [
-            (_("Last 7 days"), {"since": today - timedelta(days=6), "until": today}),
-            (_("Last 30 days"), {"since": today - timedelta(days=29), "until": today}),
-            (_("Last 365 days"), {"since": today - timedelta(days=364), "until": today}),
+        periods = [
+            (_("Last 7 days"), last(7)),
+            (_("Last 30 days"), last(30)),
+            (_("Last 365 days"), last(365)),
             (_("All time"), {"since": "", "until": ""}),
         ]
         context = {
@@ -340,7 +322,7 @@ class CatalogueItemAdmin(MalformedInputAdmin):
             "title": _("Most favourited items"),
             "form": form,
             "rows": rows,
-            "periods": [(label, "?" + urlencode(query)) for label, query in quick],
+            "periods": [(label, "?" + urlencode(query)) for label, query in periods],
         }
         return TemplateResponse(request, "admin/dch_favourites/catalogueitem/popular.html", context)
 
@@ -391,15 +373,8 @@ def _start_of(day: date | None, days_later: int = 0) -> datetime | None:
     return start
 
 
-# Favourites.
-
-
 class FavouriteAddForm(_FavouriteModelForm):
     """Add a favourite; a full list is a form error."""
-
-    class Meta:
-        model = Favourite
-        fields = ("user", "item")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -410,11 +385,8 @@ class FavouriteAddForm(_FavouriteModelForm):
 
 
 @admin.register(Favourite)
-class FavouriteAdmin(FavouritesErrorsAsMessages):
-    """All listeners' favourites: add one, view, delete (one or many) through the write path.
-
-    A favourite has nothing to edit: it is added or removed.
-    """
+class FavouriteAdmin(StaffInputAdmin):
+    """All listeners' favourites: add one, view, delete (one or many) through the write path."""
 
     form = FavouriteAddForm
     list_display = ("user", "item", "item_type", "added")
@@ -520,15 +492,12 @@ class FavouriteInline(_TabularInline):
     """A listener's favourites, newest first, on the user's change page: add and remove."""
 
     model = Favourite
-    fk_name = "user"
     formset = FavouriteInlineFormSet
     fields = ("item", "added_at")
     readonly_fields = ("added_at",)
     autocomplete_fields = ("item",)
     extra = 1
     classes = ("dch-favourites-inline",)
-    verbose_name = _("favourite")
-    verbose_name_plural = _("favourites")
 
     class Media:
         css = {"all": ("dch_favourites/admin/favourite-inline.css",)}
@@ -561,7 +530,7 @@ class FavouriteInline(_TabularInline):
         return False
 
 
-class UserFavouritesAdminMixin(FavouritesErrorsAsMessages):
+class UserFavouritesAdminMixin(StaffInputAdmin):
     """Mix into a user admin: adds :class:`FavouriteInline` to the user's change page."""
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[InlineModelAdmin[Any, Any]]]:
@@ -600,11 +569,8 @@ def register_user_favourites(site: admin.AdminSite = admin.site) -> bool:
     return True
 
 
-# Devices (dch_favourites.oauth2): disconnecting one revokes every token issued through it.
-
-
 @admin.register(Device)
-class DeviceAdmin(MalformedInputAdmin):
+class DeviceAdmin(StaffInputAdmin):
     """Read-only devices, with one action: disconnect (:meth:`Device.disconnect`)."""
 
     list_display = (

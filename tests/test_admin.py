@@ -964,13 +964,14 @@ def test_deleting_a_user_takes_their_list_with_them(
 def test_everything_staff_read_is_translatable() -> None:
     favourite_admin = admin.site.get_model_admin(Favourite)
     item_admin = admin.site.get_model_admin(CatalogueItem)
+    inline = FavouriteInline(get_user_model(), admin.site)
     texts = [
         item_admin.search_help_text,
         item_admin.favourite_count.short_description,
         item_admin.concert_link.short_description,
         favourite_admin.search_help_text,
-        FavouriteInline.verbose_name,
-        FavouriteInline.verbose_name_plural,
+        inline.verbose_name,
+        inline.verbose_name_plural,
         *(field.label for field in PopularPeriodForm.base_fields.values()),
         PopularPeriodForm.base_fields["until"].help_text,
         *(Favourite._meta.get_field(name).verbose_name for name in ("user", "item", "added")),

@@ -127,9 +127,12 @@ def test_the_fast_body_is_the_body_of_the_declared_fields() -> None:
     serializer = FavouritesSerializer(document, context={"base_url": BASE})
 
     fast = serializer.data
-    by_fields = serializers.Serializer.to_representation(serializer, document)
+    by_fields = [
+        ENTRY_LAYOUTS[values[1]](entry_plan().row_mapping(values), context={"base_url": BASE}).data
+        for values in rows
+    ]
 
-    assert orjson.dumps(fast) == orjson.dumps(by_fields)
+    assert orjson.dumps(fast["_links"]["favourites"]) == orjson.dumps(by_fields)
     assert fast["updated"] == 1475074300
     assert [item["type"] for item in fast["_links"]["favourites"]] == [
         "work",

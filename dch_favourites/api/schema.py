@@ -5,28 +5,24 @@
     path("v2/schema/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("v2/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 
-The bodies come from the serializers; this module adds only what introspection cannot see:
-each type's entry layout, that ``id`` is one id or a list, the bearer scheme, and each
-operation's statuses with example bodies (the messages the API's own exceptions carry).
-Operations are described at each generation, so they follow the settings (limits,
-languages, scopes) and the URLconf.
+The bodies come from the serializers; this module adds what introspection cannot see (each
+type's entry layout, ``id`` as one id or a list, the bearer scheme) and each operation's
+statuses, with the messages of the API's own exceptions as examples. Operations are
+described at each generation, so they follow the settings and the URLconf.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Any, cast
 
 from django.urls import get_script_prefix, reverse
 from django.utils.translation import get_language_info
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
-    OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
     OpenApiViewExtension,
 )
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.serializers import PolymorphicProxySerializerExtension
 from drf_spectacular.utils import (
     Direction,
     OpenApiExample,
@@ -34,8 +30,10 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
     extend_schema_view,
+    inline_serializer,
 )
 from oauth2_provider.settings import oauth2_settings
 from rest_framework import exceptions, serializers
@@ -54,7 +52,7 @@ from dch_favourites.api.serializers import (
     MISSING_ACTION,
     MISSING_ACTION_JSON_HINT,
     ActionField,
-    EntrySerializer,
+    EntriesField,
     FavouriteChangeSerializer,
     FavouritesSerializer,
     ItemIdsField,
@@ -64,13 +62,8 @@ from dch_favourites.conf import app_settings
 from dch_favourites.exceptions import ListFull, UnknownItems
 from dch_favourites.models import ITEM_ID_PATTERN, ItemType
 
-
-def ecma_pattern(regex: re.Pattern[str]) -> str:
-    """A Python pattern anchored with ``\\A``/``\\Z`` as an ECMA-262 one (``^``/``$``)."""
-    return regex.pattern.replace("\\A", "^").replace("\\Z", "$")
-
-
-# What introspection cannot see: the bearer scheme, the layouts by type, one id or a list.
+#: An id, as an ECMA-262 pattern (anchored with ``^``/``$`` where Python has ``\A``/``\Z``).
+ID_PATTERN = ITEM_ID_PATTERN.pattern.replace("\\A", "^").replace("\\Z", "$")
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -104,28 +97,13 @@ class ItemTypeFieldSchema(OpenApiSerializerFieldExtension):
         }
 
 
-def layouts(component_name: str, by_type: dict[str, Any]) -> PolymorphicProxySerializer:
-    """One of the serializers of ``by_type``, told apart by ``type``."""
-    return PolymorphicProxySerializer(component_name, by_type, resource_type_field_name="type")
-
-
-class EntrySchema(OpenApiSerializerExtension):
-    """A favourites entry: the layout :data:`ENTRY_LAYOUTS` gives its type."""
-
-    target_class = EntrySerializer
-
-    def map_serializer(self, auto_schema: AutoSchema, direction: Direction) -> Any:
-        proxy = PolymorphicProxySerializerExtension(layouts("Entry", ENTRY_LAYOUTS))
-        return proxy.map_serializer(auto_schema, direction)
-
-
 class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
     """``id``: one id or a list of them (introspection sees only the list)."""
 
     target_class = ItemIdsField
 
     def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
-        one = {"type": "string", "pattern": ecma_pattern(ITEM_ID_PATTERN), "example": "23427-1"}
+        one = {"type": "string", "pattern": ID_PATTERN, "example": "23427-1"}
         # A JSON body may give an id as a non-negative integer (`"id": 301`).
         number = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "example": 301}
         many = {"type": "array", "items": {"anyOf": [one, number]}, "minItems": 1}
@@ -136,40 +114,33 @@ class ItemIdsFieldSchema(OpenApiSerializerFieldExtension):
         }
 
 
+# A favourites entry is the layout ENTRY_LAYOUTS gives its type.
+entries = PolymorphicProxySerializer(
+    component_name="Entry",
+    serializers=cast("dict[str, Any]", ENTRY_LAYOUTS),
+    resource_type_field_name="type",
+    many=True,
+)
+extend_schema_field(entries)(EntriesField)
 # The body of a `list` action, yet one object.
 extend_schema_serializer(many=False)(FavouritesSerializer)
 
-
-class ErrorMessage(serializers.Serializer[Any]):
-    """What went wrong, in the negotiated language where translated."""
-
-    message = serializers.CharField()
-
-
-class ErrorBody(serializers.Serializer[Any]):
-    """Every error but the 401."""
-
-    error = ErrorMessage()
-
-
-class TokenNotFound(serializers.Serializer[Any]):
-    """The original service's 401 body, kept as it was."""
-
-    message = serializers.ChoiceField(choices=[LEGACY_401_MESSAGE])
-
-
-# The operations, described when the schema is generated.
-
-
-def example(name: str, body: dict[str, Any]) -> OpenApiExample:
-    """An example response body."""
-    return OpenApiExample(name, value=body, response_only=True)
+# Every error but the 401, and the original service's 401 body.
+ERROR = inline_serializer(
+    "ErrorBody", {"error": inline_serializer("ErrorMessage", {"message": serializers.CharField()})}
+)
+TOKEN_NOT_FOUND = inline_serializer(
+    "TokenNotFound", {"message": serializers.ChoiceField([LEGACY_401_MESSAGE])}
+)
 
 
 def error(description: str, **messages: Any) -> OpenApiResponse:
     """An error response with an example body for each message, by example name."""
-    examples = [example(name, error_body(message)) for name, message in messages.items()]
-    return OpenApiResponse(ErrorBody, description, examples=examples)
+    examples = [
+        OpenApiExample(name, error_body(message), response_only=True)
+        for name, message in messages.items()
+    ]
+    return OpenApiResponse(ERROR, description, examples)
 
 
 def header(name: str, description: str, response: Any = False) -> OpenApiParameter:
@@ -183,7 +154,6 @@ def operation(
     route: str,
     allowed: list[str],
     *,
-    languages: str,
     responses: dict[int, OpenApiResponse],
     parameters: tuple[OpenApiParameter, ...] = (),
     route_kwargs: dict[str, str] | None = None,
@@ -191,9 +161,8 @@ def operation(
 ) -> Any:
     """``extend_schema`` of an operation, with what every operation has in common.
 
-    The request headers ``Accept-Language`` (described as ``languages``), the response
-    headers (and no ``?format=``: Accept alone decides), and the answers every operation may
-    give: 401, the router's 405, 406, 500 and 503; all responses in order of status.
+    ``Accept-Language``, the response headers, no ``?format=`` (Accept alone decides), and
+    the answers every operation may give: 401, the router's 405, 406, 500 and 503.
     """
     # As the router words it, with the path as the request's `path_info`.
     url = reverse(f"dch_favourites:{route}", kwargs=route_kwargs)
@@ -205,10 +174,10 @@ def operation(
     no_format = api_settings.URL_FORMAT_OVERRIDE
     common = {
         401: OpenApiResponse(
-            TokenNotFound,
+            TOKEN_NOT_FOUND,
             "The token is missing, malformed, unknown, expired or revoked, has no user, or "
             "its user is inactive. `WWW-Authenticate` carries the RFC 6750 detail.",
-            examples=[example("TokenNotFound", {"message": LEGACY_401_MESSAGE})],
+            [OpenApiExample("TokenNotFound", {"message": LEGACY_401_MESSAGE}, response_only=True)],
         ),
         405: error(
             "Any other method on this path (PUT, PATCH, DELETE, OPTIONS, ...), answered before "
@@ -233,8 +202,8 @@ def operation(
         parameters=[
             header(
                 "Accept-Language",
-                f"{languages} ({', '.join(app_settings.LANGUAGES)}); anything else falls back "
-                f"to {default}.",
+                f"Language of the titles ({', '.join(app_settings.LANGUAGES)}); anything else "
+                f"falls back to {default}.",
             ),
             *parameters,
             *([OpenApiParameter(no_format, exclude=True)] if no_format else []),
@@ -266,7 +235,6 @@ def favourites_list() -> Any:
         operation_id="favourites_list",
         summary="The listener's favourites",
         description=f"The whole list, newest first (no pagination). Needs the '{read}' scope.",
-        languages="Language of the titles",
         parameters=(
             IF_NONE_MATCH,
             header("If-Modified-Since", "HTTP date: 304 when the list did not change since."),
@@ -299,7 +267,6 @@ def favourites_change() -> Any:
                 "Delete two", {"action": "delete", "id": ["301", "23427-1"]}, request_only=True
             ),
         ],
-        languages="Language of the titles in the answer",
         responses={
             200: OpenApiResponse(FavouritesSerializer, description="The list after the change."),
             400: error(
@@ -338,7 +305,9 @@ def favourites_change() -> Any:
 def catalogue_item() -> Any:
     read = oauth2_settings.READ_SCOPE
     types = [str(value) for value in ItemType.values]
-    item_layouts = {item_type: ITEM_LAYOUTS[entry] for item_type, entry in ENTRY_LAYOUTS.items()}
+    item_layouts: dict[str, Any] = {
+        item_type: ITEM_LAYOUTS[entry] for item_type, entry in ENTRY_LAYOUTS.items()
+    }
     # Given here: the token scheme's extension would register the scheme a second time for
     # the item view's authentication class. `{}`: callable without a token.
     security: Any = [{BearerTokenScheme.name: []}]
@@ -354,7 +323,6 @@ def catalogue_item() -> Any:
         "ITEM_ENDPOINT_PUBLIC is off; with a token it also says whether the item is on the "
         "listener's list.",
         auth=security,
-        languages="Language of the titles",
         parameters=(
             OpenApiParameter(
                 "item_type",
@@ -367,13 +335,15 @@ def catalogue_item() -> Any:
                 "item_id",
                 str,
                 OpenApiParameter.PATH,
-                pattern=ecma_pattern(ITEM_ID_PATTERN),
+                pattern=ID_PATTERN,
                 examples=[OpenApiExample("Film", value="301")],
             ),
             IF_NONE_MATCH,
         ),
         responses={
-            200: OpenApiResponse(layouts("CatalogueItem", item_layouts), description="The item."),
+            200: OpenApiResponse(
+                PolymorphicProxySerializer("CatalogueItem", item_layouts, "type"), "The item."
+            ),
             304: NOT_MODIFIED,
             403: scope_refused(f"A token was sent but lacks the '{read}' scope.", read),
             404: error(
@@ -385,18 +355,15 @@ def catalogue_item() -> Any:
     )
 
 
-def documented(view: type[Any], **operations: Any) -> Any:
-    """A subclass of ``view`` whose actions carry ``operations``; ``view`` stays as it is."""
-    return extend_schema_view(**operations)(type(view.__name__, (view,), {}))
-
-
 class FavouritesViewDocumentation(OpenApiViewExtension):
     """``GET`` and ``POST`` of :class:`~dch_favourites.api.views.FavouritesViewSet`."""
 
     target_class = "dch_favourites.api.views.FavouritesViewSet"
 
     def view_replacement(self) -> Any:
-        return documented(self.target, list=favourites_list(), create=favourites_change())
+        # A subclass carries the operations: the view itself stays as it is.
+        operations = extend_schema_view(list=favourites_list(), create=favourites_change())
+        return operations(type(self.target.__name__, (self.target,), {}))
 
 
 class CatalogueItemViewDocumentation(OpenApiViewExtension):
@@ -405,4 +372,5 @@ class CatalogueItemViewDocumentation(OpenApiViewExtension):
     target_class = "dch_favourites.api.views.CatalogueItemViewSet"
 
     def view_replacement(self) -> Any:
-        return documented(self.target, retrieve=catalogue_item())
+        operations = extend_schema_view(retrieve=catalogue_item())
+        return operations(type(self.target.__name__, (self.target,), {}))

@@ -112,18 +112,6 @@ ENTRY_LAYOUTS: dict[str, type[serializers.Serializer[Any]]] = {
 }
 
 
-def _converter(field: serializers.Field[Any, Any, Any, Any]) -> Callable[[Any], Any] | None:
-    """How a stored value becomes the wire's, as ``field.to_representation`` does; None: as is."""
-    # Plain text, integers and choices come from the database as the wire carries them.
-    if type(field) is serializers.CharField or isinstance(
-        field, (serializers.IntegerField, serializers.ChoiceField)
-    ):
-        return None
-    if isinstance(field, serializers.BooleanField):
-        return bool  # SQLite's rows have 0 and 1
-    return field.to_representation
-
-
 class EntryBuilder:
     """Builds one layout's entry (or a nested part of it) from a row of the plan's columns."""
 
@@ -143,8 +131,14 @@ class EntryBuilder:
                 if field.source not in columns:
                     columns.append(field.source)
                 indexes[-1] = columns.index(field.source)
-                if (convert := _converter(field)) is not None:
-                    self.converted.append((name, convert))
+                # A stored value becomes the wire's as `field.to_representation` makes it;
+                # plain text, integers and choices come from the database as the wire has them.
+                if isinstance(field, serializers.BooleanField):
+                    self.converted.append((name, bool))  # SQLite's rows have 0 and 1
+                elif type(field) is not serializers.CharField and not isinstance(
+                    field, (serializers.IntegerField, serializers.ChoiceField)
+                ):
+                    self.converted.append((name, field.to_representation))
         self.values: Callable[[Sequence[Any]], Any] = (
             operator.itemgetter(*indexes) if len(indexes) > 1 else lambda row: (row[indexes[0]],)
         )
@@ -199,14 +193,14 @@ def _plan(layouts: tuple[tuple[str, type[serializers.Serializer[Any]]], ...]) ->
     return EntryPlan(tuple(columns), builders, digest)
 
 
-class EntrySerializer(serializers.BaseSerializer[Sequence[Any]]):
-    """An entry of any type, in the layout :data:`ENTRY_LAYOUTS` gives its type.
+class EntriesField(serializers.Field[Any, Any, list[dict[str, Any]], Any]):
+    """Entries of any type, each in the layout :data:`ENTRY_LAYOUTS` gives its type.
 
-    Serializes a row of :func:`entry_plan`'s columns; needs ``base_url`` in the context.
+    Serializes rows of :func:`entry_plan`'s columns; needs ``base_url`` in the context.
     """
 
-    def to_representation(self, instance: Sequence[Any]) -> dict[str, Any]:
-        return entry_plan().entries((instance,), self.context["base_url"])[0]
+    def to_representation(self, value: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+        return entry_plan().entries(value, self.context["base_url"])
 
 
 @dataclass(frozen=True)
@@ -223,7 +217,7 @@ class FavouritesDocument:
 class FavouriteLinksSerializer(serializers.Serializer[FavouritesDocument]):
     """The list's links: its entries, newest first."""
 
-    favourites = EntrySerializer(many=True, source="rows")
+    favourites = EntriesField(source="rows")
 
 
 class FavouritesSerializer(serializers.Serializer[FavouritesDocument]):
@@ -233,16 +227,9 @@ class FavouritesSerializer(serializers.Serializer[FavouritesDocument]):
     favourite).
     """
 
+    # Needs `base_url` in the context, for the entries' links.
     updated = serializers.IntegerField(min_value=0, help_text="Unix seconds.")
     _links = FavouriteLinksSerializer(source="*")
-
-    def to_representation(self, instance: FavouritesDocument) -> dict[str, Any]:
-        """The body; needs ``base_url`` in the context."""
-        # The declared fields give the same body; the plan skips their per-entry calls.
-        return {
-            "updated": instance.updated,
-            "_links": {"favourites": entry_plan().entries(instance.rows, self.context["base_url"])},
-        }
 
 
 class SelfLinkSerializer(serializers.Serializer[Any]):

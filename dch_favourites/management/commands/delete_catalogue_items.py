@@ -32,11 +32,8 @@ def batch_size(value: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Delete catalogue items, with their translations and their favourites, however "
-        "many listeners hold them: the holders are released in batches, each in a "
-        "transaction of its own (each holder's list moves forward and favourite_removed "
-        "is sent with source 'cascade'), then the items are deleted. Asks for "
-        "confirmation unless --yes (or --no-input) is given."
+        "Delete catalogue items with their translations and favourites, releasing their "
+        "holders in batches (source 'cascade'). Asks first unless --yes is given."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:

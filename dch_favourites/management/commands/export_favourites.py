@@ -16,20 +16,18 @@ from dch_favourites.management.options import (
     describe,
     listener_from_options,
 )
-from dch_favourites.models import Favourite, FavouriteListState
-from dch_favourites.services import now_seconds
+from dch_favourites.models import Favourite
+from dch_favourites.services import list_state, now_seconds
 
 
 def favourites_export(user: Any) -> dict[str, Any]:
-    """What the app holds about ``user``'s favourites, newest first.
+    """What the app holds about ``user``'s favourites, newest first, times in Unix seconds.
 
-    ``updated`` is the list's top-level ``updated`` (0 for a list that never changed);
-    each favourite carries the item's id, type and title and when it was ``added``; every
-    time is in Unix seconds.
+    ``updated`` is the list's top-level ``updated`` (0 for a list that never changed).
     """
     db = router.db_for_read(Favourite)
     with transaction.atomic(using=db):
-        state = FavouriteListState.objects.using(db).filter(user_id=user.pk).first()
+        updated = list_state(user).updated
         rows = (
             Favourite.objects.using(db)
             .filter(user_id=user.pk)
@@ -43,16 +41,13 @@ def favourites_export(user: Any) -> dict[str, Any]:
     return {
         "user": {"id": user.pk, "username": user.get_username()},
         "exported": now_seconds(),
-        "updated": state.updated if state is not None else 0,
+        "updated": updated,
         "favourites": favourites,
     }
 
 
 class Command(BaseCommand):
-    help = (
-        "Export a listener's favourites as JSON (for a data-access request), to standard "
-        "output or to the file given with --output."
-    )
+    help = "Export a listener's favourites as JSON, to standard output or to --output."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_listener_arguments(parser)

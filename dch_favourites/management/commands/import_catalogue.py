@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from argparse import ArgumentParser
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,5 @@ class Command(BaseCommand):
                 "%(unchanged)d unchanged.",
                 count,
             )
-            % {
-                "count": count,
-                "created": result.created,
-                "updated": result.updated,
-                "unchanged": result.unchanged,
-            }
+            % {**asdict(result), "count": count}
         )

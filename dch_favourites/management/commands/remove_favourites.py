@@ -22,9 +22,8 @@ from dch_favourites.services import Source, remove_all_favourites
 
 class Command(BaseCommand):
     help = (
-        "Remove all of a listener's favourites. The list's `updated` moves forward and "
-        "favourite_removed is sent with source 'command'. Asks for confirmation unless "
-        "--yes (or --no-input) is given."
+        "Remove all of a listener's favourites (source 'command'). Asks first unless --yes "
+        "is given."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:

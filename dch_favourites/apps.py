@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.apps import AppConfig, apps
-from django.conf import settings
-from django.db.models.signals import post_delete, post_save, pre_delete
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,20 +14,11 @@ class DchFavouritesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Imported here, once the models are loaded: services builds on them.
+        # Imported here, once the models are loaded, for what importing them registers: the
+        # system checks, and the write path's receivers of the models' signals (cascades).
         from dch_favourites import checks, services
-        from dch_favourites.models import CatalogueItem, CatalogueItemTranslation
 
-        del checks  # imported for its @register side effect
-        for signal, receiver, sender in (
-            (post_save, services.catalogue_item_saved, CatalogueItem),
-            (pre_delete, services.catalogue_item_deleting, CatalogueItem),
-            (post_save, services.catalogue_translation_changed, CatalogueItemTranslation),
-            (post_delete, services.catalogue_translation_changed, CatalogueItemTranslation),
-            (pre_delete, services.user_deleting, settings.AUTH_USER_MODEL),
-        ):
-            uid = f"dch_favourites.{receiver.__name__}"
-            signal.connect(receiver, sender=sender, dispatch_uid=uid)
+        del checks, services
         if apps.is_installed("drf_spectacular"):
             # The OpenAPI description registers itself with drf-spectacular, an optional
             # dependency: without it the app runs the same, just undocumented.

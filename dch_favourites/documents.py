@@ -1,21 +1,19 @@
 """The read path: a listener's favourites document, as the database holds it.
 
-A document depends on its rows and on two clocks: the list's state
-(:class:`~dch_favourites.models.FavouriteListState`, moved by the list's own changes) and
-the catalogue's (:class:`~dch_favourites.models.CatalogueState`, moved by catalogue
-edits). :func:`document_state` reads both in one query; :func:`document_rows` reads the
-state and the entries in one statement, so the two always belong together.
+A document depends on its rows and on two clocks, the list's state (moved by the list's own
+changes) and the catalogue's (moved by catalogue edits): :func:`document_state` reads both
+in one query, :func:`document_rows` them and the entries in one statement.
 
-The entry columns are named by the sources of the API's declared serializer fields
-(:mod:`dch_favourites.api.serializers`): a source is the item's own field of that name,
-unless :data:`DERIVED_SOURCES` derives it (titles in the asked language, timestamps in
-Unix seconds, a part's begin from its concert).
+The entry columns are the sources of the API's declared serializer fields: the item's own
+field of that name, unless :data:`DERIVED_SOURCES` derives it (titles in the asked
+language, timestamps in Unix seconds, a part's begin from its concert).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import NotSupportedError, models
@@ -57,18 +55,15 @@ class UnixSeconds(models.Func):
 TRANSLATION = "entry_translation"
 
 
-def _translated(name: str) -> Callable[[str, bool], Any]:
-    def column(prefix: str, translated: bool) -> Any:
-        own = F(f"{prefix}{name}")
-        return Coalesce(F(f"{TRANSLATION}__{name}"), own) if translated else own
-
-    return column
+def _translated(name: str, prefix: str, translated: bool) -> Any:
+    own = F(f"{prefix}{name}")
+    return Coalesce(F(f"{TRANSLATION}__{name}"), own) if translated else own
 
 
 #: Entry sources that are not simply the item's field of the same name.
 DERIVED_SOURCES: dict[str, Callable[[str, bool], Any]] = {
-    "title": _translated("title"),
-    "short_title": _translated("short_title"),
+    "title": partial(_translated, "title"),
+    "short_title": partial(_translated, "short_title"),
     "published": lambda prefix, translated: UnixSeconds(f"{prefix}published"),
     # A work's or interview's begin is its concert's while the concert exists.
     "begin": lambda prefix, translated: UnixSeconds(
@@ -81,11 +76,8 @@ DERIVED_SOURCES: dict[str, Callable[[str, bool], Any]] = {
 def entry_queryset(
     queryset: models.QuerySet[Any], prefix: str, language: str | None, columns: Sequence[str]
 ) -> models.QuerySet[Any]:
-    """``queryset`` with the translation of ``language`` joined, ready for :func:`entry_values`.
-
-    ``prefix`` leads from the queryset's model to the catalogue item (``""`` from the item
-    itself). A language other than the default one joins its translation (one LEFT JOIN).
-    """
+    """``queryset`` ready for :func:`entry_values`: a language other than the default one
+    joins its translation (one LEFT JOIN) of the item ``prefix`` leads to (``""``: itself)."""
     if _is_translated(language) and any(c in ("title", "short_title") for c in columns):
         relation = f"{prefix}translations"
         translation = FilteredRelation(relation, condition=Q(**{f"{relation}__language": language}))
@@ -110,11 +102,9 @@ def _is_translated(language: str | None) -> bool:
 
 @dataclass(frozen=True)
 class DocumentState:
-    """What a listener's document depends on besides its rows.
-
-    The list's version, ``updated`` and catalogue version at its last change, and the
-    catalogue's version and ``updated`` now. All zeros for a listener who never had a
-    favourite: that body (an empty list, updated 0) depends on nothing else.
+    """What a listener's document depends on besides its rows: the list's version, ``updated``
+    and catalogue version at its last change, and the catalogue's version and ``updated`` now
+    (all zeros for a listener who never had a favourite, whose body depends on nothing else).
     """
 
     list_version: int = 0
@@ -144,11 +134,10 @@ class DocumentState:
     def updated(self) -> int:
         """The document's top-level ``updated``, from the list's clock and the catalogue's.
 
-        One more for every catalogue change since the list's own last change, and never
-        less than the catalogue's last change: so it strictly increases with every change
-        that can alter the document, however the two kinds interleave, without touching the
-        list's row on a catalogue edit. It runs ahead of the clock only while changes come
-        faster than one a second. A listener who never had a favourite is at 0.
+        One more for every catalogue change since the list's own last change, and never less
+        than the catalogue's last change: so it strictly increases with every change to the
+        document, without touching the list's row on a catalogue edit, and runs ahead of the
+        clock only while changes come faster than one a second. 0 for a list never changed.
         """
         if not self.list_version:
             return 0
@@ -177,11 +166,8 @@ def document_state(user_id: Any, using: str) -> DocumentState:
 def document_rows(
     user_id: Any, language: str | None, columns: Sequence[str], using: str
 ) -> tuple[DocumentState, list[tuple[Any, ...]]]:
-    """A listener's list and the state it is in, read in one statement (one snapshot).
-
-    The entry rows (``columns``, newest first) come from the listener's state row outwards
-    (a LEFT JOIN to the favourites); a listener without a state row has an empty list.
-    """
+    """A listener's list (``columns``, newest first) and its state, read in one statement
+    from the state row outwards (a LEFT JOIN): a listener without one has an empty list."""
     prefix = "user__dch_favourites__"
     states = FavouriteListState.objects.using(using).filter(user_id=user_id)
     rows = list(

@@ -1,15 +1,12 @@
 """The one place where favourites change.
 
-The API, the admin, commands, Python callers, the ORM's doors on
-:class:`~dch_favourites.models.Favourite` (routed here by the models) and cascades all come
-through here, so every change of a list moves the listener's
-:class:`~dch_favourites.models.FavouriteListState` forward, every catalogue edit that can
-change a listed entry moves the one :class:`~dch_favourites.models.CatalogueState`, and
-:mod:`dch_favourites.signals` are sent after commit.
-
-Locks are always taken in the same order, catalogue items first and list states second
-(in primary-key order), so concurrent writers queue instead of deadlocking. A catalogue
-edit locks no list state. On SQLite the whole transaction is serialised
+The API, the admin, commands, Python callers, the ORM's doors on ``Favourite`` and the
+cascades all come here, so every change of a list moves its
+:class:`~dch_favourites.models.FavouriteListState`, every catalogue edit that can change a
+listed entry moves the one :class:`~dch_favourites.models.CatalogueState`, and the signals
+are sent after commit. Locks are taken in one order, catalogue items first, then list
+states in primary-key order, so concurrent writers queue instead of deadlocking; a
+catalogue edit locks no list state. SQLite serialises the whole transaction
 (``transaction_mode: IMMEDIATE``).
 """
 
@@ -25,11 +22,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections, models, router, transaction
 from django.db.models import Count, F, QuerySet, Value
 from django.db.models.functions import Greatest
-from django.dispatch import Signal
+from django.db.models.signals import post_delete, post_save, pre_delete
+from django.dispatch import Signal, receiver
 from django.utils import timezone
 
 from dch_favourites.api.cache import CATALOGUE_KEY, add_states, set_states, state_key
@@ -100,8 +99,7 @@ def now_seconds() -> int:
 
 def list_state(user: AbstractBaseUser) -> ListState:
     """The state of ``user``'s list; a listener who never had a favourite is at (0, 0)."""
-    db = router.db_for_read(FavouriteListState)
-    row = FavouriteListState.objects.using(db).filter(user_id=user.pk)
+    row = FavouriteListState.objects.filter(user_id=user.pk)
     found = row.values_list("version", "updated").first()
     return ListState(*found) if found else ListState()
 
@@ -119,36 +117,7 @@ def add_favourites(
     past the configured length. ``read_back(db)``, when given, runs in the same transaction
     after the change (the API reads its answer there); its result is the change's ``answer``.
     """
-    return _add(user, _unique(item_ids), _source(source), read_back=read_back)
-
-
-def _add(
-    user: AbstractBaseUser,
-    ids: list[str],
-    source: Source,
-    insert: Callable[[], None] | None = None,
-    read_back: Callable[[str], Any] | None = None,
-) -> ListChange:
-    db = router.db_for_write(Favourite)
-    with transaction.atomic(using=db):
-        found = _lock_items_for_reference(ids, db)
-        missing = [item_id for item_id in ids if item_id not in found]
-        if missing:
-            raise UnknownItems(missing)
-        user_id, state, present = _lock_list(user, ids, db)
-        new_ids = [item_id for item_id in ids if item_id not in present]
-        if new_ids:
-            limit = app_settings.MAX_FAVOURITES_PER_USER
-            if _plain(Favourite, db).filter(user_id=user.pk).count() + len(new_ids) > limit:
-                raise ListFull(limit)
-            if insert is None:
-                added = timezone.now()
-                _plain(Favourite, db).bulk_create(
-                    [Favourite(user_id=user.pk, item_id=i, added=added) for i in new_ids]
-                )
-            else:
-                insert()
-        return _changed(user, user_id, state, new_ids, favourite_added, source, read_back, db)
+    return _change(user, _unique(item_ids), favourite_added, source, read_back)
 
 
 def remove_favourites(
@@ -158,43 +127,58 @@ def remove_favourites(
     source: str | None = None,
     read_back: Callable[[str], Any] | None = None,
 ) -> ListChange:
-    """Remove items from ``user``'s list; ids not on it are ignored.
-
-    ``read_back`` as for :func:`add_favourites`.
-    """
-    ids = _unique(item_ids)
-    db = router.db_for_write(Favourite)
-    with transaction.atomic(using=db):
-        user_id, state, present = _lock_list(user, ids, db)
-        removed = [item_id for item_id in ids if item_id in present]
-        if removed:
-            _plain(Favourite, db).filter(user_id=user.pk, item_id__in=removed).delete()
-        return _changed(user, user_id, state, removed, favourite_removed, source, read_back, db)
+    """Remove items from ``user``'s list, ignoring ids not on it; ``read_back`` as for
+    :func:`add_favourites`."""
+    return _change(user, _unique(item_ids), favourite_removed, source, read_back)
 
 
-def _changed(
+def _change(
     user: AbstractBaseUser,
-    user_id: Any,
-    state: DocumentState,
-    item_ids: list[str],
+    ids: list[str],
     signal: Signal,
     source: str | None,
-    read_back: Callable[[str], Any] | None,
-    db: str,
+    read_back: Callable[[str], Any] | None = None,
+    insert: Callable[[], None] | None = None,
 ) -> ListChange:
-    """The end of a change of the locked list: bumped and signalled if anything changed."""
-    after = ListState(state.list_version, state.list_updated)
-    if item_ids:
-        row = _bumped(user_id, state, now_seconds())
-        row.save(using=db, update_fields=BUMPED_FIELDS)
-        after = ListState(row.version, row.updated)
-        _send_on_commit(signal, user, item_ids, _source(source), db)
-    answer = read_back(db) if read_back is not None else None
-    if item_ids:
-        # Kept while the list is locked, so its writers keep their states in commit order.
-        set_states({state_key(user.pk): (row.version, row.updated, row.catalogue_version)})
-        add_states({CATALOGUE_KEY: (state.catalogue_version, state.catalogue_updated)})
-    return ListChange(after, tuple(item_ids), answer)
+    """Add (``signal`` is ``favourite_added``) or remove ``ids`` under the list's lock and,
+    if anything changed, move the list forward; ``insert`` replaces the ``bulk_create()``."""
+    adding = signal is favourite_added
+    door = Source(source) if source is not None else Source.PYTHON
+    db = router.db_for_write(Favourite)
+    with transaction.atomic(using=db):
+        if adding:
+            _lock_items(ids, db)
+        # The user id as the database returns it (for some keys a UUID on SQLite, not the
+        # instance's own pk).
+        ((user_id, state),) = _lock_states([user.pk], db).items()
+        rows = _plain(Favourite, db).filter(user_id=user.pk)
+        listed = set(rows.filter(item_id__in=ids).values_list("item_id", flat=True))
+        changed = [item_id for item_id in ids if (item_id in listed) != adding]
+        after = ListState(state.list_version, state.list_updated)
+        if changed and adding:
+            limit = app_settings.MAX_FAVOURITES_PER_USER
+            if rows.count() + len(changed) > limit:
+                raise ListFull(limit)
+            if insert is None:
+                added = timezone.now()
+                _plain(Favourite, db).bulk_create(
+                    [Favourite(user_id=user.pk, item_id=i, added=added) for i in changed]
+                )
+            else:
+                insert()
+        elif changed:
+            rows.filter(item_id__in=changed).delete()
+        if changed:
+            row = _bumped(user_id, state, now_seconds())
+            row.save(using=db, update_fields=BUMPED_FIELDS)
+            after = ListState(row.version, row.updated)
+            _send_on_commit(signal, user, changed, door, db)
+        answer = read_back(db) if read_back is not None else None
+        if changed:
+            # Kept while the list is locked, so its writers keep their states in commit order.
+            set_states({state_key(user.pk): (row.version, row.updated, row.catalogue_version)})
+            add_states({CATALOGUE_KEY: state.catalogue_values})
+        return ListChange(after, tuple(changed), answer)
 
 
 def remove_all_favourites(user: AbstractBaseUser, *, source: str | None = None) -> ListChange:
@@ -208,11 +192,9 @@ def remove_favourite_rows(
 ) -> int:
     """Delete the favourites a queryset selects (admin bulk delete, ``qs.delete()``); how many.
 
-    Each listener's part goes through :func:`remove_favourites`, in user order. With
-    ``atomic`` (as ``QuerySet.delete()`` is) all in one transaction; without it, outside a
-    transaction, each part commits on its own, so no list stays locked for longer than its
-    own change (the admin's delete action).
-    """
+    Each listener's part goes through :func:`remove_favourites`, in user order, all in one
+    transaction; without ``atomic`` (the admin's delete action) each in its own, so no list
+    stays locked longer than its own change."""
     db = router.db_for_write(Favourite)
     with transaction.atomic(using=db) if atomic else nullcontext():
         selected = queryset.using(db).order_by("user_id", "-added")
@@ -233,8 +215,7 @@ def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = 
 
     Outside a transaction each item's holders are released first, ``batch_size`` (default
     :data:`HOLDER_BATCH`) per transaction of their own, so a holder's POST naming the item
-    waits for one batch at most; then the items go in one transaction. Inside a
-    transaction all of it happens in that one.
+    waits for one batch at most; inside one, all of it happens in that one.
     """
     ids = sorted(_unique(item_ids))
     db = router.db_for_write(CatalogueItem)
@@ -256,32 +237,20 @@ def delete_catalogue_items(item_ids: Iterable[str], *, batch_size: int | None = 
 
 def holder_count(*item_ids: str) -> int:
     """How many listeners hold any of the catalogue items ``item_ids`` (write database)."""
-    return _holdings(item_ids).values("user_id").distinct().count()
-
-
-def holder_counts(item_ids: Iterable[str]) -> dict[str, int]:
-    """How many listeners hold each of ``item_ids`` that someone holds, in one query."""
-    return dict(_holdings(item_ids).values_list("item_id").annotate(holders=Count("pk")))
-
-
-def _holdings(item_ids: Iterable[str]) -> QuerySet[Favourite]:
-    """The favourites of ``item_ids`` on the write database, unordered."""
-    rows = _plain(Favourite, router.db_for_write(Favourite))
-    return rows.filter(item_id__in=_unique(item_ids)).order_by()
+    rows = _plain(Favourite, router.db_for_write(Favourite)).filter(item_id__in=item_ids)
+    return rows.order_by().values("user_id").distinct().count()
 
 
 def delete_catalogue_items_on_commit(item_ids: Iterable[str]) -> bool:
-    """Delete items from inside a transaction without holding their holders there.
-
-    When one of the items is held by more listeners than one batch, the delete is left to
-    :func:`delete_catalogue_items` once the transaction has committed; returns True.
-    Otherwise, or outside a transaction, returns False: the caller deletes them itself.
-    """
+    """Leave the delete of ``item_ids`` to :func:`delete_catalogue_items` once the transaction
+    commits (True) if one of them has more holders than one batch; else (or outside a
+    transaction) False, and the caller deletes them itself."""
     ids = _unique(item_ids)
     db = router.db_for_write(CatalogueItem)
     if not connections[db].in_atomic_block:
         return False
-    if not any(count > HOLDER_BATCH for count in holder_counts(ids).values()):
+    held = _plain(Favourite, db).filter(item_id__in=ids).order_by().values("item_id")
+    if not held.annotate(holders=Count("pk")).filter(holders__gt=HOLDER_BATCH).exists():
         return False
     transaction.on_commit(lambda: delete_catalogue_items(ids), using=db)
     return True
@@ -313,17 +282,15 @@ def add_favourite_rows(
 def add_favourite_instance(
     favourite: Favourite, save: Callable[[], None], *, source: str | None = None
 ) -> None:
-    """Add a new ``Favourite`` instance (admin, ``create()``, ``save()``).
-
-    ``save``, the model's own, inserts the row under the list's lock after the checks of
-    :func:`add_favourites`. Raises :class:`AlreadyListed` when the item is listed already.
+    """Add a new ``Favourite`` instance (admin, ``create()``, ``save()``): ``save``, the
+    model's own, inserts it as :func:`add_favourites` would; :class:`AlreadyListed` if listed.
     """
 
     def insert() -> None:
         favourite.added = favourite.added or timezone.now()
         save()
 
-    change = _add(favourite.user, [favourite.item_id], _source(source), insert=insert)
+    change = _change(favourite.user, [favourite.item_id], favourite_added, source, insert=insert)
     if not change.changed:
         raise AlreadyListed(favourite.item_id)
 
@@ -336,15 +303,9 @@ _pending_catalogue_changes: contextvars.ContextVar[set[str] | None] = contextvar
 
 @contextmanager
 def catalogue_batch() -> Iterator[None]:
-    """Many catalogue edits, one move of the catalogue clock (an import, a bulk action).
-
-    The clock moves once per database when the block ends without an error; use it within
-    the edits' transaction, so edits and clock commit together::
-
-        with transaction.atomic(), catalogue_batch():
-            for item in items:
-                item.save()
-    """
+    """Many catalogue edits (an import, a bulk action), one move of the catalogue clock per
+    database when the block ends without an error; use it inside the edits' transaction
+    (``with transaction.atomic(), catalogue_batch():``), so edits and clock commit together."""
     if _pending_catalogue_changes.get() is not None:
         yield  # already batched by an outer block
         return
@@ -359,11 +320,8 @@ def catalogue_batch() -> Iterator[None]:
 
 
 def catalogue_changed(*, db: str | None = None) -> None:
-    """Move the catalogue clock: every document that shows catalogue data is renewed.
-
-    One row is updated, in the caller's transaction if there is one; no list state is
-    touched. Within a :func:`catalogue_batch` the move waits for the batch's end.
-    """
+    """Move the catalogue clock (one row, no list state), renewing every document that shows
+    catalogue data; within a :func:`catalogue_batch` at the batch's end."""
     db = db or router.db_for_write(CatalogueState)
     pending = _pending_catalogue_changes.get()
     if pending is not None:
@@ -382,67 +340,60 @@ def catalogue_changed(*, db: str | None = None) -> None:
         set_states({CATALOGUE_KEY: states.values_list("version", "updated").get()})
 
 
-# Cascades: connected in AppConfig.ready() to model signals.
-
-
-def catalogue_item_saved(instance: CatalogueItem, created: bool, **kwargs: Any) -> None:
-    """An item was saved: its entry changed in every list that holds it.
-
-    A new item is on no list yet, unless it is a concert, whose begin its parts show.
-    """
-    db = kwargs.get("using") or router.db_for_write(CatalogueItem)
+@receiver(post_save, sender=CatalogueItem, dispatch_uid="dch_favourites.catalogue_item_saved")
+def catalogue_item_saved(instance: CatalogueItem, created: bool, using: str, **kwargs: Any) -> None:
+    """An item was saved: its entry changed in every list that holds it (a new one is on no
+    list yet, unless it is a concert, whose begin its parts show)."""
     if created and instance.type != ItemType.CONCERT:
         return
     if instance.type == ItemType.CONCERT and (created or instance.begin_changed):
-        _touch_parts(instance.pk, db)
+        _touch_parts(instance.pk, using)
     instance.begin_changed = False
-    catalogue_changed(db=db)
+    catalogue_changed(db=using)
 
 
-def catalogue_item_deleting(instance: CatalogueItem, **kwargs: Any) -> None:
+@receiver(pre_delete, sender=CatalogueItem, dispatch_uid="dch_favourites.catalogue_item_deleting")
+def catalogue_item_deleting(instance: CatalogueItem, using: str, **kwargs: Any) -> None:
     """An item is about to be deleted: its holders lose it (``favourite_removed`` after commit).
 
-    The item row is locked first, so an add racing the delete either lands before it (and
-    is removed with it) or finds the item gone.
+    Its row is locked first, so a racing add lands before (and goes with it) or finds it gone.
     """
-    db = kwargs.get("using") or router.db_for_write(CatalogueItem)
-    _plain(CatalogueItem, db).select_for_update().filter(pk=instance.pk).exists()
-    holders = _delete_holdings(instance.pk, db)
-    if not _touch_parts(instance.pk, db) and not holders:
+    _plain(CatalogueItem, using).select_for_update().filter(pk=instance.pk).exists()
+    holders = _delete_holdings(instance.pk, using)
+    if not _touch_parts(instance.pk, using) and not holders:
         return  # on no list and nobody's concert: no document shows it
-    catalogue_changed(db=db)
+    catalogue_changed(db=using)
     if holders:
         item_id = instance.pk
-        transaction.on_commit(lambda: _tell_holders(holders, item_id, db), using=db)
+        transaction.on_commit(lambda: _tell_holders(holders, item_id, using), using=using)
 
 
-def catalogue_translation_changed(instance: CatalogueItemTranslation, **kwargs: Any) -> None:
-    """A translation was saved or deleted: the item's entry changed in that language.
-
-    Not when it goes because its item is deleted (``origin``, sent with delete signals):
-    :func:`catalogue_item_deleting` renews what shows the item.
-    """
+@receiver(
+    [post_save, post_delete],
+    sender=CatalogueItemTranslation,
+    dispatch_uid="dch_favourites.catalogue_translation_changed",
+)
+def catalogue_translation_changed(
+    instance: CatalogueItemTranslation, using: str, **kwargs: Any
+) -> None:
+    """A translation was saved or deleted: the item's entry changed in that language (not
+    when its item's delete takes it along: :func:`catalogue_item_deleting` renews those)."""
     origin = kwargs.get("origin")
     if isinstance(origin, CatalogueItem) or (
         isinstance(origin, QuerySet) and origin.model is CatalogueItem
     ):
         return
-    db = kwargs.get("using") or router.db_for_write(CatalogueItem)
-    _plain(CatalogueItem, db).filter(pk=instance.item_id).update(updated=timezone.now())
-    catalogue_changed(db=db)
+    _plain(CatalogueItem, using).filter(pk=instance.item_id).update(updated=timezone.now())
+    catalogue_changed(db=using)
 
 
-def user_deleting(instance: AbstractBaseUser, **kwargs: Any) -> None:
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="dch_favourites.user_deleting")
+def user_deleting(instance: AbstractBaseUser, using: str, **kwargs: Any) -> None:
     """A listener is about to be deleted: their list goes with them; tell the receivers."""
-    db = kwargs.get("using") or router.db_for_write(Favourite)
-    item_ids = _listed_item_ids(instance.pk, db)
+    item_ids = _listed_item_ids(instance.pk, using)
     if item_ids:
         # A copy: the delete sets the instance's pk to None before the receivers run.
-        _send_on_commit(favourite_removed, copy.copy(instance), item_ids, Source.CASCADE, db)
-
-
-def _source(source: str | None) -> Source:
-    return Source(source) if source is not None else Source.PYTHON
+        _send_on_commit(favourite_removed, copy.copy(instance), item_ids, Source.CASCADE, using)
 
 
 def _plain(model: type[M], db: str) -> QuerySet[M]:
@@ -460,14 +411,15 @@ def _listed_item_ids(user_pk: Any, db: str) -> list[str]:
     return list(rows.values_list("item_id", flat=True))
 
 
-def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
-    """The ids of ``item_ids`` that exist, share-locked against deletion until commit.
+def _lock_items(item_ids: Sequence[str], db: str) -> None:
+    """Share-lock the catalogue items ``item_ids`` against deletion until commit; raises
+    :class:`UnknownItems` for the ids that name none.
 
     PostgreSQL takes ``FOR KEY SHARE`` (what a foreign key check takes), which waits for a
     delete in progress but not for edits or other adds. SQLite serialises writers already.
     """
     if not item_ids:
-        return set()
+        return
     connection = connections[db]
     if connection.vendor == "postgresql":
         # Raw SQL: the ORM's select_for_update() has no FOR KEY SHARE, and its FOR NO KEY
@@ -478,19 +430,13 @@ def _lock_items_for_reference(item_ids: Sequence[str], db: str) -> set[str]:
                 f'SELECT "id" FROM {table} WHERE "id" = ANY(%s) ORDER BY "id" FOR KEY SHARE',
                 [list(item_ids)],
             )
-            return {row[0] for row in cursor.fetchall()}
-    items = _plain(CatalogueItem, db).filter(pk__in=item_ids)
-    return set(items.values_list("pk", flat=True))
-
-
-def _lock_list(
-    user: AbstractBaseUser, item_ids: Sequence[str], db: str
-) -> tuple[Any, DocumentState, set[str]]:
-    """Lock ``user``'s list state: the user id as the database returns it (for some keys,
-    a UUID on SQLite, not the instance's own pk), the state, and which ids are listed."""
-    ((user_id, state),) = _lock_states([user.pk], db).items()
-    listed = _plain(Favourite, db).filter(user_id=user.pk, item_id__in=item_ids)
-    return user_id, state, set(listed.values_list("item_id", flat=True))
+            found = {row[0] for row in cursor.fetchall()}
+    else:
+        items = _plain(CatalogueItem, db).filter(pk__in=item_ids)
+        found = set(items.values_list("pk", flat=True))
+    missing = [item_id for item_id in item_ids if item_id not in found]
+    if missing:
+        raise UnknownItems(missing)
 
 
 #: The columns of a list state that every change moves.
@@ -518,9 +464,8 @@ def _touch_parts(concert_id: str, db: str) -> int:
 def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> list[Any]:
     """Delete an item's favourites (of the listeners ``of`` only); the holders' ids, sorted.
 
-    On PostgreSQL in one statement (``RETURNING``), so the delete's transaction, which
-    holders' POSTs naming the item wait for, stays short however many hold it.
-    """
+    On PostgreSQL in one statement, so the delete's transaction (which holders' POSTs naming
+    the item wait for) stays short however many hold it."""
     rows = _plain(Favourite, db).filter(item_id=item_id)
     if of is not None:
         rows = rows.filter(user_id__in=list(of))
@@ -541,11 +486,8 @@ def _delete_holdings(item_id: str, db: str, of: Sequence[Any] | None = None) -> 
 
 
 def _release_holders(item_id: str, batch_size: int, db: str) -> int:
-    """Take the item off the lists of up to ``batch_size`` holders, in one transaction.
-
-    Only the holders' list states are locked (the item is not: a POST naming it finds it
-    still there). Returns how many holders were found: fewer than ``batch_size``, none left.
-    """
+    """Take the item off the lists of up to ``batch_size`` holders, in one transaction that
+    locks only their list states; how many were found (fewer than ``batch_size``: the last)."""
     with transaction.atomic(using=db):
         rows = _plain(Favourite, db).filter(item_id=item_id).order_by()
         holders = list(rows.values_list("user_id", flat=True)[:batch_size])
@@ -600,9 +542,8 @@ def _send_on_commit(
     signal: Signal, user: AbstractBaseUser, item_ids: Sequence[str], source: Source, db: str
 ) -> None:
     items = tuple(item_ids)
-    # The change is committed by then: a failing receiver must not turn it into an error
-    # for the caller, nor keep the other receivers from hearing of it. send_robust logs
-    # the failure to the "django.dispatch" logger.
+    # Committed by then: a failing receiver (logged by send_robust to "django.dispatch")
+    # must not become the caller's error, nor keep the other receivers from hearing of it.
     transaction.on_commit(
         lambda: signal.send_robust(sender=Favourite, user=user, items=items, source=source),
         using=db,

@@ -120,3 +120,8 @@ def test_catalogue_writes_by_queryset_move_the_catalogue_clock(db: Any) -> None:
     assert clock() == start + 5
     assert CatalogueItem.objects.filter(pk="nothing").update(title="x") == 0
     assert clock() == start + 5
+    other = CatalogueItemFactory(id="303")
+    start = clock()
+    film.title, other.title = "Once", "More"
+    assert CatalogueItem.objects.bulk_update([film, other], ["title"], batch_size=1) == 2
+    assert clock() == start + 1  # one move for all the batches

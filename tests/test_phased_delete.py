@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from endpoints import URL
 
@@ -261,7 +261,20 @@ def test_holder_count_counts_each_listener_once(held: dict[str, Any]) -> None:
     assert services.holder_count("301") == 5
     assert services.holder_count("301", "302") == 6
     assert services.holder_count("nobody-holds-this") == 0
-    assert services.holder_counts(["301", "302", "303"]) == {"301": 5, "302": 6}
+
+
+def test_on_commit_leaves_only_an_item_held_by_more_than_a_batch_to_the_commit(
+    held: dict[str, Any], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "HOLDER_BATCH", 5)
+    assert services.delete_catalogue_items_on_commit(["302"]) is False  # no transaction
+
+    with transaction.atomic():
+        assert services.delete_catalogue_items_on_commit(["301", "303"]) is False  # 5 holders
+        assert services.delete_catalogue_items_on_commit(["301", "302"]) is True  # 302: 6
+        assert CatalogueItem.objects.filter(pk__in=["301", "302"]).count() == 2
+
+    assert not CatalogueItem.objects.filter(pk__in=["301", "302"]).exists()
 
 
 def test_the_command_deletes_in_batches(held: dict[str, Any], batch_sizes: list[int]) -> None:

@@ -1,8 +1,7 @@
 """The catalogue: items, their translations and the catalogue's clock.
 
-Catalogue edits by queryset (``update()``, ``bulk_update()``, ``bulk_create()``) move the
-catalogue clock through :mod:`dch_favourites.services`, as ``save()`` and ``delete()`` do
-through the hooks :class:`~dch_favourites.apps.DchFavouritesConfig` connects.
+Every edit moves the clock through :mod:`dch_favourites.services`: by queryset here, by
+``save()`` and ``delete()`` through its receivers of the models' signals.
 """
 
 from __future__ import annotations
@@ -74,13 +73,10 @@ class CatalogueQuerySet(models.QuerySet[M]):
     ) -> int:
         from dch_favourites import services  # imports the models: on use
 
-        # Django may implement it with update(): one batch, one move of the clock, in the
-        # same transaction as the rows.
+        # Django's updates each batch with update(): one move of the clock for them all, in
+        # the same transaction as the rows.
         with transaction.atomic(using=self.db), services.catalogue_batch():
-            updated = super().bulk_update(objs, fields, batch_size=batch_size)
-            if updated:
-                services.catalogue_changed(db=self.db)
-        return updated
+            return super().bulk_update(objs, fields, batch_size=batch_size)
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
 
@@ -110,12 +106,8 @@ class CatalogueItemQuerySet(CatalogueQuerySet["CatalogueItem"]):
         until: datetime | None = None,
         limit: int | None = None,
     ) -> CatalogueItemQuerySet:
-        """The most favourited items, most first, each with ``favourite_count``; one query.
-
-        Counts the favourites listeners hold now that were added in ``[since, until)``
-        (either end open when ``None``); items with none in the period are left out. Ties
-        are ordered by id, so the ranking is stable.
-        """
+        """The items most favourited now among the favourites added in ``[since, until)``
+        (``None``: open), each with ``favourite_count``, most first, ties by id; one query."""
         period: dict[str, Any] = {"favourites__isnull": False}
         if since is not None:
             period["favourites__added__gte"] = since
@@ -275,25 +267,17 @@ class CatalogueItemTranslation(models.Model):
         default = app_settings.DEFAULT_LANGUAGE
         others = [code for code in app_settings.LANGUAGES if code != default]
         if self.language not in others:
-            raise ValidationError(
-                {
-                    "language": _(
-                        "Use one of %(languages)s; the item itself holds the %(default)s text."
-                    )
-                    % {"languages": ", ".join(others) or "-", "default": default}
-                }
-            )
+            message = _("Use one of %(languages)s; the item itself holds the %(default)s text.")
+            names = {"languages": ", ".join(others) or "-", "default": default}
+            raise ValidationError({"language": message % names})
 
 
 CATALOGUE_STATE_ID = 1
 
 
 class CatalogueState(models.Model):
-    """The catalogue's clock: one row, moved by every edit that can change a listed entry.
-
-    An item edit, delete or translation change moves this one row instead of every
-    holder's list state; a document names it in its ETag and cache key.
-    """
+    """The catalogue's clock: one row, moved by every edit that can change a listed entry
+    instead of every holder's list state; a document names it in its ETag and cache key."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=CATALOGUE_STATE_ID)
     version = models.PositiveBigIntegerField(_("version"), default=0)

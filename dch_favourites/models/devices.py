@@ -14,10 +14,8 @@ FIELD_LENGTH = 100
 
 
 class Device(models.Model):
-    """An app installation that got a device token (``grant_type=device``).
-
-    It keeps what the app said about itself, the listener who last signed in on it, and,
-    through :class:`DeviceToken`, every access token issued through it.
+    """An app installation that got a device token (``grant_type=device``): what the app said
+    about itself, the listener who last signed in on it and (:class:`DeviceToken`) its tokens.
     """
 
     application = models.ForeignKey(
@@ -58,12 +56,9 @@ class Device(models.Model):
         return f"{described or _('device')} #{self.pk}"
 
     def disconnect(self) -> int:
-        """Revoke every token issued through the device, in one transaction; how many.
-
-        Each access token goes through django-oauth-toolkit's ``revoke_access_token``, so
-        its refresh token is revoked with it. The device keeps its row, marked
-        ``disconnected``, and no token can be issued through it again.
-        """
+        """Revoke every token issued through the device (with django-oauth-toolkit's
+        ``revoke_access_token``, refresh tokens too) and mark it ``disconnected`` for good, in
+        one transaction; how many."""
         token_model = get_access_token_model()
         with transaction.atomic(using=router.db_for_write(token_model)):
             locked = type(self).objects.select_for_update().get(pk=self.pk)

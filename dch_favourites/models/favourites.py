@@ -1,9 +1,7 @@
 """The listeners' favourites: the through-table and the state of each list.
 
-Favourites change only through :mod:`dch_favourites.services`: every door the ORM opens
-(``save()``, ``delete()``, ``QuerySet.delete()``, ``bulk_create()``, the many-to-many
-managers of ``CatalogueItem.listeners`` and ``user.favourite_items``) calls it, so no door
-bypasses the list's version and ``updated``.
+Every door the ORM opens (``save()``, ``delete()``, ``QuerySet.delete()``, ``bulk_create()``
+and so the many-to-many managers) goes through :mod:`dch_favourites.services`.
 """
 
 from __future__ import annotations
@@ -45,17 +43,11 @@ class FavouriteQuerySet(models.QuerySet["Favourite"]):
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]
 
-    def update(self, **kwargs: Any) -> int:
+    def update(self, *args: Any, **kwargs: Any) -> int:
         raise FavouritesError(str(NOT_EDITABLE))
 
     update.alters_data = True  # type: ignore[attr-defined]
-
-    def bulk_update(
-        self, objs: Iterable[Favourite], fields: Iterable[str], batch_size: int | None = None
-    ) -> int:
-        raise FavouritesError(str(NOT_EDITABLE))
-
-    bulk_update.alters_data = True  # type: ignore[attr-defined]
+    bulk_update = update
 
 
 class Favourite(models.Model):
@@ -122,12 +114,9 @@ class Favourite(models.Model):
 
 
 class FavouriteListState(models.Model):
-    """Where a listener's list stands: ``version`` counts its adds and removes, by any path.
-
-    Catalogue edits move :class:`CatalogueState` instead, so none touches a list's row.
-    The list's top-level ``updated`` is worked out from both clocks by
-    :attr:`~dch_favourites.documents.DocumentState.updated`.
-    """
+    """Where a listener's list stands: ``version`` counts its adds and removes, by any path;
+    catalogue edits move :class:`CatalogueState` instead, and the document's ``updated`` comes
+    from both (:attr:`~dch_favourites.documents.DocumentState.updated`)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,

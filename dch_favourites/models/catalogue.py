@@ -73,10 +73,13 @@ class CatalogueQuerySet(models.QuerySet[M]):
     ) -> int:
         from dch_favourites import services  # imports the models: on use
 
-        # Django's updates each batch with update(): one move of the clock for them all, in
-        # the same transaction as the rows.
+        # One move of the clock for all the batches (Django may update each with update()),
+        # in the same transaction as the rows.
         with transaction.atomic(using=self.db), services.catalogue_batch():
-            return super().bulk_update(objs, fields, batch_size=batch_size)
+            updated = super().bulk_update(objs, fields, batch_size=batch_size)
+            if updated:
+                services.catalogue_changed(db=self.db)
+        return updated
 
     bulk_update.alters_data = True  # type: ignore[attr-defined]
 

@@ -315,6 +315,54 @@ def test_a_locked_out_client_at_the_toolkits_introspection_endpoint_is_403(
 
 
 @pytest.mark.usefixtures("rates")
+def test_secret_guessing_over_http_basic_locks_the_client_out(app: Application) -> None:
+    """The toolkit forgets the client a failed HTTP Basic attempt named; the count does not."""
+    app.authorization_grant_type = Application.GRANT_CLIENT_CREDENTIALS
+    app.save()
+    grant = {"grant_type": "client_credentials"}
+    with mock.patch.object(SignInThrottle, "timer", return_value=1_800_000_000.0):
+        for n in range(4):
+            address = f"198.51.100.{n}"
+            wrong = post(grant, address=address, HTTP_AUTHORIZATION=basic(app.client_id, "x"))
+            assert_json(wrong, 401, INVALID_CLIENT)
+        right = post(grant, address="198.51.100.99", HTTP_AUTHORIZATION=basic(app.client_id))
+        assert_json(right, 429, LOCKED_CLIENT)
+
+
+@pytest.mark.usefixtures("rates")
+def test_bearer_tokens_at_the_toolkits_introspection_endpoint_are_no_failed_sign_ins(
+    app: Application,
+) -> None:
+    """It asks for client credentials first, then takes a bearer token: none were guessed."""
+    app.authorization_grant_type = Application.GRANT_CLIENT_CREDENTIALS
+    app.save()
+    with mock.patch.object(SignInThrottle, "timer", return_value=1_800_000_000.0):
+        for _ in range(3):
+            introspected = Client(REMOTE_ADDR="203.0.113.7").post(
+                "/oauth2/introspect/", {"token": "anything"}, HTTP_AUTHORIZATION="Bearer nope"
+            )
+            assert introspected.status_code == 403
+        right = guess("203.0.113.7", client_secret=APP_SECRET)
+    assert right.status_code == 200, right.content
+
+
+@pytest.mark.usefixtures("rates")
+def test_secret_guessing_with_get_at_the_introspection_endpoint_counts(
+    app: Application,
+) -> None:
+    app.authorization_grant_type = Application.GRANT_CLIENT_CREDENTIALS
+    app.save()
+    with mock.patch.object(SignInThrottle, "timer", return_value=1_800_000_000.0):
+        for _ in range(2):
+            introspected = Client(REMOTE_ADDR="203.0.113.7").get(
+                "/oauth2/introspect/", {"token": "x"}, HTTP_AUTHORIZATION=basic(app.client_id, "x")
+            )
+            assert introspected.status_code == 403
+        locked = guess("203.0.113.7", client_secret=APP_SECRET)
+    assert_json(locked, 429, LOCKED_CLIENT)
+
+
+@pytest.mark.usefixtures("rates")
 def test_secret_guessing_from_many_addresses_locks_the_client_out(app: Application) -> None:
     app.authorization_grant_type = Application.GRANT_CLIENT_CREDENTIALS
     app.save()

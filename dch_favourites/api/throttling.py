@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.core.cache import caches
-from rest_framework import permissions, throttling
+from rest_framework import throttling
 from rest_framework.request import Request
 
 from dch_favourites.conf import app_settings
@@ -34,7 +34,9 @@ class WriteRateThrottle(throttling.UserRateThrottle):
         return app_settings.WRITE_THROTTLE_RATE
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        if request.method in permissions.SAFE_METHODS or self.rate is None:
+        # Every request asked about counts: the view asks only about changes (get_throttles),
+        # the sign-in about failed client authentications, whatever their method.
+        if self.rate is None:
             return True
         self.cache = caches[app_settings.THROTTLE_CACHE]
         self.now = self.timer()

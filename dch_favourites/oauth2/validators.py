@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -15,7 +17,12 @@ from django.db import DataError, router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from jwcrypto.common import JWException  # type: ignore[import-untyped]
-from oauth2_provider.models import AbstractApplication, get_access_token_model, revoke_access_token
+from oauth2_provider.models import (
+    AbstractApplication,
+    get_access_token_model,
+    get_application_model,
+    revoke_access_token,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import generate_token  # type: ignore[import-untyped]
 from oauthlib.oauth2.rfc6749.tokens import get_token_from_header  # type: ignore[import-untyped]
@@ -30,6 +37,19 @@ logger = logging.getLogger("dch_favourites")
 def checksum(token: str) -> str:
     """The SHA-256 hex digest tokens are looked up by, as django-oauth-toolkit stores it."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def basic_client_id(request: Any) -> str | None:
+    """The client id of an HTTP Basic ``Authorization`` header (RFC 6749 2.3.1), if any."""
+    scheme, _space, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except ValueError:  # not base64, or not UTF-8
+        return None
+    client_id, colon, _secret = decoded.partition(":")
+    return unquote_plus(client_id) if colon else None
 
 
 def device_refresh_signer() -> signing.Signer:
@@ -67,16 +87,26 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
             authenticated = bool(super().authenticate_client(request, *args, **kwargs))
         except DataError:  # a NUL character in the client id
             authenticated = False
-        client = request.client  # the toolkit loads it, whatever the secret
+        # The toolkit loads the client whatever the secret, but its body attempt after a failed
+        # HTTP Basic one forgets the client Basic named: a failure counts against that client.
+        client = request.client
+        named = basic_client_id(request) or request.client_id
+        if client is None and named and "\x00" not in named:
+            client = get_application_model().objects.filter(client_id=named).first()
+        # Only credentials presented count: a protected resource of the toolkit (introspection)
+        # asks for the client first, then takes a bearer token instead.
+        basic = request.headers.get("Authorization", "").lower().startswith("basic")
+        presented = bool(basic or named or getattr(request, "client_secret", None))
         if client is None:
-            # An unknown client costs one hashing too, as Django's ModelBackend does for
-            # an unknown user: the answer's time tells no client id.
-            make_password("")
+            if presented:
+                # An unknown client costs one hashing too, as Django's ModelBackend does for
+                # an unknown user: the answer's time tells no client id.
+                make_password("")
         else:
             counted.append(SignInThrottle("client_failures", http_request, client.client_id))
             counted[1].refuse_if_reached(request)
             authenticated = authenticated and request.client_id in (None, "", client.client_id)
-        if not authenticated:
+        if not authenticated and presented:
             for throttle in counted:
                 throttle.allow_request(http_request, None)
         return authenticated

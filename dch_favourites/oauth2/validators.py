@@ -40,16 +40,17 @@ def checksum(token: str) -> str:
 
 
 def basic_client_id(request: Any) -> str | None:
-    """The client id of an HTTP Basic ``Authorization`` header (RFC 6749 2.3.1), if any."""
+    """The client id of an HTTP Basic ``Authorization`` header (RFC 6749 2.3.1): None without
+    one, ``""`` when its credentials cannot be read."""
     scheme, _space, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
     except ValueError:  # not base64, or not UTF-8
-        return None
+        return ""
     client_id, colon, _secret = decoded.partition(":")
-    return unquote_plus(client_id) if colon else None
+    return unquote_plus(client_id) if colon else ""
 
 
 def device_refresh_signer() -> signing.Signer:
@@ -90,13 +91,13 @@ class DeviceOAuth2Validator(OAuth2Validator):  # type: ignore[misc]
         # The toolkit loads the client whatever the secret, but its body attempt after a failed
         # HTTP Basic one forgets the client Basic named: a failure counts against that client.
         client = request.client
-        named = basic_client_id(request) or request.client_id
+        basic = basic_client_id(request)
+        named = basic or request.client_id
         if client is None and named and "\x00" not in named:
             client = get_application_model().objects.filter(client_id=named).first()
         # Only credentials presented count: a protected resource of the toolkit (introspection)
         # asks for the client first, then takes a bearer token instead.
-        basic = request.headers.get("Authorization", "").lower().startswith("basic")
-        presented = bool(basic or named or getattr(request, "client_secret", None))
+        presented = basic is not None or bool(named or getattr(request, "client_secret", None))
         if client is None:
             if presented:
                 # An unknown client costs one hashing too, as Django's ModelBackend does for

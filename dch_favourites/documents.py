@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.db import NotSupportedError, models
@@ -24,7 +24,21 @@ from dch_favourites.conf import app_settings
 from dch_favourites.models import CATALOGUE_STATE_ID, CatalogueState, FavouriteListState
 
 
-class UnixSeconds(models.Func):
+class IntegerAsRead:
+    """An integer expression whose value every backend hands back as an int already: no
+    per-value ``int()`` on the way out (the ORM's own for an integer expression)."""
+
+    output_field = models.BigIntegerField()
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return self.output_field.get_db_converters(connection)
+
+
+class ClockValue(IntegerAsRead, Subquery):
+    """A value of the catalogue's clock row, read in the same statement."""
+
+
+class UnixSeconds(IntegerAsRead, models.Func):
     """A datetime as whole Unix seconds, computed by the database.
 
     The API sends every timestamp as an integer; converting in SQL spares the Python side a
@@ -32,11 +46,6 @@ class UnixSeconds(models.Func):
     """
 
     arity = 1
-    output_field = models.BigIntegerField()
-
-    def get_db_converters(self, connection: Any) -> list[Any]:
-        # Every backend below hands back an int already: no per-value int() on the way out.
-        return self.output_field.get_db_converters(connection)
 
     def as_sql(self, compiler: Any, connection: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotSupportedError(f"UnixSeconds is not implemented for {connection.vendor}.")
@@ -149,8 +158,7 @@ def state_values() -> list[Any]:
     """The expressions of a :class:`DocumentState`, read from the list's state row."""
     clock = CatalogueState.objects.filter(pk=CATALOGUE_STATE_ID)
     return [F("version"), F("updated"), F("catalogue_version")] + [
-        Subquery(clock.values(name)[:1], output_field=models.BigIntegerField())
-        for name in ("version", "updated")
+        ClockValue(clock.values(name)[:1]) for name in ("version", "updated")
     ]
 
 
@@ -168,14 +176,21 @@ def document_rows(
 ) -> tuple[DocumentState, list[tuple[Any, ...]]]:
     """A listener's list (``columns``, newest first) and its state, read in one statement
     from the state row outwards (a LEFT JOIN): a listener without one has an empty list."""
-    prefix = "user__dch_favourites__"
-    states = FavouriteListState.objects.using(using).filter(user_id=user_id)
-    rows = list(
-        entry_queryset(states, f"{prefix}item__", language, columns)
-        .order_by(f"-{prefix}added", f"-{prefix}id")
-        .values_list(*state_values(), *entry_values(f"{prefix}item__", language, columns))
-    )
+    language = language if _is_translated(language) else None
+    query = _rows_query(language, tuple(columns)).using(using).filter(user_id=user_id)
+    rows = list(query)
     state = DocumentState.of(rows[0][:STATE_WIDTH] if rows else None)
     if not rows or rows[0][STATE_WIDTH] is None:
         return state, []
     return state, [row[STATE_WIDTH:] for row in rows]
+
+
+@cache
+def _rows_query(language: str | None, columns: tuple[str, ...]) -> models.QuerySet[Any]:
+    """:func:`document_rows`' statement for every listener, built once per language and set
+    of columns, not per request (building it was a tenth of a miss of 100 entries)."""
+    prefix = "user__dch_favourites__"
+    states = entry_queryset(FavouriteListState.objects.all(), f"{prefix}item__", language, columns)
+    return states.order_by(f"-{prefix}added", f"-{prefix}id").values_list(
+        *state_values(), *entry_values(f"{prefix}item__", language, columns)
+    )

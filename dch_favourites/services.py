@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
@@ -151,7 +152,7 @@ def _change(
         # The user id as the database returns it (for some keys a UUID on SQLite, not the
         # instance's own pk).
         ((user_id, state),) = _lock_states([user.pk], db).items()
-        rows = _plain(Favourite, db).filter(user_id=user.pk)
+        rows = _plain(Favourite, db).filter(user_id=user.pk).order_by()
         listed = set(rows.filter(item_id__in=ids).values_list("item_id", flat=True))
         changed = [item_id for item_id in ids if (item_id in listed) != adding]
         after = ListState(state.list_version, state.list_updated)
@@ -509,10 +510,7 @@ def _release_holders(item_id: str, batch_size: int, db: str) -> int:
 def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, DocumentState]:
     """The list states of ``user_ids`` (created where missing), locked in key order, each
     with the catalogue's clock read in the same statement."""
-    states = _plain(FavouriteListState, db).filter(user_id__in=list(user_ids))
-    # No effect on SQLite, which serialises writers already.
-    states = states.select_for_update(of=("self",))
-    locked = states.order_by("user_id").values_list("user_id", *state_values())
+    locked = _locked_states().using(db).filter(user_id__in=list(user_ids))
     found = list(locked)
     if len(found) < len(user_ids):
         known = {row[0] for row in found}
@@ -522,6 +520,15 @@ def _lock_states(user_ids: Sequence[Any], db: str) -> dict[Any, DocumentState]:
         )
         found = list(locked.all())
     return {user_id: DocumentState(*(value or 0 for value in values)) for user_id, *values in found}
+
+
+@cache
+def _locked_states() -> QuerySet[FavouriteListState, tuple[Any, ...]]:
+    """:func:`_lock_states`' statement, built once, not per change (the lock has no effect
+    on SQLite, which serialises writers already)."""
+    states: QuerySet[FavouriteListState] = models.QuerySet(FavouriteListState)
+    states = states.select_for_update(of=("self",))
+    return states.order_by("user_id").values_list("user_id", *state_values())
 
 
 def _tell_holders(holders: Sequence[Any], item_id: str, db: str) -> None:

@@ -151,6 +151,21 @@ def test_a_site_can_keep_opaque_access_tokens() -> None:
     assert AccessToken.objects.count() == 1
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["", None])
+def test_without_a_key_the_jwt_generator_issues_opaque_tokens(key: str | None) -> None:
+    # As django-oauth-toolkit issues them without the generator (a site whose OpenID Connect
+    # signs ID tokens with HS256 has no RSA key), not a 500; E101 reports the setting.
+    with override_settings(OAUTH2_PROVIDER=provider(OIDC_RSA_PRIVATE_KEY=key)):
+        response = password_token()
+        assert [message.id for message in check_token_signing()] == ["dch_favourites.E101"]
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["access_token"].count(".") == 0
+    assert body["refresh_token"].count(".") == 0
+    assert AccessToken.objects.count() == 1
+
+
 def test_jwks_without_a_key_is_empty() -> None:
     with override_settings(OAUTH2_PROVIDER=provider(OIDC_RSA_PRIVATE_KEY="")):
         response = Client().get("/v2/oauth2/jwks")

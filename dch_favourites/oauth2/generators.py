@@ -6,7 +6,9 @@ thumbprint, as ``/v2/oauth2/jwks`` lists it. The original apps decode the claims
 verifying them and act on ``exp``. The token is still stored by django-oauth-toolkit and
 checked on every request, so a revoked token is refused at once although its signature
 holds. The key is the toolkit's ``OIDC_RSA_PRIVATE_KEY``; refresh tokens stay opaque only
-with a ``REFRESH_TOKEN_GENERATOR`` (``dch_favourites.W102``).
+with a ``REFRESH_TOKEN_GENERATOR`` (``dch_favourites.W102``). Without a key the token is
+oauthlib's opaque one, as the toolkit issues without this generator
+(``dch_favourites.E101`` reports the setting).
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ from django.urls import NoReverseMatch
 from jwcrypto import jws  # type: ignore[import-untyped]
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.utils import jwk_from_pem
+from oauthlib.oauth2.rfc6749.tokens import random_token_generator  # type: ignore[import-untyped]
 
 
 def signed_access_token(request: Any) -> str:
-    """An RS256 JWT for the token oauthlib is issuing (``request`` is oauthlib's)."""
+    """An RS256 JWT for the token oauthlib is issuing (``request`` is oauthlib's); without
+    ``OIDC_RSA_PRIVATE_KEY``, oauthlib's opaque token."""
+    if not oauth2_settings.OIDC_RSA_PRIVATE_KEY:
+        # The toolkit runs without an RSA key (OpenID Connect with HS256 ID tokens only): the
+        # token it would issue without this generator, rather than a 500 for every sign-in.
+        return str(random_token_generator(request))
     key = jwk_from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
     jti, now = secrets.token_hex(40), int(time.time())
     client_id = request.client.client_id

@@ -22,6 +22,12 @@ def for_application_managers(pattern: URLPattern) -> URLPattern:
     return path(str(pattern.pattern), required(pattern.callback), name=pattern.name)
 
 
+# django-oauth-toolkit's RFC 8628 device flow is not mounted: the apps sign in with their own
+# device grant at the token endpoint, and the toolkit's device-authorization view (3.4.1)
+# answers a valid client with a 500 under oauthlib 4.
+RFC_8628 = {"device-authorization", "device", "device-confirm", "device-grant-status"}
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The original service's token endpoint had no trailing slash; it is also at
@@ -36,7 +42,7 @@ urlpatterns = [
                     # Before the toolkit's own, which they take the place of.
                     path("token/", TokenView.as_view(), name="token"),
                     *map(for_application_managers, oauth2_urls.management_urlpatterns),
-                    *oauth2_urls.urlpatterns,
+                    *(p for p in oauth2_urls.urlpatterns if p.name not in RFC_8628),
                 ],
                 oauth2_urls.app_name,
             ),

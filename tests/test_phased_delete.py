@@ -232,8 +232,8 @@ def test_a_batch_never_has_more_holders_than_the_database_takes_parameters(
 ) -> None:
     from django.db import connection
 
-    # Five parameters: four holders per batch (and one state per bulk_update statement).
-    monkeypatch.setattr(connection.features, "max_query_params", 5)
+    # Seven parameters: four holders per batch, and the bump's three values beside them.
+    monkeypatch.setattr(connection.features, "max_query_params", 7)
     assert delete_catalogue_items(["301"]) == 1
     assert batch_sizes == [4, 4]
     assert not Favourite.objects.filter(item_id="301").exists()

@@ -13,7 +13,6 @@ from contextlib import nullcontext
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
-from django.contrib.auth import get_user_model
 from django.db import router
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
@@ -361,9 +360,8 @@ class ProfileViewSet(ContractViewSet):
     schema = None  # not in the OpenAPI document yet
 
     def retrieve(self, request: Request) -> Response:
-        """The listener's profile (one query beyond the token's)."""
-        # The authentication loads only what the favourites need; read the rest at once.
-        user: Any = get_user_model().objects.get(pk=cast("int | str", request.user.pk))
+        """The listener's profile: the user django-oauth-toolkit loaded with the token."""
+        user: Any = request.user
         return Response(
             {
                 "uid": user.pk,
